@@ -1,0 +1,31 @@
+import Fastify from 'fastify'
+import type { Redis } from 'ioredis'
+import type postgres from 'postgres'
+import type { Logger } from '@tributary/shared'
+
+export interface HealthServerOptions {
+  redis: Redis
+  sql: postgres.Sql
+  logger: Logger
+}
+
+async function probe(run: () => Promise<unknown>) {
+  try {
+    await run()
+    return { ok: true }
+  } catch (err) {
+    return { ok: false, error: (err as Error).message }
+  }
+}
+
+/** The worker's small HTTP side: liveness and readiness for orchestrators. */
+export function buildHealthServer({ redis, sql, logger }: HealthServerOptions) {
+  const app = Fastify({ loggerInstance: logger })
+  app.get('/healthz', async () => ({ status: 'ok' }))
+  app.get('/readyz', async (_request, reply) => {
+    const [redisCheck, postgresCheck] = await Promise.all([probe(() => redis.ping()), probe(() => sql`select 1`)])
+    const ready = redisCheck.ok && postgresCheck.ok
+    return reply.code(ready ? 200 : 503).send({ ready, checks: { redis: redisCheck, postgres: postgresCheck } })
+  })
+  return app
+}

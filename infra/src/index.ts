@@ -1,0 +1,7 @@
+export { ensureBinary, findBinary, MissingBinaryError, POSTGRES, REDIS_SERVER, INITDB } from './binaries.ts'
+export { freePort, isPortFree } from './free-port.ts'
+export { startPostgres, postgresUrl, queryPostgres } from './postgres-server.ts'
+export { startRedis, pingRedis, type RunningServer } from './redis-server.ts'
+export { isAlive, stopProcess, waitUntil } from './processes.ts'
+export { startTestServers, type TestServers } from './test-servers.ts'
+export { testDatabase, testRedis, stopOwnServers, type TestDatabase, type TestRedis } from './testing.ts'

@@ -1,0 +1,145 @@
+import { spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { Type } from '@sinclair/typebox'
+import { loadConfig, Port } from '@tributary/shared'
+import { isPortFree } from './free-port.ts'
+import { STATE_DIR } from './paths.ts'
+import { isAlive, stopProcess } from './processes.ts'
+import { pingRedis, startRedis } from './redis-server.ts'
+import { postgresUrl, queryPostgres, startPostgres, userCanEnter } from './postgres-server.ts'
+
+/**
+ * The local stack: one redis-server and one Postgres for development, bound to loopback,
+ * their data under `.tributary/`. They run in their own process groups and their pids are
+ * recorded in `.tributary/stack.json`, so `pnpm stack:down` can stop a stack that a killed
+ * `pnpm start` left behind, and a second `pnpm start` reuses a running one.
+ */
+
+const stackEnv = Type.Object({
+  TRIBUTARY_REDIS_PORT: Port(16379, 'port of the local redis-server'),
+  TRIBUTARY_POSTGRES_PORT: Port(15432, 'port of the local Postgres'),
+})
+
+interface ServerRecord {
+  pid: number
+  port: number
+  url: string
+}
+
+interface StackState {
+  redis?: ServerRecord
+  postgres?: ServerRecord & { dataDir: string }
+}
+
+const STATE_FILE = join(STATE_DIR, 'stack.json')
+
+function readState(): StackState {
+  if (!existsSync(STATE_FILE)) return {}
+  try {
+    return JSON.parse(readFileSync(STATE_FILE, 'utf8')) as StackState
+  } catch {
+    return {}
+  }
+}
+
+function writeState(state: StackState) {
+  mkdirSync(STATE_DIR, { recursive: true })
+  writeFileSync(STATE_FILE, JSON.stringify(state, null, 2) + '\n')
+}
+
+/**
+ * Where the Postgres cluster lives. Normally `.tributary/postgres`; when we run as root and
+ * the `postgres` user cannot reach the checkout (say it sits under /root), a folder under
+ * /var/lib/tributary named after the checkout instead.
+ */
+function postgresDataDir(): string {
+  mkdirSync(STATE_DIR, { recursive: true })
+  const wanted = join(STATE_DIR, 'postgres')
+  if (process.getuid?.() !== 0) return wanted
+  const id = spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' })
+  if (id.status !== 0) return wanted
+  const user = { uid: Number(id.stdout.trim()), gid: Number(spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout.trim()) }
+  if (userCanEnter(STATE_DIR, user)) return wanted
+  const tag = createHash('sha256').update(STATE_DIR).digest('hex').slice(0, 12)
+  return join('/var/lib/tributary', tag, 'postgres')
+}
+
+async function answers(record: ServerRecord | undefined, probe: (url: string) => Promise<unknown>): Promise<boolean> {
+  if (!record || !isAlive(record.pid)) return false
+  try {
+    await probe(record.url)
+    return true
+  } catch {
+    return false
+  }
+}
+
+async function portOrFail(port: number, what: string, variable: string) {
+  if (!(await isPortFree(port))) {
+    throw new Error(`port ${port} for the local ${what} is taken by another program; set ${variable} to a free port`)
+  }
+}
+
+export interface StackUp {
+  redisUrl: string
+  databaseUrl: string
+  /** Servers this call started (a reused stack was already running). */
+  started: Array<'redis' | 'postgres'>
+}
+
+export async function stackUp(log: (line: string) => void = console.error): Promise<StackUp> {
+  const env = loadConfig(stackEnv, process.env)
+  const state = readState()
+  const started: StackUp['started'] = []
+
+  if (!(await answers(state.redis, pingRedis))) {
+    await portOrFail(env.TRIBUTARY_REDIS_PORT, 'redis-server', 'TRIBUTARY_REDIS_PORT')
+    const redis = await startRedis({ port: env.TRIBUTARY_REDIS_PORT, dir: join(STATE_DIR, 'redis') })
+    state.redis = { pid: redis.pid, port: env.TRIBUTARY_REDIS_PORT, url: redis.url }
+    writeState(state)
+    started.push('redis')
+    log(`redis-server started on 127.0.0.1:${env.TRIBUTARY_REDIS_PORT} (AOF appendfsync always, noeviction; data in .tributary/redis)`)
+  }
+
+  const probePostgres = (url: string) => queryPostgres(url, (sql) => sql`select 1`)
+  if (!(await answers(state.postgres, probePostgres))) {
+    await portOrFail(env.TRIBUTARY_POSTGRES_PORT, 'Postgres', 'TRIBUTARY_POSTGRES_PORT')
+    const dataDir = postgresDataDir()
+    const postgres = await startPostgres({ port: env.TRIBUTARY_POSTGRES_PORT, dataDir })
+    state.postgres = { pid: postgres.pid, port: env.TRIBUTARY_POSTGRES_PORT, url: postgres.url, dataDir }
+    writeState(state)
+    started.push('postgres')
+    log(`postgres started on 127.0.0.1:${env.TRIBUTARY_POSTGRES_PORT} (data in ${dataDir})`)
+  }
+
+  return { redisUrl: state.redis!.url, databaseUrl: state.postgres?.url ?? postgresUrl(env.TRIBUTARY_POSTGRES_PORT), started }
+}
+
+/** Stops the servers recorded in the state file (all of them, or just those named). */
+export async function stackDown(which: Array<'redis' | 'postgres'> = ['redis', 'postgres'], log: (line: string) => void = console.error) {
+  const state = readState()
+  if (which.includes('redis') && state.redis) {
+    const result = await stopProcess(state.redis.pid, 'SIGTERM')
+    log(`redis-server: ${result}`)
+    delete state.redis
+  }
+  if (which.includes('postgres') && state.postgres) {
+    const result = await stopProcess(state.postgres.pid, 'SIGINT', 30_000)
+    log(`postgres: ${result}`)
+    delete state.postgres
+  }
+  if (state.redis || state.postgres) writeState(state)
+  else rmSync(STATE_FILE, { force: true })
+}
+
+export async function stackStatus() {
+  const state = readState()
+  return {
+    redis: state.redis ? { ...state.redis, running: await answers(state.redis, pingRedis) } : undefined,
+    postgres: state.postgres
+      ? { ...state.postgres, running: await answers(state.postgres, (url) => queryPostgres(url, (sql) => sql`select 1`)) }
+      : undefined,
+  }
+}

@@ -1,0 +1,122 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { Type } from '@sinclair/typebox'
+import { runMigrations } from '@tributary/db'
+import { loadConfig, Port, PostgresUrl, RedisUrl } from '@tributary/shared'
+import { MissingBinaryError } from './binaries.ts'
+import { DEMO_TENANT, ensureDemoTenant, type DemoKeys } from './demo-tenant.ts'
+import { REPO_ROOT } from './paths.ts'
+import { stackDown, stackUp } from './stack.ts'
+
+/**
+ * `pnpm start`: everything in the foreground.
+ *   1. Without DATABASE_URL / REDIS_URL, start the local Postgres / redis-server.
+ *   2. Apply migrations; create the demo tenant on first run and print its keys.
+ *   3. Run the ingest API and one worker, each in its own process group, so that Ctrl-C
+ *      reaches them once, from here, as SIGTERM: the worker can finish its batch while
+ *      Redis and Postgres are still up.
+ *   4. When both apps have exited, stop the servers step 1 started, and exit.
+ */
+
+const startEnv = Type.Object({
+  DATABASE_URL: Type.Optional(PostgresUrl('a postgres:// URL; leave unset to start the local Postgres')),
+  REDIS_URL: Type.Optional(RedisUrl('a redis:// URL; leave unset to start the local redis-server')),
+  PORT: Port(3000, 'port of the ingest API'),
+  WORKER_PORT: Port(3001, 'port of the worker health server'),
+  HOST: Type.String({ default: '127.0.0.1' }),
+})
+
+const say = (line: string) => console.error(`\x1b[36m[tributary]\x1b[0m ${line}`)
+
+function printKeys(keys: DemoKeys, port: number, host: string) {
+  const base = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`
+  console.error(`
+  demo tenant  ${keys.tenantId}
+  write key    ${keys.writeKey}   (ingest only; safe to ship in a browser)
+  read key     ${keys.readKey}   (dashboards; keep it secret)
+
+  Send an event:
+    curl -sS -X POST ${base}/api/v2/analytics/events \\
+      -H 'Authorization: Bearer ${keys.writeKey}' -H 'Content-Type: application/json' \\
+      -d '{"type":"pageview","anonymousId":"visitor-1","page":"/pricing"}'
+
+  Read today's figures:
+    curl -sS ${base}/api/v2/analytics/realtime -H 'Authorization: Bearer ${keys.readKey}'
+`)
+}
+
+async function main(): Promise<number> {
+  const env = loadConfig(startEnv, process.env)
+  let started: Array<'redis' | 'postgres'> = []
+  let databaseUrl = env.DATABASE_URL
+  let redisUrl = env.REDIS_URL
+  if (!databaseUrl || !redisUrl) {
+    say('starting the local stack (data in .tributary/)…')
+    const up = await stackUp(say)
+    started = up.started.filter((s) => (s === 'redis' ? !env.REDIS_URL : !env.DATABASE_URL))
+    databaseUrl ??= up.databaseUrl
+    redisUrl ??= up.redisUrl
+  }
+  const stopStarted = async () => {
+    if (started.length > 0) {
+      say(`stopping ${started.join(' and ')}…`)
+      await stackDown(started, say)
+    }
+  }
+
+  try {
+    await runMigrations(databaseUrl)
+    say('migrations applied')
+    const demo = await ensureDemoTenant(databaseUrl, !env.DATABASE_URL)
+    if (demo.keys) printKeys(demo.keys, env.PORT, env.HOST)
+    else say(`tenant "${DEMO_TENANT}" exists; its keys were shown when it was made (new ones: pnpm tributary keys rotate ${DEMO_TENANT})`)
+  } catch (err) {
+    await stopStarted()
+    throw err
+  }
+
+  const childEnv = { ...process.env, DATABASE_URL: databaseUrl, REDIS_URL: redisUrl }
+  const apps = new Map<string, ChildProcess>()
+  for (const [name, entry] of [['ingest', 'apps/ingest/src/server.ts'], ['worker', 'apps/worker/src/main.ts']] as const) {
+    const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: REPO_ROOT, env: childEnv, stdio: ['ignore', 'inherit', 'inherit'], detached: true })
+    apps.set(name, child)
+  }
+  say(`ingest on http://${env.HOST}:${env.PORT}, worker health on http://${env.HOST}:${env.WORKER_PORT} — Ctrl-C stops everything`)
+
+  let stopping = false
+  let exitCode = 0
+  const stopApps = () => {
+    if (stopping) return
+    stopping = true
+    say('stopping the ingest API and the worker…')
+    for (const child of apps.values()) if (child.exitCode === null) child.kill('SIGTERM')
+  }
+  process.on('SIGINT', stopApps)
+  process.on('SIGTERM', stopApps)
+  process.on('SIGHUP', stopApps)
+
+  await Promise.all(
+    [...apps].map(
+      ([name, child]) =>
+        new Promise<void>((resolve) => {
+          child.once('exit', (code, signal) => {
+            if (!stopping) {
+              say(`${name} exited unexpectedly (${signal ?? `code ${code}`}); stopping the rest`)
+              exitCode = 1
+              stopApps()
+            }
+            resolve()
+          })
+        }),
+    ),
+  )
+  await stopStarted()
+  say('stopped')
+  return exitCode
+}
+
+try {
+  process.exitCode = await main()
+} catch (err) {
+  console.error(err instanceof MissingBinaryError || (err as Error).name === 'ConfigError' ? (err as Error).message : err)
+  process.exitCode = 1
+}

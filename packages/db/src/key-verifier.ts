@@ -1,0 +1,111 @@
+import { timingSafeEqual } from 'node:crypto'
+import { eq } from 'drizzle-orm'
+import type { Database } from './client.ts'
+import { displayPrefix, hashKey, kindOfKey } from './api-keys.ts'
+import { apiKeys, tenants, type ApiKeyKind } from './schema/index.ts'
+
+export type KeyCheck =
+  | { ok: true; tenantId: string; keyId: string; kind: ApiKeyKind; timezone: string }
+  /** missing, unknown and revoked all answer 401 with the same body; wrong_kind answers 403. */
+  | { ok: false; reason: 'missing' | 'unknown' | 'revoked' | 'wrong_kind' }
+
+interface StoredKey {
+  keyId: string
+  tenantId: string
+  kind: ApiKeyKind
+  timezone: string
+  revoked: boolean
+}
+
+interface CacheEntry {
+  /** undefined: no key with this hash exists. */
+  key: StoredKey | undefined
+  expiresAt: number
+}
+
+export interface KeyVerifierOptions {
+  /** How long a lookup (found or not) is trusted; a revocation elsewhere takes effect within it. */
+  ttlMs?: number
+  /** Most keys kept; the oldest lookups are dropped first, so random keys cannot grow memory. */
+  maxEntries?: number
+  now?: () => number
+}
+
+const MAX_KEY_LENGTH = 128
+
+/**
+ * Verifies API keys against `api_keys`: the row is found by its display prefix and the
+ * SHA-256 of the presented key is compared in constant time. Results are cached briefly
+ * so the ingest hot path does not touch Postgres, and concurrent lookups of one key share
+ * a single query.
+ */
+export function createKeyVerifier(db: Database, options: KeyVerifierOptions = {}) {
+  const ttlMs = options.ttlMs ?? 5_000
+  const maxEntries = options.maxEntries ?? 10_000
+  const now = options.now ?? Date.now
+  const cache = new Map<string, CacheEntry>()
+  const inFlight = new Map<string, Promise<StoredKey | undefined>>()
+
+  async function lookup(key: string, hash: string): Promise<StoredKey | undefined> {
+    const rows = await db
+      .select({ keyId: apiKeys.id, tenantId: apiKeys.tenantId, kind: apiKeys.kind, hash: apiKeys.hash, revokedAt: apiKeys.revokedAt, timezone: tenants.timezone })
+      .from(apiKeys)
+      .innerJoin(tenants, eq(tenants.id, apiKeys.tenantId))
+      .where(eq(apiKeys.prefix, displayPrefix(key)))
+    const presented = Buffer.from(hash, 'hex')
+    let match: StoredKey | undefined
+    for (const row of rows) {
+      // Every candidate is compared, so the time taken does not reveal which one matched.
+      if (timingSafeEqual(presented, Buffer.from(row.hash, 'hex'))) {
+        match = { keyId: row.keyId, tenantId: row.tenantId, kind: row.kind, timezone: row.timezone, revoked: row.revokedAt !== null }
+      }
+    }
+    return match
+  }
+
+  function remember(hash: string, key: StoredKey | undefined) {
+    cache.delete(hash)
+    cache.set(hash, { key, expiresAt: now() + ttlMs })
+    while (cache.size > maxEntries) {
+      const oldest = cache.keys().next().value
+      if (oldest === undefined) break
+      cache.delete(oldest)
+    }
+  }
+
+  async function find(key: string): Promise<StoredKey | undefined> {
+    const hash = hashKey(key)
+    const cached = cache.get(hash)
+    if (cached && cached.expiresAt > now()) return cached.key
+    let pending = inFlight.get(hash)
+    if (!pending) {
+      pending = lookup(key, hash).finally(() => inFlight.delete(hash))
+      inFlight.set(hash, pending)
+      const found = await pending
+      remember(hash, found)
+      return found
+    }
+    return pending
+  }
+
+  return {
+    async verify(key: string | undefined, expected: ApiKeyKind): Promise<KeyCheck> {
+      if (!key) return { ok: false, reason: 'missing' }
+      if (key.length > MAX_KEY_LENGTH || kindOfKey(key) === undefined) return { ok: false, reason: 'unknown' }
+      const stored = await find(key)
+      if (!stored) return { ok: false, reason: 'unknown' }
+      if (stored.revoked) return { ok: false, reason: 'revoked' }
+      if (stored.kind !== expected) return { ok: false, reason: 'wrong_kind' }
+      return { ok: true, tenantId: stored.tenantId, keyId: stored.keyId, kind: stored.kind, timezone: stored.timezone }
+    },
+    /** Forget every cached lookup, e.g. after revoking a key in this process. */
+    clear() {
+      cache.clear()
+    },
+    get size() {
+      return cache.size
+    },
+  }
+}
+
+export type KeyVerifier = ReturnType<typeof createKeyVerifier>

@@ -1,0 +1,12 @@
+import { runMigrations } from './migrate.ts'
+
+// `pnpm db:migrate`: the one place outside an app's config that reads DATABASE_URL.
+// eslint-disable-next-line no-restricted-properties
+const url = process.env.DATABASE_URL
+if (!url) {
+  console.error('DATABASE_URL is not set. Set it to a postgres:// URL, or run `pnpm start`, which migrates the local stack itself.')
+  process.exit(2)
+}
+const started = Date.now()
+await runMigrations(url)
+console.log(`migrations applied in ${Date.now() - started} ms`)

@@ -1,0 +1,5 @@
+export * from './tenants.ts'
+export * from './api-keys.ts'
+export * from './user-sessions.ts'
+export * from './user-activities.ts'
+export * from './platform-metrics.ts'

@@ -1,0 +1,22 @@
+import { date, doublePrecision, integer, pgTable, primaryKey, timestamp, uuid } from 'drizzle-orm/pg-core'
+import { tenants } from './tenants.ts'
+
+/** One row per tenant per calendar day (in the tenant's timezone), rebuilt by cleanup-and-sync. */
+export const platformMetrics = pgTable(
+  'platform_metrics',
+  {
+    tenantId: uuid()
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    date: date({ mode: 'string' }).notNull(),
+    activeUsers: integer().notNull().default(0),
+    sessions: integer().notNull().default(0),
+    avgSessionDurationSeconds: doublePrecision().notNull().default(0),
+    events: integer().notNull().default(0),
+    pageViews: integer().notNull().default(0),
+    updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ name: 'platform_metrics_pkey', columns: [t.tenantId, t.date] })],
+)
+
+export type PlatformMetric = typeof platformMetrics.$inferSelect

@@ -1,0 +1,42 @@
+import t from 'tap'
+import { runMigrations } from '../src/index.ts'
+import { testDatabase } from '@tributary/infra'
+
+t.test('migrations build every table and named index from an empty database', async (t) => {
+  const { url, sql } = await testDatabase(t, { migrate: false })
+  const before = await sql`select count(*)::int as n from information_schema.tables where table_schema = 'public'`
+  t.equal(before[0]!.n, 0, 'starts empty')
+
+  await runMigrations(url)
+  const tables = await sql<{ table_name: string }[]>`select table_name from information_schema.tables where table_schema = 'public' order by 1`
+  t.same(
+    tables.map((r) => r.table_name),
+    ['api_keys', 'platform_metrics', 'tenants', 'user_activities', 'user_sessions'],
+  )
+  const indexes = await sql<{ indexname: string }[]>`select indexname from pg_indexes where schemaname = 'public' order by 1`
+  const names = indexes.map((r) => r.indexname)
+  for (const expected of [
+    'user_activities_pkey',
+    'user_activities_tenant_occurred_idx',
+    'user_sessions_pkey',
+    'user_sessions_tenant_started_idx',
+    'user_sessions_active_last_seen_idx',
+    'platform_metrics_pkey',
+    'api_keys_hash_key',
+    'api_keys_prefix_idx',
+    'tenants_name_key',
+  ]) {
+    t.ok(names.includes(expected), `index ${expected}`)
+  }
+  const [unique] = await sql`
+    select pg_get_constraintdef(oid) as def from pg_constraint where conname = 'user_activities_pkey'`
+  t.equal(unique!.def, 'PRIMARY KEY (tenant_id, event_id)', 'events are unique per tenant')
+})
+
+t.test('running migrations twice, or concurrently, is harmless', async (t) => {
+  const { url, sql } = await testDatabase(t, { migrate: false })
+  await Promise.all([runMigrations(url), runMigrations(url), runMigrations(url)])
+  await runMigrations(url)
+  const [row] = await sql`select count(*)::int as n from drizzle.__drizzle_migrations`
+  t.equal(row!.n, 1, 'one migration recorded once')
+})

@@ -1,0 +1,118 @@
+import t from 'tap'
+import { drizzle } from 'drizzle-orm/postgres-js'
+import { testDatabase } from '@tributary/infra'
+import {
+  apiKeys,
+  createKeyVerifier,
+  createTenant,
+  displayPrefix,
+  hashKey,
+  InvalidTimezoneError,
+  listKeys,
+  revokeKey,
+  rotateKey,
+  TenantExistsError,
+} from '../src/index.ts'
+import * as schema from '../src/schema/index.ts'
+
+t.test('createTenant returns a write and a read key, stored only as hashes', async (t) => {
+  const { db } = await testDatabase(t)
+  const tenant = await createTenant(db, 'acme', 'Europe/Paris')
+  t.match(tenant, { name: 'acme', timezone: 'Europe/Paris', writeKey: /^wk_[0-9A-Za-z]{32}$/, readKey: /^rk_[0-9A-Za-z]{32}$/ })
+  const rows = await db.select().from(apiKeys)
+  t.equal(rows.length, 2)
+  for (const row of rows) {
+    const key = row.kind === 'write' ? tenant.writeKey : tenant.readKey
+    t.equal(row.hash, hashKey(key), `${row.kind} key stored as its SHA-256`)
+    t.equal(row.prefix, displayPrefix(key))
+    t.notOk(JSON.stringify(row).includes(key), 'the key itself is nowhere in the row')
+  }
+})
+
+t.test('createTenant refuses a duplicate name and an unknown timezone', async (t) => {
+  const { db } = await testDatabase(t)
+  await createTenant(db, 'acme')
+  await t.rejects(createTenant(db, 'acme'), TenantExistsError)
+  await t.rejects(createTenant(db, 'other', 'Mars/Olympus'), InvalidTimezoneError)
+})
+
+t.test('verify: right kind, wrong kind, unknown, missing, malformed', async (t) => {
+  const { db } = await testDatabase(t)
+  const tenant = await createTenant(db, 'acme')
+  const keys = createKeyVerifier(db)
+  t.match(await keys.verify(tenant.writeKey, 'write'), { ok: true, tenantId: tenant.tenantId, kind: 'write', timezone: 'UTC' })
+  t.match(await keys.verify(tenant.readKey, 'read'), { ok: true, tenantId: tenant.tenantId, kind: 'read' })
+  t.same(await keys.verify(tenant.writeKey, 'read'), { ok: false, reason: 'wrong_kind' })
+  t.same(await keys.verify(tenant.readKey, 'write'), { ok: false, reason: 'wrong_kind' })
+  t.same(await keys.verify(undefined, 'write'), { ok: false, reason: 'missing' })
+  t.same(await keys.verify('', 'write'), { ok: false, reason: 'missing' })
+  t.same(await keys.verify('not-a-key', 'write'), { ok: false, reason: 'unknown' })
+  t.same(await keys.verify('wk_' + 'x'.repeat(500), 'write'), { ok: false, reason: 'unknown' })
+  // Same display prefix, different secret: found by prefix, refused by the hash compare.
+  const forged = tenant.writeKey.slice(0, 11) + 'A'.repeat(tenant.writeKey.length - 11)
+  t.same(await keys.verify(forged, 'write'), { ok: false, reason: 'unknown' })
+})
+
+t.test('two tenants never see each other through their keys', async (t) => {
+  const { db } = await testDatabase(t)
+  const a = await createTenant(db, 'a')
+  const b = await createTenant(db, 'b')
+  const keys = createKeyVerifier(db)
+  t.match(await keys.verify(a.writeKey, 'write'), { tenantId: a.tenantId })
+  t.match(await keys.verify(b.writeKey, 'write'), { tenantId: b.tenantId })
+  t.not(a.tenantId, b.tenantId)
+})
+
+t.test('revocation is honoured once the cache entry expires, and at once after clear()', async (t) => {
+  const { db } = await testDatabase(t)
+  const tenant = await createTenant(db, 'acme')
+  let now = 1_000_000
+  const keys = createKeyVerifier(db, { ttlMs: 5_000, now: () => now })
+  t.match(await keys.verify(tenant.writeKey, 'write'), { ok: true })
+
+  t.equal(await revokeKey(db, displayPrefix(tenant.writeKey)), 1)
+  t.equal(await revokeKey(db, displayPrefix(tenant.writeKey)), 0, 'revoking twice revokes nothing more')
+  t.match(await keys.verify(tenant.writeKey, 'write'), { ok: true }, 'cached for up to the TTL')
+  now += 5_001
+  t.same(await keys.verify(tenant.writeKey, 'write'), { ok: false, reason: 'revoked' }, 'refused after the TTL')
+
+  const fresh = createKeyVerifier(db)
+  t.same(await fresh.verify(tenant.writeKey, 'write'), { ok: false, reason: 'revoked' })
+  t.match(await fresh.verify(tenant.readKey, 'read'), { ok: true }, 'the other key still works')
+  await revokeKey(db, displayPrefix(tenant.readKey))
+  fresh.clear()
+  t.same(await fresh.verify(tenant.readKey, 'read'), { ok: false, reason: 'revoked' })
+})
+
+t.test('rotation issues a new key while the old one keeps working until revoked', async (t) => {
+  const { db } = await testDatabase(t)
+  const tenant = await createTenant(db, 'acme')
+  const rotated = await rotateKey(db, tenant.tenantId, 'write')
+  const keys = createKeyVerifier(db, { ttlMs: 0 })
+  t.match(await keys.verify(rotated.key, 'write'), { ok: true, tenantId: tenant.tenantId })
+  t.match(await keys.verify(tenant.writeKey, 'write'), { ok: true })
+  await revokeKey(db, displayPrefix(tenant.writeKey))
+  t.same(await keys.verify(tenant.writeKey, 'write'), { ok: false, reason: 'revoked' })
+  t.match(await keys.verify(rotated.key, 'write'), { ok: true })
+  const listed = await listKeys(db, tenant.tenantId)
+  t.equal(listed.length, 3)
+  t.equal(listed.filter((k) => k.revokedAt !== null).length, 1)
+})
+
+t.test('the cache is bounded and one key is looked up once under concurrency', async (t) => {
+  const { db, sql } = await testDatabase(t)
+  const tenant = await createTenant(db, 'acme')
+  let queries = 0
+  const counted = drizzle({ client: sql, schema, casing: 'snake_case', logger: { logQuery: () => void queries++ } })
+  const keys = createKeyVerifier(counted, { maxEntries: 3 })
+  for (let i = 0; i < 10; i++) await keys.verify(`wk_unknown${i}`.padEnd(35, 'x'), 'write')
+  t.equal(keys.size, 3, 'unknown keys cannot grow the cache past its bound')
+  t.equal(queries, 10)
+
+  queries = 0
+  const results = await Promise.all(Array.from({ length: 50 }, () => keys.verify(tenant.writeKey, 'write')))
+  t.ok(results.every((r) => r.ok), 'all 50 verified')
+  t.equal(queries, 1, 'fifty concurrent checks of one key cost one query')
+  await keys.verify(tenant.writeKey, 'write')
+  t.equal(queries, 1, 'and the next one is served from the cache')
+})

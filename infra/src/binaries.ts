@@ -9,7 +9,7 @@ export class MissingBinaryError extends Error {
   }
 }
 
-interface BinarySpec {
+export interface BinarySpec {
   binary: string
   /** Debian package that provides it. */
   debianPackage: string
@@ -66,10 +66,11 @@ let aptUpdated = false
  * Finds a server binary. When it is missing on Debian/Ubuntu and we are root, installs it
  * with apt-get; anywhere else stops with one line naming the exact install command.
  */
-export function ensureBinary(spec: BinarySpec, log: (line: string) => void = console.error): string {
+export function ensureBinary(spec: BinarySpec, options: { log?: (line: string) => void; allowInstall?: boolean } = {}): string {
+  const log = options.log ?? console.error
   const found = findBinary(spec)
   if (found) return found
-  if (!canUseApt()) throw new MissingBinaryError(spec.binary, installCommand(spec))
+  if (options.allowInstall === false || !canUseApt()) throw new MissingBinaryError(spec.binary, installCommand(spec))
   log(`${spec.binary} not found: installing Debian package ${spec.debianPackage} with apt-get…`)
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
   if (!aptUpdated) {

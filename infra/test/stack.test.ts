@@ -1,0 +1,61 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import t from 'tap'
+import { Redis } from 'ioredis'
+import { freePort, isAlive, queryPostgres } from '../src/index.ts'
+import { runScript, scratchStateDir } from './fixtures/run.ts'
+
+t.test('stack up starts redis (AOF, noeviction, loopback) and postgres; down stops both', async (t) => {
+  const stateDir = scratchStateDir(t)
+  const env = {
+    TRIBUTARY_STATE_DIR: stateDir,
+    TRIBUTARY_REDIS_PORT: String(await freePort()),
+    TRIBUTARY_POSTGRES_PORT: String(await freePort()),
+  }
+  const up = runScript('infra/src/stack-cli.ts', ['up'], env)
+  t.equal(await up.exited, 0, up.output())
+  const redisUrl = /REDIS_URL=(\S+)/.exec(up.output())?.[1]
+  const databaseUrl = /DATABASE_URL=(\S+)/.exec(up.output())?.[1]
+  t.equal(redisUrl, `redis://127.0.0.1:${env.TRIBUTARY_REDIS_PORT}`)
+  t.ok(databaseUrl)
+
+  const redis = new Redis(redisUrl!)
+  t.teardown(() => redis.disconnect())
+  t.same(await redis.config('GET', 'appendonly'), ['appendonly', 'yes'])
+  t.same(await redis.config('GET', 'appendfsync'), ['appendfsync', 'always'])
+  t.same(await redis.config('GET', 'maxmemory-policy'), ['maxmemory-policy', 'noeviction'])
+  t.same(await redis.config('GET', 'bind'), ['bind', '127.0.0.1'])
+  const [row] = await queryPostgres(databaseUrl!, (sql) => sql`select current_database() as db, current_setting('listen_addresses') as listen`)
+  t.same(row, { db: 'tributary', listen: '127.0.0.1' })
+
+  const state = JSON.parse(readFileSync(join(stateDir, 'stack.json'), 'utf8')) as { redis: { pid: number }; postgres: { pid: number } }
+  t.ok(isAlive(state.redis.pid) && isAlive(state.postgres.pid), 'both recorded and running')
+
+  const again = runScript('infra/src/stack-cli.ts', ['up'], env)
+  t.equal(await again.exited, 0)
+  t.notMatch(again.output(), /started/, 'a running stack is reused, not started twice')
+
+  const status = runScript('infra/src/stack-cli.ts', ['status'], env)
+  t.equal(await status.exited, 0)
+  t.match(status.output(), /redis\s+running/)
+  t.match(status.output(), /postgres\s+running/)
+
+  redis.disconnect()
+  const down = runScript('infra/src/stack-cli.ts', ['down'], env)
+  t.equal(await down.exited, 0, down.output())
+  t.match(down.output(), /redis-server: stopped/)
+  t.match(down.output(), /postgres: stopped/)
+  t.notOk(isAlive(state.redis.pid), 'redis is gone')
+  t.notOk(isAlive(state.postgres.pid), 'postgres is gone')
+})
+
+t.test('a taken port is named in the error', async (t) => {
+  const stateDir = scratchStateDir(t)
+  const blocker = new (await import('node:net')).Server()
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => blocker.close())
+  const port = (blocker.address() as { port: number }).port
+  const up = runScript('infra/src/stack-cli.ts', ['up'], { TRIBUTARY_STATE_DIR: stateDir, TRIBUTARY_REDIS_PORT: String(port), TRIBUTARY_POSTGRES_PORT: String(await freePort()) })
+  t.equal(await up.exited, 1)
+  t.match(up.output(), new RegExp(`port ${port} .* taken .* TRIBUTARY_REDIS_PORT`))
+})

@@ -1,0 +1,90 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import t from 'tap'
+import { freePort, isAlive, isPortFree } from '../src/index.ts'
+import { runScript, scratchStateDir } from './fixtures/run.ts'
+
+async function get(url: string) {
+  const res = await fetch(url)
+  return { status: res.status, body: (await res.json()) as unknown }
+}
+
+t.test('pnpm start: local stack, migrations, demo keys, both apps; SIGINT leaves nothing running', async (t) => {
+  const stateDir = scratchStateDir(t)
+  const ports = { redis: await freePort(), postgres: await freePort(), ingest: await freePort(), worker: await freePort() }
+  const env = {
+    TRIBUTARY_STATE_DIR: stateDir,
+    TRIBUTARY_REDIS_PORT: String(ports.redis),
+    TRIBUTARY_POSTGRES_PORT: String(ports.postgres),
+    PORT: String(ports.ingest),
+    WORKER_PORT: String(ports.worker),
+    DATABASE_URL: '',
+    REDIS_URL: '',
+    LOG_LEVEL: 'warn',
+  }
+  const first = runScript('infra/src/start.ts', [], env)
+  t.teardown(() => void first.child.kill('SIGKILL'))
+  await first.waitFor(/Ctrl-C stops everything/)
+  const writeKey = /write key\s+(wk_\w+)/.exec(first.output())?.[1]
+  const readKey = /read key\s+(rk_\w+)/.exec(first.output())?.[1]
+  t.ok(writeKey && readKey, 'prints the demo write and read keys')
+  t.match(first.output(), new RegExp(`curl -sS -X POST http://127.0.0.1:${ports.ingest}/api/v2/analytics/events`), 'with a curl to paste')
+
+  await t.resolveMatch(retry(() => get(`http://127.0.0.1:${ports.ingest}/readyz`)), { status: 200, body: { ready: true } })
+  await t.resolveMatch(retry(() => get(`http://127.0.0.1:${ports.worker}/readyz`)), { status: 200, body: { ready: true } })
+
+  const state = JSON.parse(readFileSync(join(stateDir, 'stack.json'), 'utf8')) as { redis: { pid: number }; postgres: { pid: number } }
+  first.child.kill('SIGINT')
+  t.equal(await first.exited, 0, 'exits 0 after Ctrl-C')
+  t.match(first.output(), /stopped/)
+  t.notOk(isAlive(state.redis.pid), 'redis stopped')
+  t.notOk(isAlive(state.postgres.pid), 'postgres stopped')
+  for (const [name, port] of Object.entries(ports)) t.ok(await isPortFree(port), `${name} port ${port} released`)
+
+  // A second start reuses the data: same tenant, same keys printed again.
+  const second = runScript('infra/src/start.ts', [], env)
+  t.teardown(() => void second.child.kill('SIGKILL'))
+  await second.waitFor(/Ctrl-C stops everything/)
+  t.match(second.output(), new RegExp(`write key\\s+${writeKey}`), 'the same demo keys')
+  second.child.kill('SIGTERM')
+  t.equal(await second.exited, 0)
+  for (const [name, port] of Object.entries(ports)) t.ok(await isPortFree(port), `${name} port ${port} released again`)
+})
+
+async function retry<T>(fn: () => Promise<T>, attempts = 100): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await fn()
+    } catch (err) {
+      if (i >= attempts) throw err
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  }
+}
+
+t.test('pnpm start with DATABASE_URL and REDIS_URL set starts no servers of its own', async (t) => {
+  const { testDatabase, testRedis } = await import('../src/testing.ts')
+  const database = await testDatabase(t, { migrate: false })
+  const redis = await testRedis(t)
+  const stateDir = scratchStateDir(t)
+  const ports = { ingest: await freePort(), worker: await freePort() }
+  const run = runScript('infra/src/start.ts', [], {
+    TRIBUTARY_STATE_DIR: stateDir,
+    DATABASE_URL: database.url,
+    REDIS_URL: redis.url,
+    PORT: String(ports.ingest),
+    WORKER_PORT: String(ports.worker),
+    LOG_LEVEL: 'warn',
+  })
+  t.teardown(() => void run.child.kill('SIGKILL'))
+  await run.waitFor(/Ctrl-C stops everything/)
+  t.notMatch(run.output(), /starting the local stack/)
+  t.match(run.output(), /write key\s+wk_/, 'demo tenant made in the given database')
+  const [tenant] = await database.sql`select name from tenants`
+  t.same(tenant, { name: 'demo' })
+  const { existsSync } = await import('node:fs')
+  t.notOk(existsSync(join(stateDir, 'stack.json')), 'no local stack recorded')
+  t.notOk(existsSync(join(stateDir, 'demo-keys.json')), 'keys for an external database are not written to disk')
+  run.child.kill('SIGINT')
+  t.equal(await run.exited, 0)
+})

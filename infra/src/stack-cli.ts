@@ -1,4 +1,4 @@
-import { MissingBinaryError } from './binaries.ts'
+import { MissingBinaryError } from '@tributary/servers'
 import { stackDown, stackStatus, stackUp } from './stack.ts'
 
 /** `pnpm stack:up|down|status`: the local redis-server and Postgres, left running in the background. */

@@ -4,11 +4,8 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path'
 import { Type } from '@sinclair/typebox'
 import { loadConfig, Port } from '@tributary/shared'
-import { isPortFree } from './free-port.ts'
 import { STATE_DIR } from './paths.ts'
-import { isAlive, stopProcess } from './processes.ts'
-import { pingRedis, startRedis } from './redis-server.ts'
-import { postgresUrl, queryPostgres, startPostgres, userCanEnter } from './postgres-server.ts'
+import { isAlive, isPortFree, pingRedis, postgresUrl, queryPostgres, startPostgres, startRedis, stopProcess, userCanEnter } from '@tributary/servers'
 
 /**
  * The local stack: one redis-server and one Postgres for development, bound to loopback,

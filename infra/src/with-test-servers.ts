@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process'
-import { MissingBinaryError } from './binaries.ts'
 import { REPO_ROOT } from './paths.ts'
-import { startTestServers, type TestServers } from './test-servers.ts'
+import { MissingBinaryError, startTestServers, type TestServers } from '@tributary/servers'
 
 /**
  * `pnpm test`: runs the given command (tap) with TEST_DATABASE_URL and TEST_REDIS_URL set.

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { Redis } from 'ioredis'
-import { freePort, isAlive, queryPostgres } from '../src/index.ts'
+import { freePort, isAlive, queryPostgres } from '@tributary/servers'
 import { runScript, scratchStateDir } from './fixtures/run.ts'
 
 t.test('stack up starts redis (AOF, noeviction, loopback) and postgres; down stops both', async (t) => {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { freePort, isAlive, isPortFree } from '../src/index.ts'
+import { freePort, isAlive, isPortFree } from '@tributary/servers'
 import { runScript, scratchStateDir } from './fixtures/run.ts'
 
 async function get(url: string) {
@@ -63,8 +63,8 @@ async function retry<T>(fn: () => Promise<T>, attempts = 100): Promise<T> {
 }
 
 t.test('pnpm start with DATABASE_URL and REDIS_URL set starts no servers of its own', async (t) => {
-  const { testDatabase, testRedis } = await import('../src/testing.ts')
-  const database = await testDatabase(t, { migrate: false })
+  const { emptyDatabase, testRedis } = await import('@tributary/servers')
+  const database = await emptyDatabase(t)
   const redis = await testRedis(t)
   const stateDir = scratchStateDir(t)
   const ports = { ingest: await freePort(), worker: await freePort() }

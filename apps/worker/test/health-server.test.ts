@@ -1,6 +1,7 @@
 import t from 'tap'
 import { pino } from 'pino'
-import { testDatabase, testRedis } from '@tributary/infra'
+import { testRedis } from '@tributary/servers'
+import { testDatabase } from '@tributary/db/testing'
 import { buildHealthServer } from '../src/health-server.ts'
 import { loadWorkerConfig } from '../src/config.ts'
 

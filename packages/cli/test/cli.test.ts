@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import { testDatabase } from '@tributary/infra'
+import { testDatabase } from '@tributary/db/testing'
 import { createKeyVerifier } from '@tributary/db'
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url))

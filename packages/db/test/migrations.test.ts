@@ -1,6 +1,6 @@
 import t from 'tap'
 import { runMigrations } from '../src/index.ts'
-import { testDatabase } from '@tributary/infra'
+import { testDatabase } from '../src/testing.ts'
 
 t.test('migrations build every table and named index from an empty database', async (t) => {
   const { url, sql } = await testDatabase(t, { migrate: false })

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { drizzle } from 'drizzle-orm/postgres-js'
-import { testDatabase } from '@tributary/infra'
+import { testDatabase } from '../src/testing.ts'
 import {
   apiKeys,
   createKeyVerifier,

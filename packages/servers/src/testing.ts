@@ -1,17 +1,16 @@
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import postgres from 'postgres'
-import { createDatabase, runMigrations } from '@tributary/db'
 import { startTestServers, type TestServers } from './test-servers.ts'
 
 /**
  * Test fixtures over real servers. Under `pnpm test` the servers come from
  * TEST_DATABASE_URL / TEST_REDIS_URL; a test file run on its own starts its own pair once
- * (stopped when the process exits). Each caller gets a fresh, migrated database and a
- * Redis database of its own, both removed or flushed at teardown.
+ * (stopped when the process is about to exit). Each caller gets an empty database or a
+ * Redis database of its own, dropped or flushed at teardown.
  */
 
-interface Teardown {
+export interface Teardown {
   teardown(fn: () => unknown): void
 }
 
@@ -27,39 +26,32 @@ async function serverUrls(): Promise<{ databaseUrl: string; redisUrl: string }> 
   return ownServers
 }
 
-/** Stops the servers this process started itself, if any (call from the file's last teardown). */
-export async function stopOwnServers() {
-  if (ownServers) await (await ownServers).stop()
-  ownServers = undefined
-}
-
 function withDatabase(url: string, database: string): string {
   const parsed = new URL(url)
   parsed.pathname = `/${database}`
   return parsed.toString()
 }
 
-export interface TestDatabase {
+export interface EmptyDatabase {
   url: string
   name: string
-  db: ReturnType<typeof createDatabase>['db']
+  /** A small postgres.js pool on the new database, ended at teardown. */
   sql: postgres.Sql
 }
 
-export async function testDatabase(t: Teardown, options: { migrate?: boolean } = {}): Promise<TestDatabase> {
+export async function emptyDatabase(t: Teardown): Promise<EmptyDatabase> {
   const { databaseUrl } = await serverUrls()
   const name = `test_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`
   const admin = postgres(databaseUrl, { max: 1, onnotice: () => {} })
   await admin.unsafe(`create database ${name}`)
   const url = withDatabase(databaseUrl, name)
-  if (options.migrate !== false) await runMigrations(url)
-  const { db, sql, close } = createDatabase(url, { applicationName: 'tributary-test', maxConnections: 5 })
+  const sql = postgres(url, { max: 3, onnotice: () => {} })
   t.teardown(async () => {
-    await close()
+    await sql.end({ timeout: 2 })
     await admin.unsafe(`drop database if exists ${name} with (force)`)
     await admin.end({ timeout: 2 })
   })
-  return { url, name, db, sql }
+  return { url, name, sql }
 }
 
 export interface TestRedis {

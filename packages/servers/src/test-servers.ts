@@ -25,10 +25,18 @@ export async function startTestServers(): Promise<TestServers> {
   // mkdtemp makes it 0700; the postgres user must be able to pass through it.
   chmodSync(dir, 0o755)
   const [redisPort, postgresPort] = [await freePort(), await freePort()]
-  const [redis, postgres] = await Promise.all([
+  const started = await Promise.allSettled([
     startRedis({ port: redisPort, dir: join(dir, 'redis'), databases: TEST_REDIS_DATABASES, noSnapshots: true, appendfsync: 'everysec' }),
     startPostgres({ port: postgresPort, dataDir: join(dir, 'postgres'), fsync: false }),
   ])
+  const [redisResult, postgresResult] = started
+  if (redisResult.status === 'rejected' || postgresResult.status === 'rejected') {
+    // Leave nothing behind when only one of the two came up.
+    await Promise.all(started.map((s) => (s.status === 'fulfilled' ? s.value.stop() : undefined)))
+    rmSync(dir, { recursive: true, force: true })
+    throw redisResult.status === 'rejected' ? redisResult.reason : (postgresResult as PromiseRejectedResult).reason
+  }
+  const [redis, postgres] = [redisResult.value, postgresResult.value]
   return {
     redisUrl: redis.url,
     databaseUrl: postgres.url,

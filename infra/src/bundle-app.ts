@@ -1,4 +1,5 @@
 import { build } from 'esbuild'
+import { copyFileSync, readdirSync } from 'node:fs'
 import { basename, resolve } from 'node:path'
 
 /**
@@ -33,6 +34,10 @@ const result = await build({
     },
   ],
 })
+// Lua scripts are read at run time from beside the module that loads them.
+for (const file of readdirSync(resolve('src'), { recursive: true, encoding: 'utf8' })) {
+  if (file.endsWith('.lua')) copyFileSync(resolve('src', file), resolve('dist', basename(file)))
+}
 for (const [file, info] of Object.entries(result.metafile.outputs)) {
   if (file.endsWith('.js')) console.log(`${basename(file)}  ${(info.bytes / 1024).toFixed(1)} KiB`)
 }

@@ -2,9 +2,16 @@ import Fastify from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { createLogger, uuidv7, type Logger } from '@tributary/shared'
 import type { IngestConfig } from './config.ts'
+import { ApiError, errorHandler } from './errors.ts'
+import { createEventLog } from './event-log/event-log.ts'
+import auth from './plugins/auth.ts'
 import database from './plugins/database.ts'
 import redis from './plugins/redis.ts'
+import { acceptCompressedBodies } from './plugins/request-body.ts'
+import events from './routes/events.ts'
 import health from './routes/health.ts'
+import segment from './routes/segment.ts'
+import sessions from './routes/sessions.ts'
 
 export interface BuildAppOptions {
   config: IngestConfig
@@ -15,6 +22,10 @@ export interface BuildAppOptions {
 /**
  * The ingest API as a function: server.ts and the tests build it the same way, so both
  * validate, limit and log exactly alike.
+ *
+ * Order: infrastructure plugins (Redis, Postgres + key verifier, auth), then routes. The
+ * native and Segment routes sit in separate scopes because Segment accepts any content
+ * type as JSON and keeps unknown fields, while the native API is strict.
  */
 export async function buildApp({ config, logger }: BuildAppOptions) {
   const app = Fastify({
@@ -24,15 +35,43 @@ export async function buildApp({ config, logger }: BuildAppOptions) {
       return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : uuidv7()
     },
     requestIdHeader: false,
+    // Slow clients (slowloris, a stalled upload) are cut off rather than holding sockets.
     connectionTimeout: 30_000,
     requestTimeout: 30_000,
     keepAliveTimeout: 72_000,
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    maxParamLength: 255,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    // Strict everywhere: no silent coercion, no silently dropped fields.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>()
 
+  app.setErrorHandler(errorHandler)
+  app.setNotFoundHandler((request) => {
+    throw new ApiError(404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}`)
+  })
+
   await app.register(redis, { url: config.REDIS_URL })
   await app.register(database, { url: config.DATABASE_URL, keyCacheTtlMs: config.KEY_CACHE_TTL_MS })
+  await app.register(auth)
   await app.register(health)
+
+  const eventLog = createEventLog(app.redis, {
+    shards: config.STREAM_SHARDS,
+    sessionTimeoutMs: config.SESSION_TIMEOUT_MINUTES * 60_000,
+    dedupWindowSeconds: config.DEDUP_WINDOW_SECONDS,
+    sessionStateTtlSeconds: config.SESSION_STATE_TTL_SECONDS,
+    rateLimitPerSecond: config.RATE_LIMIT_EVENTS_PER_SECOND,
+    backlogCap: config.STREAM_BACKLOG_CAP,
+  })
+  const routeOptions = { eventLog, bodyLimit: config.BODY_LIMIT_BYTES }
+  await app.register(async (native) => {
+    acceptCompressedBodies(native)
+    await native.register(events, routeOptions)
+    await native.register(sessions, routeOptions)
+  })
+  await app.register(segment, routeOptions)
   return app
 }
 

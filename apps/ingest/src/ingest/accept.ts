@@ -1,0 +1,54 @@
+import { ApiError, backlogFull, rateLimited, redisUnavailable } from '../errors.ts'
+import type { EventLog, SessionResult } from '../event-log/event-log.ts'
+import type { EventError, PreparedBatch } from './prepare.ts'
+
+export interface Accepted {
+  accepted: number
+  duplicates: number
+  errors: EventError[]
+}
+
+/**
+ * Redis failures are the server's problem, not the client's: connection refused or lost,
+ * no connection yet (no offline queue), a timeout, or Redis out of memory. All are a 503
+ * the client can retry; the event ids make the retry safe.
+ */
+export async function callEventLog<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call()
+  } catch (err) {
+    if (err instanceof ApiError) throw err
+    throw redisUnavailable()
+  }
+}
+
+function refused(result: { outcome: string; retryAfterMs?: number }): never {
+  if (result.outcome === 'rate_limited') throw rateLimited(result.retryAfterMs ?? 1000)
+  throw backlogFull()
+}
+
+/** Appends a prepared batch; answers what happened to each event. A batch with no valid event is a 400. */
+export async function acceptBatch(log: EventLog, tenantId: string, keyId: string, batch: PreparedBatch, receivedAt: number): Promise<Accepted> {
+  const errors = [...batch.errors]
+  let accepted = 0
+  let duplicates = batch.duplicates
+  if (batch.events.length > 0) {
+    const result = await callEventLog(() => log.appendEvents(tenantId, keyId, batch.events, receivedAt))
+    if (result.outcome !== 'ok') refused(result)
+    result.statuses.forEach((status, i) => {
+      if (status === 'accepted') accepted++
+      else if (status === 'duplicate') duplicates++
+      else errors.push({ index: batch.events[i]!.index, code: 'unknown_session', message: 'the sessionId is not one this server knows; start the session first or send a userId or anonymousId' })
+    })
+  }
+  errors.sort((a, b) => a.index - b.index)
+  if (accepted === 0 && duplicates === 0) {
+    throw new ApiError(400, 'no_valid_events', `none of the ${errors.length} event${errors.length === 1 ? '' : 's'} could be accepted; see errors`, { errors })
+  }
+  return { accepted, duplicates, errors }
+}
+
+export function sessionOutcome(result: SessionResult): 'ok' | 'duplicate' | 'unknown_session' {
+  if (result.outcome === 'rate_limited' || result.outcome === 'backlog_full') refused(result)
+  return result.outcome
+}

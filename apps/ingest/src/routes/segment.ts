@@ -1,0 +1,71 @@
+import { type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import {
+  ErrorResponseSchema,
+  normalizeSegment,
+  SEGMENT_TYPES,
+  SegmentAcceptedSchema,
+  SegmentBatchSchema,
+  SegmentMessageSchema,
+  type SegmentMessage,
+  type SegmentType,
+} from '@tributary/shared'
+import { ApiError } from '../errors.ts'
+import { acceptBatch } from '../ingest/accept.ts'
+import { compile, firstSchemaError, prepareEvents, refuseTenantClaims } from '../ingest/prepare.ts'
+import { acceptCompressedBodies, parseAnyContentTypeAsJson } from '../plugins/request-body.ts'
+import type { IngestRouteOptions } from './ingest-options.ts'
+
+const checkMessage = compile(SegmentMessageSchema)
+const checkBatch = compile(SegmentBatchSchema)
+const errors = { 400: ErrorResponseSchema, 401: ErrorResponseSchema, 403: ErrorResponseSchema, 413: ErrorResponseSchema, 415: ErrorResponseSchema, 429: ErrorResponseSchema, 503: ErrorResponseSchema }
+
+const objectOnly = () => (body: unknown) =>
+  body !== null && typeof body === 'object' && !Array.isArray(body) ? { value: body } : { error: new ApiError(400, 'validation_failed', 'the body must be a JSON object') }
+
+/**
+ * The Segment HTTP tracking API, so Segment-spec SDKs work unchanged when pointed here.
+ * Unknown fields are kept in metadata; `writeKey` in the body is accepted as the key.
+ */
+const segment: FastifyPluginAsyncTypebox<IngestRouteOptions> = async (app, { eventLog, bodyLimit }) => {
+  parseAnyContentTypeAsJson(app)
+  acceptCompressedBodies(app)
+  const auth = { onRequest: app.requireKey('write', { allowBodyWriteKey: true }), preValidation: app.requireBodyWriteKey }
+
+  async function ingest(tenantId: string, keyId: string, raw: unknown[], typeOf: (m: SegmentMessage) => SegmentType | undefined, sentAt: string | null | undefined, context: unknown) {
+    const receivedAt = Date.now()
+    const batch = prepareEvents(raw, tenantId, checkMessage, (message: SegmentMessage) => {
+      const type = typeOf(message)
+      if (!type) return { ok: false, code: 'validation_failed', message: `type must be one of ${SEGMENT_TYPES.join(', ')}` }
+      if (context && message.context === undefined) message.context = context as Record<string, unknown>
+      return normalizeSegment(message, type, receivedAt, sentAt)
+    })
+    const result = await acceptBatch(eventLog, tenantId, keyId, batch, receivedAt)
+    return { success: true as const, ...result }
+  }
+
+  app.post(
+    '/v1/batch',
+    { bodyLimit, ...auth, validatorCompiler: objectOnly, schema: { summary: 'Segment: a batch of messages', body: SegmentBatchSchema, response: { 200: SegmentAcceptedSchema, ...errors } } },
+    async (request) => {
+      const { tenantId, keyId } = request.principal!
+      const body = request.body as Record<string, unknown>
+      refuseTenantClaims(body, tenantId)
+      const problem = firstSchemaError(checkBatch, body)
+      if (problem) throw new ApiError(400, problem.code, problem.message)
+      return ingest(tenantId, keyId, body.batch as unknown[], (m) => m.type, body.sentAt as string | null | undefined, body.context)
+    },
+  )
+
+  for (const type of SEGMENT_TYPES) {
+    app.post(
+      `/v1/${type}`,
+      { bodyLimit, ...auth, validatorCompiler: objectOnly, schema: { summary: `Segment: one ${type} call`, body: SegmentMessageSchema, response: { 200: SegmentAcceptedSchema, ...errors } } },
+      async (request) => {
+        const { tenantId, keyId } = request.principal!
+        return ingest(tenantId, keyId, [request.body], () => type, undefined, undefined)
+      },
+    )
+  }
+}
+
+export default segment

@@ -1,0 +1,48 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { ErrorItemSchema, EventName, IsoTimestamp } from './common.ts'
+
+export const SEGMENT_TYPES = ['track', 'page', 'screen', 'identify', 'group', 'alias'] as const
+export type SegmentType = (typeof SEGMENT_TYPES)[number]
+
+/** Segment SDKs send numeric user ids too. */
+const SegmentId = Type.Union([Type.String({ minLength: 1, maxLength: 255, pattern: '^[^\\u0000-\\u001f\\u007f]+$' }), Type.Number()])
+
+/**
+ * A Segment-spec message. The known fields are checked; any other field is accepted and
+ * kept in the event's metadata, as Segment does.
+ */
+export const SegmentMessageSchema = Type.Object(
+  {
+    type: Type.Optional(Type.Union(SEGMENT_TYPES.map((t) => Type.Literal(t)))),
+    messageId: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+    userId: Type.Optional(Type.Union([SegmentId, Type.Null()])),
+    anonymousId: Type.Optional(Type.Union([SegmentId, Type.Null()])),
+    event: Type.Optional(EventName('track: the event name')),
+    name: Type.Optional(Type.Union([Type.String({ maxLength: 2048 }), Type.Null()])),
+    category: Type.Optional(Type.Union([Type.String({ maxLength: 2048 }), Type.Null()])),
+    properties: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    traits: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    context: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    timestamp: Type.Optional(Type.Union([IsoTimestamp('when it happened'), Type.Null()])),
+    sentAt: Type.Optional(Type.Union([IsoTimestamp('when the SDK sent it'), Type.Null()])),
+  },
+  { additionalProperties: true },
+)
+export type SegmentMessage = Static<typeof SegmentMessageSchema>
+
+export const SegmentBatchSchema = Type.Object(
+  {
+    batch: Type.Array(Type.Unknown(), { minItems: 1, maxItems: 1000 }),
+    sentAt: Type.Optional(Type.Union([IsoTimestamp('when the SDK sent the batch'), Type.Null()])),
+    writeKey: Type.Optional(Type.String()),
+    context: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  },
+  { additionalProperties: true },
+)
+
+export const SegmentAcceptedSchema = Type.Object({
+  success: Type.Literal(true),
+  accepted: Type.Integer(),
+  duplicates: Type.Integer(),
+  errors: Type.Array(ErrorItemSchema),
+})

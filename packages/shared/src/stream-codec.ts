@@ -1,0 +1,119 @@
+import { createHash } from 'node:crypto'
+import type { NormalizedEvent } from './ingest/normalize.ts'
+
+/**
+ * The layout of stream entries, shared by ingest (writes) and the worker (reads).
+ *
+ * One XADD per accepted request. Field names are one letter to keep Redis memory and the
+ * AOF small:
+ *   v  codec version ("1")
+ *   k  kind: "ev" events, "ss" session start, "sh" heartbeat, "se" session end
+ *   t  tenant id
+ *   r  receivedAt, epoch ms
+ * events ("ev"):
+ *   e  the new events, one JSON object per line (keys below)
+ *   s  the session id of each event, one per line, in the same order
+ *   u  the user key of each event, one per line, in the same order
+ * sessions ("ss" | "sh" | "se"):
+ *   d  one JSON object: SessionOp
+ *
+ * Event JSON keys: i eventId, y type, ui userId, ai anonymousId, p page, a action,
+ * m metadata, o occurredAt (epoch ms). Session and user key live beside the JSON because
+ * the append script assigns them (sessionisation happens atomically in Redis).
+ */
+export const CODEC_VERSION = '1'
+
+export type EntryKind = 'ev' | 'ss' | 'sh' | 'se'
+
+export interface StoredEvent extends NormalizedEvent {
+  sessionId: string
+  userKey: string
+}
+
+export interface SessionOp {
+  /** session id */
+  id: string
+  /** user key (userId, else anonymousId); session start only */
+  uk?: string
+  ui?: string
+  ai?: string
+  /** when it happened, epoch ms */
+  at: number
+  device?: string
+  platform?: string
+  browser?: string
+  os?: string
+  referrer?: string
+}
+
+export type DecodedEntry =
+  | { kind: 'ev'; tenantId: string; receivedAt: number; events: StoredEvent[] }
+  | { kind: 'ss' | 'sh' | 'se'; tenantId: string; receivedAt: number; session: SessionOp }
+
+export function encodeEventJson(e: NormalizedEvent): string {
+  const o: Record<string, unknown> = { i: e.eventId, y: e.type }
+  if (e.userId !== undefined) o.ui = e.userId
+  if (e.anonymousId !== undefined) o.ai = e.anonymousId
+  if (e.page !== undefined) o.p = e.page
+  if (e.action !== undefined) o.a = e.action
+  if (e.metadata !== undefined) o.m = e.metadata
+  o.o = e.occurredAt
+  return JSON.stringify(o)
+}
+
+interface EventJson {
+  i: string
+  y: string
+  ui?: string
+  ai?: string
+  p?: string
+  a?: string
+  m?: Record<string, unknown>
+  o: number
+}
+
+export class EntryDecodeError extends Error {}
+
+/** Decodes the flat [field, value, …] array XREADGROUP returns. */
+export function decodeEntry(fields: string[]): DecodedEntry {
+  const f: Record<string, string> = {}
+  for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!
+  if (f.v !== CODEC_VERSION) throw new EntryDecodeError(`unknown codec version ${JSON.stringify(f.v)}`)
+  const tenantId = f.t
+  const receivedAt = Number(f.r)
+  if (!tenantId || !Number.isFinite(receivedAt)) throw new EntryDecodeError('entry without tenant or receivedAt')
+  if (f.k === 'ev') {
+    const lines = (f.e ?? '').split('\n')
+    const sessions = (f.s ?? '').split('\n')
+    const users = (f.u ?? '').split('\n')
+    if (lines.length !== sessions.length || lines.length !== users.length) throw new EntryDecodeError('events, sessions and users differ in count')
+    const events = lines.map((line, i) => {
+      const j = JSON.parse(line) as EventJson
+      const event: StoredEvent = { eventId: j.i, type: j.y, occurredAt: j.o, sessionId: sessions[i]!, userKey: users[i]! }
+      if (j.ui !== undefined) event.userId = j.ui
+      if (j.ai !== undefined) event.anonymousId = j.ai
+      if (j.p !== undefined) event.page = j.p
+      if (j.a !== undefined) event.action = j.a
+      if (j.m !== undefined) event.metadata = j.m
+      return event
+    })
+    return { kind: 'ev', tenantId, receivedAt, events }
+  }
+  if (f.k === 'ss' || f.k === 'sh' || f.k === 'se') return { kind: f.k, tenantId, receivedAt, session: JSON.parse(f.d ?? '') as SessionOp }
+  throw new EntryDecodeError(`unknown entry kind ${JSON.stringify(f.k)}`)
+}
+
+/** The token under which ingest remembers an event id it has seen (fixed length, whatever the id). */
+export function dedupToken(tenantId: string, eventId: string): string {
+  return createHash('sha256').update(tenantId).update('\n').update(eventId).digest('base64url').slice(0, 22)
+}
+
+/** Which shard a tenant's events go to: FNV-1a of the tenant id. */
+export function shardFor(tenantId: string, shards: number): number {
+  let hash = 0x811c9dc5
+  for (let i = 0; i < tenantId.length; i++) {
+    hash ^= tenantId.charCodeAt(i)
+    hash = Math.imul(hash, 0x01000193) >>> 0
+  }
+  return hash % shards
+}

@@ -7,7 +7,7 @@ import { createEventLog } from './event-log/event-log.ts'
 import auth from './plugins/auth.ts'
 import database from './plugins/database.ts'
 import redis from './plugins/redis.ts'
-import { acceptCompressedBodies } from './plugins/request-body.ts'
+import { acceptCompressedBodies, acceptJsonOnly } from './plugins/request-body.ts'
 import events from './routes/events.ts'
 import health from './routes/health.ts'
 import segment from './routes/segment.ts'
@@ -67,6 +67,7 @@ export async function buildApp({ config, logger }: BuildAppOptions) {
   })
   const routeOptions = { eventLog, bodyLimit: config.BODY_LIMIT_BYTES }
   await app.register(async (native) => {
+    acceptJsonOnly(native)
     acceptCompressedBodies(native)
     await native.register(events, routeOptions)
     await native.register(sessions, routeOptions)

@@ -43,6 +43,10 @@ export function firstSchemaError(check: TypeCheck<TSchema>, value: unknown): { c
   if (error.type === ValueErrorType.ObjectAdditionalProperties) {
     return { code: 'unknown_field', message: `unknown field "${error.path.split('/').pop()}"; see the API docs for the fields an event takes` }
   }
+  const choices = (error.schema as { anyOf?: Array<{ const?: unknown }> }).anyOf?.map((s) => s.const)
+  if (choices?.length && choices.every((c) => typeof c === 'string')) {
+    return { code: 'validation_failed', message: `${error.path}: must be one of ${choices.join(', ')}` }
+  }
   return { code: 'validation_failed', message: `${error.path || 'the event'}: ${error.message}` }
 }
 

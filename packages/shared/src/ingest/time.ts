@@ -1,3 +1,5 @@
+import { isDateTime } from '../schemas/formats.ts'
+
 const DAY_MS = 24 * 60 * 60 * 1000
 /** Earliest event time accepted; anything before is a broken clock, not history. */
 export const EARLIEST_EVENT_MS = Date.UTC(2000, 0, 1)
@@ -6,8 +8,7 @@ export type TimeResult = { ok: true; occurredAt: number } | { ok: false; message
 
 function parse(value: string | null | undefined): number | undefined {
   if (value === undefined || value === null) return undefined
-  const ms = Date.parse(value)
-  return Number.isFinite(ms) ? ms : Number.NaN
+  return isDateTime(value) ? Date.parse(value) : Number.NaN
 }
 
 /**

@@ -44,9 +44,12 @@ local function touchUser(userKey, at)
   if at > now - ACTIVE_USER_WINDOW then redis.call('ZADD', rt .. 'users', 'GT', at, userKey) end
 end
 
+-- Drop what fell out of its window; a tenant that goes quiet loses its keys altogether.
 local function trimRealtime()
   redis.call('ZREMRANGEBYSCORE', rt .. 'users', '-inf', now - ACTIVE_USER_WINDOW)
   redis.call('ZREMRANGEBYSCORE', rt .. 'sessions', '-inf', now - timeout)
+  redis.call('PEXPIRE', rt .. 'users', ACTIVE_USER_WINDOW)
+  redis.call('PEXPIRE', rt .. 'sessions', timeout)
 end
 
 -- Session calls: ARGV[13] session id, [14] user key, [15] at (ms), [16] entry JSON.

@@ -1,0 +1,47 @@
+import t from 'tap'
+import { realtimeKeys, shardFor } from '@tributary/shared'
+import { readRealtime } from '../src/event-log/realtime.ts'
+import { build } from './fixtures/build.ts'
+
+const MIN = 60_000
+const iso = (ms: number) => new Date(ms).toISOString()
+
+t.test('counters move with accepted events only, and every key expires', async (t) => {
+  const { app, write, redis, tenant, config } = await build(t)
+  const now = Date.now()
+  const send = (events: unknown[]) => app.inject({ method: 'POST', url: '/api/v2/analytics/events', headers: write, payload: { events } })
+  const batch = [
+    { eventId: '1', type: 'pageview', page: '/a', userId: 'u1', timestamp: iso(now - 1 * MIN) },
+    { eventId: '2', type: 'pageview', page: '/a', userId: 'u2', timestamp: iso(now - 2 * MIN) },
+    { eventId: '3', type: 'pageview', page: '/b', anonymousId: 'anon', timestamp: iso(now - 10 * MIN) },
+    { eventId: '4', type: 'action', action: 'click', userId: 'u1', timestamp: iso(now - 1 * MIN) },
+    { eventId: '5', type: 'pageview', page: '/old', userId: 'u3', timestamp: iso(now - 3 * 60 * MIN) },
+  ]
+  t.equal((await send(batch)).statusCode, 202)
+  t.equal((await send(batch)).json().duplicates, 5, 'the resend is all duplicates')
+  const options = { shards: config.STREAM_SHARDS, sessionTimeoutMs: 30 * MIN, now }
+  const realtime = await readRealtime(redis, tenant.tenantId, options)
+  t.equal(realtime.activeUsers, 2, 'u1 and u2 in the last 5 minutes; anon was 10 minutes ago, u3 3 hours ago')
+  t.equal(realtime.activeSessions, 3, 'sessions of u1, u2 and anon; not the 3-hour-old one')
+  t.same(realtime.topPages, [{ page: '/a', views: 2 }, { page: '/b', views: 1 }], 'page views of the last 30 minutes')
+  t.equal(realtime.eventsPerMinute.length, 60)
+  t.equal(realtime.eventsPerMinute.reduce((sum, m) => sum + m.count, 0), 4, 'the 3-hour-old event is outside the hour')
+  t.equal(realtime.eventsPerMinute.at(-2)!.count + realtime.eventsPerMinute.at(-3)!.count + realtime.eventsPerMinute.at(-1)!.count >= 3, true)
+
+  const keys = realtimeKeys(tenant.tenantId, shardFor(tenant.tenantId, config.STREAM_SHARDS))
+  t.ok(await redis.exists(keys.users, keys.sessions), 'the counters are where the reader looks')
+  for (const key of await redis.keys('tributary:*')) {
+    if (key.startsWith('tributary:events:')) continue
+    t.ok((await redis.pttl(key)) > 0, `${key} expires`)
+  }
+})
+
+t.test('session start, heartbeat and end move the active sessions', async (t) => {
+  const { app, write, redis, tenant, config } = await build(t)
+  const options = { shards: config.STREAM_SHARDS, sessionTimeoutMs: 30 * MIN }
+  await app.inject({ method: 'POST', url: '/api/v2/analytics/sessions', headers: write, payload: { sessionId: 's1', userId: 'u' } })
+  await app.inject({ method: 'POST', url: '/api/v2/analytics/sessions', headers: write, payload: { sessionId: 's2', userId: 'v' } })
+  t.match(await readRealtime(redis, tenant.tenantId, options), { activeSessions: 2, activeUsers: 2 })
+  await app.inject({ method: 'POST', url: '/api/v2/analytics/sessions/s1/end', headers: write, payload: {} })
+  t.match(await readRealtime(redis, tenant.tenantId, options), { activeSessions: 1 })
+})

@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { createLogger, uuidv7, type Logger } from '@tributary/shared'
 import type { IngestConfig } from './config.ts'
 import { ApiError, errorHandler } from './errors.ts'
-import { createEventLog } from './event-log/event-log.ts'
+import { createEventLog, type EventLog } from './event-log/event-log.ts'
 import auth from './plugins/auth.ts'
 import database from './plugins/database.ts'
 import redis from './plugins/redis.ts'
@@ -17,6 +17,11 @@ export interface BuildAppOptions {
   config: IngestConfig
   /** A logger to use instead of the default one (tests pass a silent one). */
   logger?: Logger
+  /**
+   * Replaces the Redis event log. Only the benchmark uses it, to measure the HTTP ceiling:
+   * the same routes, parsing and validation with nothing done with the events.
+   */
+  eventLog?: EventLog
 }
 
 /**
@@ -27,7 +32,7 @@ export interface BuildAppOptions {
  * native and Segment routes sit in separate scopes because Segment accepts any content
  * type as JSON and keeps unknown fields, while the native API is strict.
  */
-export async function buildApp({ config, logger }: BuildAppOptions) {
+export async function buildApp({ config, logger, eventLog: eventLogOverride }: BuildAppOptions) {
   const app = Fastify({
     loggerInstance: logger ?? createLogger('ingest', config.LOG_LEVEL),
     genReqId: (req) => {
@@ -40,7 +45,7 @@ export async function buildApp({ config, logger }: BuildAppOptions) {
     requestTimeout: 30_000,
     keepAliveTimeout: 72_000,
     bodyLimit: config.BODY_LIMIT_BYTES,
-    maxParamLength: 255,
+    routerOptions: { maxParamLength: 255 },
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     // Strict everywhere: no silent coercion, no silently dropped fields.
@@ -57,7 +62,7 @@ export async function buildApp({ config, logger }: BuildAppOptions) {
   await app.register(auth)
   await app.register(health)
 
-  const eventLog = createEventLog(app.redis, {
+  const eventLog = eventLogOverride ?? createEventLog(app.redis, {
     shards: config.STREAM_SHARDS,
     sessionTimeoutMs: config.SESSION_TIMEOUT_MINUTES * 60_000,
     dedupWindowSeconds: config.DEDUP_WINDOW_SECONDS,

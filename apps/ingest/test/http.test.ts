@@ -16,7 +16,7 @@ t.test('over real HTTP: JSON and gzip batches, keep-alive, error bodies', async 
 
   const zipped = await fetch(url, { method: 'POST', headers: { ...auth, 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: gzipSync(JSON.stringify(batch(50))) })
   t.equal(zipped.status, 202)
-  t.equal((await zipped.json()).accepted, 50)
+  t.equal(((await zipped.json()) as { accepted: number }).accepted, 50)
 
   const bad = await fetch(url, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{' })
   t.equal(bad.status, 400)

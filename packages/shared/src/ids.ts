@@ -1,7 +1,21 @@
-import { randomBytes } from 'node:crypto'
+import { randomFillSync } from 'node:crypto'
 
 let lastMs = 0
 let sequence = 0
+
+/** Randomness drawn from the CSPRNG 4 KiB at a time: one system call per 200+ ids instead of two per id. */
+const pool = Buffer.alloc(4096)
+let poolOffset = pool.length
+
+function random(bytes: number): Buffer {
+  if (poolOffset + bytes > pool.length) {
+    randomFillSync(pool)
+    poolOffset = 0
+  }
+  const out = pool.subarray(poolOffset, poolOffset + bytes)
+  poolOffset += bytes
+  return out
+}
 
 /**
  * RFC 9562 UUIDv7: 48-bit Unix milliseconds, then random bits. Ids made in the same
@@ -14,9 +28,9 @@ export function uuidv7(now = Date.now()): string {
     now = lastMs
   } else {
     lastMs = now
-    sequence = randomBytes(2).readUInt16BE(0) & 0x7ff
+    sequence = random(2).readUInt16BE(0) & 0x7ff
   }
-  const bytes = randomBytes(16)
+  const bytes = Buffer.from(random(16))
   bytes.writeUIntBE(now, 0, 6)
   bytes[6] = 0x70 | (sequence >> 8)
   bytes[7] = sequence & 0xff

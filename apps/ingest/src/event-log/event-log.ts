@@ -1,11 +1,14 @@
+import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { Redis } from 'ioredis'
-import { dedupToken, shardFor, streamKey, userKeyOf, uuidv7, type NormalizedEvent, type SessionOp } from '@tributary/shared'
+import { shardFor, streamKey, userKeyOf, uuidv7, type NormalizedEvent, type SessionOp } from '@tributary/shared'
 
 const APPEND_SCRIPT = readFileSync(new URL('./append.lua', import.meta.url), 'utf8')
 
 /** Prefix of every key Tributary keeps in Redis (see packages/shared/src/streams.ts). */
 const NS = 'tributary:'
+/** Most events one script call carries; a call holds Redis for its whole run. */
+const MAX_EVENTS_PER_CALL = 2_000
 
 export interface EventLogOptions {
   shards: number
@@ -19,69 +22,145 @@ export interface EventLogOptions {
 export type EventStatus = 'accepted' | 'duplicate' | 'unknown_session'
 
 export type AppendResult =
-  | { outcome: 'ok'; entryId: string | undefined; statuses: EventStatus[] }
+  | { outcome: 'ok'; statuses: EventStatus[] }
   | { outcome: 'rate_limited'; retryAfterMs: number }
   | { outcome: 'backlog_full' }
 
 export type SessionResult = { outcome: 'ok' | 'duplicate' | 'unknown_session' } | { outcome: 'rate_limited'; retryAfterMs: number } | { outcome: 'backlog_full' }
+
+export interface EventLog {
+  /** `json` is the event as encodeEventJson wrote it (prepare.ts has it already, for the size check). */
+  appendEvents(tenantId: string, keyId: string, events: Array<{ event: NormalizedEvent; json: string }>, receivedAt: number): Promise<AppendResult>
+  session(op: 'ss' | 'sh' | 'se', tenantId: string, keyId: string, session: SessionOp, receivedAt: number): Promise<SessionResult>
+}
 
 type AppendCommand = (stream: string, ...args: Array<string | number>) => Promise<string[]>
 
 const STATUS: Record<string, EventStatus> = { a: 'accepted', d: 'duplicate', u: 'unknown_session' }
 
 /**
- * The ingest side of the event log: one atomic script call per request appends the
- * request's new events to the tenant's shard stream, marks their ids as seen, assigns
- * sessions and moves the real-time counters (append.lua). Resolves only once Redis has
- * answered, i.e. after the entry is written (and, with appendfsync always, on disk).
+ * How an event id is remembered in the tenant's seen-sets: as itself when short (most are
+ * UUIDs), else as a hash. Event ids never hold control characters, so the \u0001 prefix
+ * keeps the two kinds apart.
  */
-export function createEventLog(redis: Redis, options: EventLogOptions) {
-  redis.defineCommand('tributaryAppend', { numberOfKeys: 1, lua: APPEND_SCRIPT })
-  const append = (redis as unknown as { tributaryAppend: AppendCommand }).tributaryAppend.bind(redis)
+export function seenToken(eventId: string): string {
+  return eventId.length <= 64 ? eventId : '\u0001' + createHash('sha256').update(eventId).digest('base64url').slice(0, 22)
+}
 
-  function header(op: string, tenantId: string, keyId: string, now: number, count: number) {
-    const shard = shardFor(tenantId, options.shards)
-    return [
-      streamKey(shard),
-      op, NS, `{${shard}}`, tenantId, now, keyId,
-      options.rateLimitPerSecond, options.backlogCap, options.sessionTimeoutMs,
-      options.dedupWindowSeconds, options.sessionStateTtlSeconds, count,
-    ] as const
+interface PendingAppend {
+  tenantId: string
+  keyId: string
+  receivedAt: number
+  count: number
+  meta: string
+  lines: string
+  resolve(result: AppendResult): void
+  reject(err: unknown): void
+}
+
+interface ShardQueue {
+  waiting: PendingAppend[]
+  /** Calls in flight, or scheduled to start. */
+  calls: number
+}
+
+/**
+ * Calls in flight per shard. Two let Node build the next call while Redis runs the current
+ * one; each still carries everything that was waiting when it started.
+ */
+const CALLS_IN_FLIGHT = 2
+
+/**
+ * The ingest side of the event log (append.lua does the work, atomically).
+ *
+ * Group commit: per shard, one script call is in flight at a time, and the requests that
+ * arrive meanwhile go together in the next call. Under load a call carries many requests,
+ * which spreads the fixed cost of a call (and of each fsync, with appendfsync always) over
+ * all of them; when idle a request goes alone, at once. A request resolves only after Redis
+ * has answered for the call that carried it: its entry is written, and with appendfsync
+ * always, on disk.
+ */
+export function createEventLog(redis: Redis, options: EventLogOptions): EventLog {
+  redis.defineCommand('tributaryAppend', { numberOfKeys: 1, lua: APPEND_SCRIPT })
+  const call = (redis as unknown as { tributaryAppend: AppendCommand }).tributaryAppend.bind(redis)
+  const queues = new Map<number, ShardQueue>()
+
+  const header = (op: string, shard: number, now: number) => [
+    op, NS, `{${shard}}`, now,
+    options.rateLimitPerSecond, options.backlogCap, options.sessionTimeoutMs,
+    options.dedupWindowSeconds, options.sessionStateTtlSeconds,
+  ]
+
+  function schedule(shard: number, queue: ShardQueue) {
+    if (queue.calls >= CALLS_IN_FLIGHT || queue.waiting.length === 0) return
+    queue.calls++
+    // Requests parsed in this same turn of the event loop join the call.
+    setImmediate(() => void flush(shard, queue))
   }
 
-  function guard(reply: string[]): { outcome: 'rate_limited'; retryAfterMs: number } | { outcome: 'backlog_full' } | undefined {
-    if (reply[0] === 'rate') return { outcome: 'rate_limited', retryAfterMs: Number(reply[1]) }
-    if (reply[0] === 'backlog') return { outcome: 'backlog_full' }
-    return undefined
+  async function flush(shard: number, queue: ShardQueue) {
+    try {
+      if (queue.waiting.length > 0) {
+        const batch: PendingAppend[] = []
+        let events = 0
+        while (queue.waiting.length > 0 && (batch.length === 0 || events + queue.waiting[0]!.count <= MAX_EVENTS_PER_CALL)) {
+          const next = queue.waiting.shift()!
+          batch.push(next)
+          events += next.count
+        }
+        const args: Array<string | number> = [...header('ev', shard, Date.now()), batch.length]
+        for (const p of batch) args.push(p.tenantId, p.keyId, p.receivedAt, p.count, p.meta, p.lines)
+        try {
+          const reply = await call(streamKey(shard), ...args)
+          batch.forEach((p, i) => {
+            const [outcome, detail] = [reply[2 * i], reply[2 * i + 1] ?? '']
+            if (outcome === 'rate') p.resolve({ outcome: 'rate_limited', retryAfterMs: Number(detail) })
+            else if (outcome === 'backlog') p.resolve({ outcome: 'backlog_full' })
+            else p.resolve({ outcome: 'ok', statuses: [...detail].map((c) => STATUS[c]!) })
+          })
+        } catch (err) {
+          for (const p of batch) p.reject(err)
+        }
+      }
+    } finally {
+      queue.calls--
+      schedule(shard, queue)
+    }
   }
 
   return {
-    /** `json` is the event as encodeEventJson wrote it (prepare.ts has it already, for the size check). */
-    async appendEvents(tenantId: string, keyId: string, events: Array<{ event: NormalizedEvent; json: string }>, receivedAt: number): Promise<AppendResult> {
-      const args: Array<string | number> = []
+    appendEvents(tenantId, keyId, events, receivedAt) {
+      // See append.lua for the layout: records split by \x1e, fields by \x1f. No field can
+      // hold either: ids and event names refuse control characters, pages are cleaned.
+      const meta: string[] = []
+      const lines: string[] = []
       for (const { event, json } of events) {
         const page = event.type === 'pageview' && event.page ? event.page : ''
         const candidate = event.sessionId ? '' : uuidv7(event.occurredAt)
-        args.push(dedupToken(tenantId, event.eventId), userKeyOf(event) ?? '', event.sessionId ?? '', candidate, event.occurredAt, page, json)
+        meta.push(`${seenToken(event.eventId)}\x1f${userKeyOf(event) ?? ''}\x1f${event.sessionId ?? ''}\x1f${candidate}\x1f${event.occurredAt}\x1f${page}`)
+        lines.push(json)
       }
-      const [stream, ...head] = header('ev', tenantId, keyId, receivedAt, events.length)
-      const reply = await append(stream, ...head, ...args)
-      const refused = guard(reply)
-      if (refused) return refused
-      const statuses = [...(reply[2] ?? '')].map((c) => STATUS[c]!)
-      return { outcome: 'ok', entryId: reply[1] || undefined, statuses }
+      const shard = shardFor(tenantId, options.shards)
+      let queue = queues.get(shard)
+      if (!queue) {
+        queue = { waiting: [], calls: 0 }
+        queues.set(shard, queue)
+      }
+      const q = queue
+      return new Promise<AppendResult>((resolve, reject) => {
+        q.waiting.push({ tenantId, keyId, receivedAt, count: events.length, meta: meta.join('\x1e'), lines: lines.join('\n'), resolve, reject })
+        schedule(shard, q)
+      })
     },
 
-    async session(op: 'ss' | 'sh' | 'se', tenantId: string, keyId: string, session: SessionOp, receivedAt: number): Promise<SessionResult> {
-      const [stream, ...head] = header(op, tenantId, keyId, receivedAt, 1)
-      const reply = await append(stream, ...head, session.id, session.uk ?? '', session.at, JSON.stringify(session))
-      const refused = guard(reply)
-      if (refused) return refused
+    async session(op, tenantId, keyId, session, receivedAt) {
+      const shard = shardFor(tenantId, options.shards)
+      const reply = await call(streamKey(shard), ...header(op, shard, receivedAt), tenantId, keyId, session.id, session.uk ?? '', session.at, JSON.stringify(session))
+      if (reply[0] === 'rate') return { outcome: 'rate_limited', retryAfterMs: Number(reply[1]) }
+      if (reply[0] === 'backlog') return { outcome: 'backlog_full' }
       if (reply[0] === 'dup') return { outcome: 'duplicate' }
       if (reply[0] === 'unknown') return { outcome: 'unknown_session' }
       return { outcome: 'ok' }
     },
   }
 }
-
-export type EventLog = ReturnType<typeof createEventLog>

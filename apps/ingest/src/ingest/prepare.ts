@@ -38,6 +38,8 @@ export function compile<S extends TSchema>(schema: S): TypeCheck<S> {
 
 /** The first problem the compiled schema finds, as a code and a sentence. */
 export function firstSchemaError(check: TypeCheck<TSchema>, value: unknown): { code: string; message: string } | undefined {
+  // Check() is the compiled fast path; Errors() walks the value again and only runs on failure.
+  if (check.Check(value)) return undefined
   const error = check.Errors(value).First()
   if (!error) return undefined
   if (error.type === ValueErrorType.ObjectAdditionalProperties) {

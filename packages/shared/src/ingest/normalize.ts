@@ -42,7 +42,12 @@ export function normalizeNative(input: EventInput, receivedAt: number, sentAt: s
 const SEGMENT_MAPPED = new Set(['type', 'messageId', 'userId', 'anonymousId', 'timestamp', 'sentAt', 'writeKey', 'receivedAt', 'originalTimestamp'])
 
 const asId = (v: unknown): string | undefined => (typeof v === 'number' ? String(v) : typeof v === 'string' && v.length > 0 ? v : undefined)
-const asPath = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v.slice(0, 2048) : undefined)
+/** Pages come from free-form Segment properties: control characters are dropped, the length capped. */
+const asPath = (v: unknown): string | undefined => {
+  if (typeof v !== 'string') return undefined
+  const clean = v.replace(/[\u0000-\u001f\u007f]/g, '').slice(0, 2048)
+  return clean.length > 0 ? clean : undefined
+}
 
 function pageOf(message: SegmentMessage): string | undefined {
   const properties = message.properties as { path?: unknown } | undefined

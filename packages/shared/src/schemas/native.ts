@@ -15,7 +15,7 @@ export const EventSchema = Type.Object(
     sessionId: Type.Optional(ClientId('an explicit session; absent, the server sessionises by event time')),
     userId: Type.Optional(ClientId('the signed-in user')),
     anonymousId: Type.Optional(ClientId('a device or browser id')),
-    page: Type.Optional(Type.String({ minLength: 1, maxLength: 2048, description: 'path or URL of a page view' })),
+    page: Type.Optional(Type.String({ minLength: 1, maxLength: 2048, pattern: '^[^\\u0000-\\u001f\\u007f]+$', description: 'path or URL of a page view' })),
     action: Type.Optional(EventName('name of the action')),
     metadata: Type.Optional(MetadataSchema),
     timestamp: Type.Optional(IsoTimestamp('when it happened on the client; default: when received')),

@@ -14,7 +14,7 @@ const SegmentId = Type.Union([Type.String({ minLength: 1, maxLength: 255, patter
 export const SegmentMessageSchema = Type.Object(
   {
     type: Type.Optional(Type.Union(SEGMENT_TYPES.map((t) => Type.Literal(t)))),
-    messageId: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+    messageId: Type.Optional(Type.String({ minLength: 1, maxLength: 255, pattern: '^[^\\u0000-\\u001f\\u007f]+$' })),
     userId: Type.Optional(Type.Union([SegmentId, Type.Null()])),
     anonymousId: Type.Optional(Type.Union([SegmentId, Type.Null()])),
     event: Type.Optional(EventName('track: the event name')),

@@ -1,0 +1,100 @@
+import { fork, type ChildProcess } from 'node:child_process'
+import { gzipSync } from 'node:zlib'
+import autocannon from 'autocannon'
+import { freePort } from '@tributary/servers'
+
+export interface IngestScenario {
+  name: string
+  url: string
+  /** Builds the n-th request body; every call must carry new event ids. */
+  body: (n: number) => string | Buffer
+  headers: Record<string, string>
+  eventsPerRequest: number
+}
+
+export interface LoadResult {
+  requestsPerSecond: number
+  eventsPerSecond: number
+  p50Ms: number
+  p99Ms: number
+  non2xx: number
+  errors: number
+  peakRssMb: number
+}
+
+/** ~11 KB of JSON: 50 page views and actions with realistic metadata; ids unique per request. */
+export function batchBody(run: string, n: number, events = 50): string {
+  const list = []
+  for (let i = 0; i < events; i++) {
+    list.push(
+      i % 3 === 0
+        ? { eventId: `${run}-${n}-${i}`, type: 'action', action: 'add_to_cart', anonymousId: `visitor-${n % 997}`, metadata: { sku: `SKU-${i}`, price: 19.99 + i, currency: 'EUR', campaign: 'autumn-sale', position: i } }
+        : { eventId: `${run}-${n}-${i}`, type: 'pageview', page: `/products/category-${i % 12}/item-${n % 500}`, anonymousId: `visitor-${n % 997}`, metadata: { referrer: 'https://www.example.com/search?q=shoes', title: 'Item page — Example Shop', viewport: '1440x900' } },
+    )
+  }
+  return JSON.stringify({ events: list })
+}
+
+export function gzipBatchBody(run: string, n: number) {
+  return gzipSync(batchBody(run, n))
+}
+
+export function singleEventBody(run: string, n: number) {
+  return JSON.stringify({ eventId: `${run}-${n}`, type: 'pageview', page: `/p/${n % 100}`, anonymousId: `visitor-${n % 997}` })
+}
+
+export function segmentBatchBody(run: string, n: number) {
+  const batch = []
+  for (let i = 0; i < 50; i++) {
+    batch.push({ type: i % 3 === 0 ? 'track' : 'page', messageId: `${run}-${n}-${i}`, anonymousId: `visitor-${n % 997}`, event: 'Product Added', name: 'Item', properties: { path: `/products/${i}`, sku: `SKU-${i}`, price: 19.99 }, context: { library: { name: 'bench', version: '1' } }, timestamp: new Date().toISOString() })
+  }
+  return JSON.stringify({ batch, sentAt: new Date().toISOString() })
+}
+
+export async function startIngest(env: Record<string, string>, mode: 'real' | 'ceiling'): Promise<{ port: number; child: ChildProcess; rss(): Promise<number>; stop(): Promise<void> }> {
+  const port = await freePort()
+  const child = fork(new URL('./ingest-server.ts', import.meta.url), [], {
+    env: { ...process.env, ...env, PORT: String(port), MODE: mode, LOG_LEVEL: 'warn' },
+    // BENCH_CPU_PROFILE=<dir> writes a V8 CPU profile of each ingest process there (open in Chrome DevTools).
+    execArgv: ['--import', 'tsx', ...(process.env.BENCH_CPU_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`] : [])],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
+  await new Promise<void>((resolve, reject) => {
+    child.once('message', () => resolve())
+    child.once('exit', (code) => reject(new Error(`ingest server exited with ${code}`)))
+  })
+  return {
+    port,
+    child,
+    rss: () => new Promise((resolve) => { child.once('message', (m: { rss: number }) => resolve(m.rss)); child.send({ rss: true }) }),
+    stop: () => new Promise((resolve) => { child.once('exit', () => resolve()); child.kill('SIGTERM') }),
+  }
+}
+
+/** Drives `scenario` for `seconds` with `connections` keep-alive connections, sampling the server's RSS. */
+export async function load(scenario: IngestScenario, seconds: number, connections: number, rss: () => Promise<number>, rate?: number): Promise<LoadResult> {
+  let n = 0
+  let peakRss = 0
+  const sampler = setInterval(() => void rss().then((r) => (peakRss = Math.max(peakRss, r))), 500)
+  const result = await autocannon({
+    url: scenario.url,
+    method: 'POST',
+    connections,
+    duration: seconds,
+    headers: scenario.headers,
+    ...(rate ? { overallRate: rate } : {}),
+    requests: [{ setupRequest: (req) => ({ ...req, body: scenario.body(n++) }) }],
+  })
+  clearInterval(sampler)
+  peakRss = Math.max(peakRss, await rss())
+  const seconds2xx = result.duration || seconds
+  return {
+    requestsPerSecond: result['2xx'] / seconds2xx,
+    eventsPerSecond: (result['2xx'] * scenario.eventsPerRequest) / seconds2xx,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+    peakRssMb: peakRss / 1024 / 1024,
+  }
+}

@@ -1,0 +1,22 @@
+import { createDatabase, createTenant, runMigrations } from '@tributary/db'
+import { startTestServers } from '@tributary/servers'
+import { cpuShares } from './cpu.ts'
+import { batchBody, load, startIngest } from './ingest.ts'
+
+/** Where the CPU goes for one mode of the 50-event batch benchmark: `tsx src/profile-ingest.ts real|ceiling`. */
+const mode = (process.argv[2] ?? 'real') as 'real' | 'ceiling'
+const servers = await startTestServers({ appendfsync: (process.env.BENCH_APPENDFSYNC as 'always' | 'everysec' | undefined) ?? 'always' })
+try {
+  await runMigrations(servers.databaseUrl)
+  const { db, close } = createDatabase(servers.databaseUrl, { applicationName: 'bench', maxConnections: 1 })
+  const tenant = await createTenant(db, `profile-${Date.now()}`)
+  await close()
+  const server = await startIngest({ DATABASE_URL: servers.databaseUrl, REDIS_URL: servers.redisUrl, RATE_LIMIT_EVENTS_PER_SECOND: '0', STREAM_BACKLOG_CAP: '0', ...(process.env.EXTRA_ENV ? JSON.parse(process.env.EXTRA_ENV) : {}) }, mode)
+  const scenario = { name: 'batch', url: `http://127.0.0.1:${server.port}/api/v2/analytics/events`, headers: { authorization: `Bearer ${tenant.writeKey}`, 'content-type': 'application/json' }, eventsPerRequest: 50, body: (n: number) => batchBody(`p${Date.now()}`, n) }
+  await load(scenario, 3, 50, server.rss)
+  const { result, shares } = await cpuShares({ ingest: server.child.pid!, redis: servers.redis.pid, loadgen: process.pid }, () => load(scenario, Number(process.env.BENCH_SECONDS ?? 8), 50, server.rss))
+  console.log(mode, `${result.requestsPerSecond.toFixed(0)} req/s, p99 ${result.p99Ms} ms, RSS ${result.peakRssMb.toFixed(0)} MB`, Object.entries(shares).map(([k, v]) => `${k} ${(v * 100).toFixed(0)}%`).join(', '))
+  await server.stop()
+} finally {
+  await servers.stop()
+}

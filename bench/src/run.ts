@@ -1,0 +1,79 @@
+import { mkdirSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import { createDatabase, createTenant, runMigrations } from '@tributary/db'
+import { startTestServers } from '@tributary/servers'
+import { batchBody, gzipBatchBody, load, segmentBatchBody, singleEventBody, startIngest, type IngestScenario, type LoadResult } from './ingest.ts'
+
+/**
+ * `pnpm bench`: every figure is measured against its ceiling in the same run on the same
+ * machine, and reported; nothing here passes or fails. Redis runs with the shipped
+ * durability setting (appendfsync always).
+ *
+ * BENCH_SECONDS (default 10) sets the length of each timed run; each is preceded by a
+ * 3-second warm-up.
+ */
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
+const log = (line: string) => console.error(`[bench] ${line}`)
+
+const servers = await startTestServers({ appendfsync: 'always' })
+process.on('exit', () => void servers.stop())
+try {
+  await runMigrations(servers.databaseUrl)
+  const { db, close } = createDatabase(servers.databaseUrl, { applicationName: 'bench', maxConnections: 2 })
+  const tenant = await createTenant(db, `bench-${Date.now()}`)
+  await close()
+  const env = { DATABASE_URL: servers.databaseUrl, REDIS_URL: servers.redisUrl, RATE_LIMIT_EVENTS_PER_SECOND: '0', STREAM_BACKLOG_CAP: '0' }
+  const auth = { authorization: `Bearer ${tenant.writeKey}`, 'content-type': 'application/json' }
+  let runId = 0
+  const scenario = (kind: 'batch' | 'single' | 'gzip' | 'segment', port: number): IngestScenario => {
+    const run = `r${++runId}-${Date.now()}`
+    const base = `http://127.0.0.1:${port}`
+    if (kind === 'single') return { name: kind, url: `${base}/api/v2/analytics/events`, headers: auth, eventsPerRequest: 1, body: (n) => singleEventBody(run, n) }
+    if (kind === 'gzip') return { name: kind, url: `${base}/api/v2/analytics/events`, headers: { ...auth, 'content-encoding': 'gzip' }, eventsPerRequest: 50, body: (n) => gzipBatchBody(run, n) }
+    if (kind === 'segment') return { name: kind, url: `${base}/v1/batch`, headers: auth, eventsPerRequest: 50, body: (n) => segmentBatchBody(run, n) }
+    return { name: kind, url: `${base}/api/v2/analytics/events`, headers: auth, eventsPerRequest: 50, body: (n) => batchBody(run, n) }
+  }
+
+  async function measure(kind: Parameters<typeof scenario>[0], mode: 'real' | 'ceiling', rate?: number): Promise<LoadResult> {
+    const server = await startIngest(env, mode)
+    try {
+      await load(scenario(kind, server.port), 3, CONNECTIONS, server.rss)
+      const result = await load(scenario(kind, server.port), SECONDS, CONNECTIONS, server.rss, rate)
+      log(`${kind.padEnd(7)} ${mode.padEnd(8)}${rate ? ` @${rate}/s` : ''}: ${result.requestsPerSecond.toFixed(0)} req/s, ${result.eventsPerSecond.toFixed(0)} events/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, RSS ${result.peakRssMb.toFixed(0)} MB${result.non2xx || result.errors ? `, non-2xx ${result.non2xx}, errors ${result.errors}` : ''}`)
+      return result
+    } finally {
+      await server.stop()
+    }
+  }
+
+  // A B A B: the 50-event batch, real against ceiling, alternating so drift hits both.
+  const rounds: Array<{ ceiling: LoadResult; real: LoadResult }> = []
+  for (let i = 0; i < 2; i++) rounds.push({ ceiling: await measure('batch', 'ceiling'), real: await measure('batch', 'real') })
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
+  const ceilingRps = mean(rounds.map((r) => r.ceiling.requestsPerSecond))
+  const realRps = mean(rounds.map((r) => r.real.requestsPerSecond))
+  const at80 = await measure('batch', 'real', Math.round(realRps * 0.8))
+  const others: Record<string, { real: LoadResult; ceiling: LoadResult }> = {}
+  for (const kind of ['single', 'gzip', 'segment'] as const) others[kind] = { ceiling: await measure(kind, 'ceiling'), real: await measure(kind, 'real') }
+
+  const rows = [
+    ['ingest 50-event batch', realRps * 50, ceilingRps * 50, realRps / ceilingRps, '≥ 0.70'],
+    ...Object.entries(others).map(([kind, r]) => [`ingest ${kind}`, r.real.eventsPerSecond, r.ceiling.eventsPerSecond, r.real.eventsPerSecond / r.ceiling.eventsPerSecond, '']),
+  ] as Array<[string, number, number, number, string]>
+  console.log('\n| benchmark | events/s | ceiling events/s | ratio | goal |\n| --- | ---: | ---: | ---: | --- |')
+  for (const [name, value, ceiling, ratio, goal] of rows) console.log(`| ${name} | ${value.toFixed(0)} | ${ceiling.toFixed(0)} | ${ratio.toFixed(2)} | ${goal} |`)
+  console.log(`\nat 80 % of the measured rate (${Math.round(realRps * 0.8)} req/s): p50 ${at80.p50Ms} ms, p99 ${at80.p99Ms} ms (goal < 20 ms); ingest peak RSS ${Math.max(...rounds.map((r) => r.real.peakRssMb), at80.peakRssMb).toFixed(0)} MB (goal < 200 MB)`)
+
+  mkdirSync(new URL('../results/', import.meta.url), { recursive: true })
+  const results = {
+    when: new Date().toISOString(),
+    machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version },
+    settings: { seconds: SECONDS, connections: CONNECTIONS, redisAppendfsync: 'always' },
+    ingest: { batch50: { rounds, ratio: realRps / ceilingRps, at80 }, ...others },
+  }
+  writeFileSync(new URL('../results/latest.json', import.meta.url), JSON.stringify(results, null, 2) + '\n')
+  log('wrote bench/results/latest.json')
+} finally {
+  await servers.stop()
+}

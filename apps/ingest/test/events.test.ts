@@ -128,3 +128,20 @@ t.test('per-event size limit and batch size limits', async (t) => {
   t.match(allBad.json(), { code: 'no_valid_events', errors: [{ index: 0 }, { index: 1 }] })
   t.same(await redisState(redis), before)
 })
+
+t.test('concurrent requests share script calls but keep their own answers', async (t) => {
+  const { app, write, database, redis, config } = await build(t)
+  const { createTenant } = await import('@tributary/db')
+  const other = await createTenant(database.db, 'other')
+  const otherAuth = { authorization: `Bearer ${other.writeKey}` }
+  // 60 requests at once; ids repeat across requests of a tenant (a client retrying in parallel).
+  const requests = Array.from({ length: 60 }, (_, i) =>
+    post(app, i % 2 ? write : otherAuth, { events: [{ eventId: `c${i % 20}`, type: 'pageview', page: '/', anonymousId: 'a' }, { eventId: `u${i}`, type: 'action', action: 'x', anonymousId: 'a' }] }),
+  )
+  const bodies = (await Promise.all(requests)).map((r) => r.json() as { accepted: number; duplicates: number })
+  const total = bodies.reduce((acc, b) => ({ accepted: acc.accepted + b.accepted, duplicates: acc.duplicates + b.duplicates }), { accepted: 0, duplicates: 0 })
+  // Per tenant: 10 distinct c-ids (30 requests, i%20 with one parity) + 30 unique u-ids.
+  t.same(total, { accepted: 80, duplicates: 40 })
+  const stored = await storedEvents(redis, config.STREAM_SHARDS)
+  t.equal(stored.length, 80, 'every accepted event stored once')
+})

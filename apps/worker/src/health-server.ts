@@ -7,6 +7,10 @@ export interface HealthServerOptions {
   redis: Redis
   sql: postgres.Sql
   logger: Logger
+  /** When the consumer loop last turned, and how stale that may get before the worker is not ready. */
+  loop?: { lastTurnAt(): number; maxAgeMs: number }
+  /** Counters to show on /readyz. */
+  stats?: () => unknown
 }
 
 async function probe(run: () => Promise<unknown>) {
@@ -19,13 +23,15 @@ async function probe(run: () => Promise<unknown>) {
 }
 
 /** The worker's small HTTP side: liveness and readiness for orchestrators. */
-export function buildHealthServer({ redis, sql, logger }: HealthServerOptions) {
+export function buildHealthServer({ redis, sql, logger, loop, stats }: HealthServerOptions) {
   const app = Fastify({ loggerInstance: logger })
   app.get('/healthz', async () => ({ status: 'ok' }))
   app.get('/readyz', async (_request, reply) => {
     const [redisCheck, postgresCheck] = await Promise.all([probe(() => redis.ping()), probe(() => sql`select 1`)])
-    const ready = redisCheck.ok && postgresCheck.ok
-    return reply.code(ready ? 200 : 503).send({ ready, checks: { redis: redisCheck, postgres: postgresCheck } })
+    const age = loop ? Date.now() - loop.lastTurnAt() : 0
+    const loopCheck = loop ? (age <= loop.maxAgeMs ? { ok: true } : { ok: false, error: `the consumer loop last turned ${age} ms ago` }) : { ok: true }
+    const ready = redisCheck.ok && postgresCheck.ok && loopCheck.ok
+    return reply.code(ready ? 200 : 503).send({ ready, checks: { redis: redisCheck, postgres: postgresCheck, loop: loopCheck }, ...(stats ? { stats: stats() } : {}) })
   })
   return app
 }

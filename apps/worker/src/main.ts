@@ -1,14 +1,19 @@
-import closeWithGrace from 'close-with-grace'
 import { Redis } from 'ioredis'
 import { ConfigError, createLogger } from '@tributary/shared'
 import { createDatabase } from '@tributary/db'
 import { loadWorkerConfig } from './config.ts'
 import { buildHealthServer } from './health-server.ts'
+import { Worker } from './worker.ts'
 
 /**
- * Process entry. Start order: config → connections → health server. Shutdown on
- * SIGINT/SIGTERM runs in reverse: stop serving health, then close Redis and Postgres.
+ * Process entry. Start: config → connections → consumer → health server.
+ * SIGTERM/SIGINT: stop reading, finish and acknowledge the batch in hand, stop serving
+ * health, close Redis and Postgres, exit 0. A second signal, or SHUTDOWN_TIMEOUT_MS without
+ * finishing (Postgres down, say), exits at once: unacknowledged entries stay pending and
+ * are re-read by this consumer name or taken over by a peer, so nothing is lost.
  */
+const SHUTDOWN_TIMEOUT_MS = 30_000
+
 let config
 try {
   config = loadWorkerConfig()
@@ -18,18 +23,46 @@ try {
 }
 
 const log = createLogger('worker', config.LOG_LEVEL)
-const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: true })
-redis.on('error', (err) => log.debug({ err }, 'redis connection error'))
-await redis.connect().catch((err: unknown) => log.warn({ err }, 'redis is not reachable yet'))
-const { sql, close: closeDatabase } = createDatabase(config.DATABASE_URL, { applicationName: 'tributary-worker', maxConnections: 4 })
+const redisOptions = { maxRetriesPerRequest: null, lazyConnect: true, retryStrategy: (n: number) => Math.min(n * 200, 2_000) }
+const redis = new Redis(config.REDIS_URL, redisOptions)
+const blocking = new Redis(config.REDIS_URL, redisOptions)
+for (const client of [redis, blocking]) client.on('error', (err) => log.debug({ err }, 'redis connection error'))
+await Promise.all([redis.connect(), blocking.connect()]).catch((err: unknown) => log.warn({ err }, 'redis is not reachable yet'))
+const { db, sql, close: closeDatabase } = createDatabase(config.DATABASE_URL, { applicationName: `tributary-worker:${config.WORKER_NAME}`, maxConnections: 4 })
 
-const health = buildHealthServer({ redis, sql, logger: log.child({ component: 'http' }) })
-closeWithGrace({ delay: 30_000 }, async ({ signal, err }) => {
-  if (err) log.error({ err }, 'closing after an unexpected error')
-  else log.info({ signal }, 'shutting down')
+const worker = new Worker({ config, redis, blocking, db, log })
+const health = buildHealthServer({
+  redis,
+  sql,
+  logger: log.child({ component: 'http' }),
+  loop: { lastTurnAt: () => worker.stats.lastLoopAt, maxAgeMs: config.READ_BLOCK_MS + 60_000 },
+  stats: () => worker.stats,
+})
+
+let stopping = false
+async function shutdown(signal: string) {
+  if (stopping) {
+    log.warn({ signal }, 'second signal: exiting now')
+    process.exit(1)
+  }
+  stopping = true
+  log.info({ signal }, 'shutting down: finishing the batch in hand')
+  const force = setTimeout(() => {
+    log.error('shutdown took too long; exiting with entries left pending (they will be redelivered)')
+    process.exit(1)
+  }, SHUTDOWN_TIMEOUT_MS)
+  force.unref()
+  await worker.stop()
   await health.close()
   await redis.quit().catch(() => redis.disconnect())
+  blocking.disconnect()
   await closeDatabase()
-})
+  log.info({ stats: worker.stats }, 'stopped')
+  process.exit(0)
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'))
+process.on('SIGINT', () => void shutdown('SIGINT'))
+
+await worker.start()
 await health.listen({ port: config.WORKER_PORT, host: config.HOST })
-log.info({ port: config.WORKER_PORT }, 'worker started (stream consumption arrives with the persistence worker)')
+log.info({ consumer: config.WORKER_NAME, shards: config.STREAM_SHARDS }, 'worker consuming')

@@ -15,6 +15,7 @@ import type { NormalizedEvent } from './ingest/normalize.ts'
  *   s  the session id of each event, one per line, in the same order
  *   u  the user key of each event, one per line, in the same order
  * sessions ("ss" | "sh" | "se"):
+ *   u  the session's user key
  *   d  one JSON object: SessionOp
  *
  * Event JSON keys: i eventId, y type, ui userId, ai anonymousId, p page, a action,
@@ -48,7 +49,7 @@ export interface SessionOp {
 
 export type DecodedEntry =
   | { kind: 'ev'; tenantId: string; receivedAt: number; events: StoredEvent[] }
-  | { kind: 'ss' | 'sh' | 'se'; tenantId: string; receivedAt: number; session: SessionOp }
+  | { kind: 'ss' | 'sh' | 'se'; tenantId: string; receivedAt: number; userKey: string; session: SessionOp }
 
 export function encodeEventJson(e: NormalizedEvent): string {
   const o: Record<string, unknown> = { i: e.eventId, y: e.type }
@@ -99,7 +100,10 @@ export function decodeEntry(fields: string[]): DecodedEntry {
     })
     return { kind: 'ev', tenantId, receivedAt, events }
   }
-  if (f.k === 'ss' || f.k === 'sh' || f.k === 'se') return { kind: f.k, tenantId, receivedAt, session: JSON.parse(f.d ?? '') as SessionOp }
+  if (f.k === 'ss' || f.k === 'sh' || f.k === 'se') {
+    if (!f.u) throw new EntryDecodeError('session entry without a user key')
+    return { kind: f.k, tenantId, receivedAt, userKey: f.u, session: JSON.parse(f.d ?? '') as SessionOp }
+  }
   throw new EntryDecodeError(`unknown entry kind ${JSON.stringify(f.k)}`)
 }
 

@@ -81,12 +81,15 @@ if op ~= 'ev' then
   local known = knownSession(tenant, id)
   if op == 'ss' then
     if redis.call('EXISTS', known) == 1 then return { 'dup' } end
-  elseif redis.call('EXISTS', known) == 0 then
-    return { 'unknown' }
+  else
+    -- Heartbeats and ends carry the session's user, so the worker can write a whole row
+    -- whichever of start, heartbeat and end reaches Postgres first.
+    userKey = redis.call('GET', known)
+    if not userKey then return { 'unknown' } end
   end
   if not takeRate(keyId, 1) then return { 'rate', retryAfter } end
   saveRate(keyId, 1)
-  redis.call('XADD', stream, '*', 'v', '1', 'k', op, 't', tenant, 'r', ARGV[4], 'd', json)
+  redis.call('XADD', stream, '*', 'v', '1', 'k', op, 't', tenant, 'r', ARGV[4], 'u', userKey, 'd', json)
   local rt = rtPrefix(tenant)
   if op == 'ss' then
     redis.call('SET', known, userKey, 'EX', stateTtl)

@@ -1,0 +1,27 @@
+/**
+ * Which database errors a retry can cure. Transient: the server restarting or shutting down
+ * (57P01-57P03), connection failures (08xxx and the client's own codes), read-only after a
+ * failover (25006), too many connections (53300), serialization failures and deadlocks
+ * (40001, 40P01), timeouts (57014). These are retried with backoff for as long as they
+ * last and never dead-lettered. Permanent: the data itself is refused — data exceptions
+ * (22xxx: bad text, NUL, out of range), integrity violations (23xxx: a deleted tenant's
+ * foreign key, not-null, check) and program limits (54xxx). Those are isolated by bisecting
+ * the batch. Anything unrecognised counts as transient: retrying is safe, dead-lettering
+ * good events is not.
+ */
+export type ErrorKind = 'transient' | 'permanent'
+
+export function classify(err: unknown): ErrorKind {
+  const code = String((err as { code?: unknown }).code ?? (err as { cause?: { code?: unknown } }).cause?.code ?? '')
+  if (/^(22|23|54)/.test(code) && code !== '23505') return 'permanent'
+  return 'transient'
+}
+
+export function errorCode(err: unknown): string {
+  return String((err as { code?: unknown }).code ?? (err as { cause?: { code?: unknown } }).cause?.code ?? 'unknown')
+}
+
+export function errorMessage(err: unknown): string {
+  const cause = (err as { cause?: Error }).cause
+  return cause?.message ?? (err as Error).message ?? String(err)
+}

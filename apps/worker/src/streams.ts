@@ -1,0 +1,49 @@
+import type { Redis } from 'ioredis'
+import { CONSUMER_GROUP } from '@tributary/shared'
+
+export interface StreamEntry {
+  stream: string
+  id: string
+  /** null when the entry was deleted (trimmed) after it was delivered. */
+  fields: string[] | null
+}
+
+/** Creates the consumer group on every stream from id 0; BUSYGROUP (it exists) is fine. */
+export async function ensureGroups(redis: Redis, streams: string[]) {
+  for (const stream of streams) {
+    try {
+      await redis.xgroup('CREATE', stream, CONSUMER_GROUP, '0', 'MKSTREAM')
+    } catch (err) {
+      if (!String((err as Error).message).startsWith('BUSYGROUP')) throw err
+    }
+  }
+}
+
+type ReadReply = Array<[string, Array<[string, string[] | null]>]> | null
+
+/**
+ * XREADGROUP over several streams. A blocking read gets a deadline a little past its BLOCK
+ * time: if the reply never comes (a half-open connection), the connection is dropped and
+ * remade rather than waiting forever; what it may have delivered stays pending for us.
+ */
+export async function readGroup(redis: Redis, consumer: string, streams: string[], ids: string[], count: number, blockMs: number | undefined): Promise<StreamEntry[]> {
+  const args: Array<string | number> = ['GROUP', CONSUMER_GROUP, consumer, 'COUNT', count]
+  if (blockMs !== undefined) args.push('BLOCK', Math.ceil(blockMs))
+  args.push('STREAMS', ...streams, ...ids)
+  const read = redis.call('XREADGROUP', ...args) as Promise<ReadReply>
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      redis.disconnect(true)
+      reject(new Error('XREADGROUP did not answer in time; reconnected'))
+    }, (blockMs ?? 0) + 10_000)
+  })
+  try {
+    const reply = await Promise.race([read, deadline])
+    const entries: StreamEntry[] = []
+    for (const [stream, list] of reply ?? []) for (const [id, fields] of list) entries.push({ stream, id, fields })
+    return entries
+  } finally {
+    clearTimeout(timer)
+  }
+}

@@ -1,0 +1,55 @@
+import type { Redis } from 'ioredis'
+
+const IDLE_CONSUMER_MS = 3_600_000
+
+function toMap(flat: unknown[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (let i = 0; i + 1 < flat.length; i += 2) out[String(flat[i])] = flat[i + 1]
+  return out
+}
+
+/** The id just after `id` (ms-seq), so MINID keeps nothing up to and including `id`. */
+function after(id: string): string {
+  const [ms, seq] = id.split('-')
+  return `${ms}-${BigInt(seq ?? '0') + 1n}`
+}
+
+function older(a: string, b: string): string {
+  const [am, as] = a.split('-').map(BigInt)
+  const [bm, bs] = b.split('-').map(BigInt)
+  return am! < bm! || (am === bm && as! < bs!) ? a : b
+}
+
+/**
+ * Removes acknowledged entries and nothing else: for every group, the first entry it still
+ * needs is its oldest pending entry, or else the one after its last delivered entry; the
+ * stream is trimmed (XTRIM MINID) below the oldest of those over all groups. Never a MAXLEN,
+ * which would drop entries a lagging group has not read. Also removes consumers idle for
+ * an hour with nothing pending, and reports each stream's lag (entries not yet delivered).
+ */
+export async function trimAndTidy(redis: Redis, streams: string[], self: string) {
+  const lag: Record<string, number> = {}
+  let trimmed = 0
+  for (const stream of streams) {
+    const groups = ((await redis.xinfo('GROUPS', stream)) as unknown[][]).map(toMap)
+    if (groups.length === 0) continue
+    let keepFrom: string | undefined
+    let streamLag = 0
+    for (const group of groups) {
+      const name = String(group.name)
+      const summary = (await redis.xpending(stream, name)) as [number, string | null, string | null, unknown]
+      const needed = summary[0] > 0 && summary[1] ? summary[1] : after(String(group['last-delivered-id']))
+      keepFrom = keepFrom === undefined ? needed : older(keepFrom, needed)
+      streamLag += Number(group.lag ?? 0) + Number(summary[0])
+      const consumers = ((await redis.xinfo('CONSUMERS', stream, name)) as unknown[][]).map(toMap)
+      for (const consumer of consumers) {
+        if (consumer.name !== self && Number(consumer.pending) === 0 && Number(consumer.idle) > IDLE_CONSUMER_MS) {
+          await redis.xgroup('DELCONSUMER', stream, name, String(consumer.name))
+        }
+      }
+    }
+    lag[stream] = streamLag
+    if (keepFrom) trimmed += Number(await redis.xtrim(stream, 'MINID', '~', keepFrom))
+  }
+  return { lag, trimmed }
+}

@@ -1,0 +1,318 @@
+import type { Redis } from 'ioredis'
+import type { Database } from '@tributary/db'
+import { CONSUMER_GROUP, allStreamKeys, decodeEntry, type DecodedEntry, type Logger } from '@tributary/shared'
+import type { WorkerConfig } from './config.ts'
+import { deadLetter } from './dead-letter.ts'
+import { classify, errorCode, errorMessage } from './persist/errors.ts'
+import { writeBatch } from './persist/write-batch.ts'
+import { ensureGroups, readGroup, type StreamEntry } from './streams.ts'
+import { trimAndTidy } from './trim.ts'
+
+/**
+ * The persistence worker: one consumer of the group on every shard stream.
+ *
+ * Loop order, and why:
+ *   1. Create the groups (id 0, MKSTREAM), so entries written before any worker existed are delivered.
+ *   2. Re-read this consumer's own pending entries (id 0): what a previous run of the same
+ *      name read but never acknowledged, e.g. killed between COMMIT and XACK.
+ *   3. Read new entries ('>') into a batch bounded by events, bytes and time.
+ *   4. Write the batch in one transaction; transient database errors are retried with
+ *      backoff for as long as they last; permanent ones are isolated by bisecting the
+ *      batch, and only the entries that fail alone go to the dead-letter stream.
+ *   5. XACK only after COMMIT. Between batches, take over entries another consumer has left
+ *      pending longer than CLAIM_IDLE_MS (XAUTOCLAIM).
+ * A crash anywhere leaves entries pending, never acknowledged-but-unwritten; the unique
+ * (tenant_id, event_id) key makes the redelivery harmless.
+ */
+
+export interface WorkerDeps {
+  config: WorkerConfig
+  /** Commands: XACK, XAUTOCLAIM, trimming, the dead-letter stream. */
+  redis: Redis
+  /** A connection of its own for the blocking XREADGROUP. */
+  blocking: Redis
+  db: Database
+  log: Logger
+}
+
+export interface WorkerStats {
+  startedAt: number
+  lastLoopAt: number
+  batches: number
+  entries: number
+  eventsInserted: number
+  deadLettered: number
+  lostEntries: number
+  claimed: number
+  transientErrors: number
+  lastBatch?: { entries: number; events: number; ms: number }
+  lag: Record<string, number>
+}
+
+interface Batch {
+  entries: Array<{ stream: string; id: string; fields: string[]; decoded?: DecodedEntry; events: number }>
+  events: number
+  bytes: number
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+export class Worker {
+  readonly stats: WorkerStats = { startedAt: Date.now(), lastLoopAt: Date.now(), batches: 0, entries: 0, eventsInserted: 0, deadLettered: 0, lostEntries: 0, claimed: 0, transientErrors: 0, lag: {} }
+  private closing = false
+  private running: Promise<void> | undefined
+  private readonly streams: string[]
+  private readonly log: Logger
+  private trimTimer: NodeJS.Timeout | undefined
+  private trimming = false
+  private nextClaimAt = 0
+  private wake: (() => void) | undefined
+
+  constructor(private readonly deps: WorkerDeps) {
+    this.streams = allStreamKeys(deps.config.STREAM_SHARDS)
+    this.log = deps.log.child({ component: 'consumer', consumer: deps.config.WORKER_NAME })
+  }
+
+  get name() {
+    return this.deps.config.WORKER_NAME
+  }
+
+  async start() {
+    await ensureGroups(this.deps.redis, this.streams)
+    this.running = this.run()
+    this.trimTimer = setInterval(() => void this.trim(), this.deps.config.TRIM_INTERVAL_MS)
+    this.trimTimer.unref()
+  }
+
+  /** Stops reading, finishes and acknowledges the batch in hand, then resolves. */
+  async stop() {
+    this.closing = true
+    this.wake?.()
+    if (this.trimTimer) clearInterval(this.trimTimer)
+    // Interrupt a blocking read; entries it may have taken stay pending for this name.
+    this.deps.blocking.disconnect()
+    await this.running
+  }
+
+  private async run() {
+    await this.drainOwnPending()
+    while (!this.closing) {
+      this.stats.lastLoopAt = Date.now()
+      try {
+        if (Date.now() >= this.nextClaimAt) await this.claimAbandoned()
+        const batch = await this.fill()
+        if (batch.entries.length > 0) await this.process(batch)
+      } catch (err) {
+        if (this.closing) break
+        // Redis trouble (the database side retries inside process()): wait and go on.
+        this.stats.transientErrors++
+        this.log.warn({ err }, 'consumer loop error; retrying')
+        await this.pause(1_000)
+      }
+    }
+  }
+
+  private async pause(ms: number) {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms)
+      this.wake = () => {
+        clearTimeout(timer)
+        resolve()
+      }
+    })
+    this.wake = undefined
+  }
+
+  private newBatch(): Batch {
+    return { entries: [], events: 0, bytes: 0 }
+  }
+
+  private add(batch: Batch, entries: StreamEntry[]) {
+    for (const { stream, id, fields } of entries) {
+      let decoded: DecodedEntry | undefined
+      let events = 0
+      if (fields) {
+        try {
+          decoded = decodeEntry(fields)
+          events = decoded.kind === 'ev' ? decoded.events.length : 1
+        } catch {
+          decoded = undefined // dead-lettered in process()
+        }
+        for (const f of fields) batch.bytes += f.length
+      }
+      batch.entries.push({ stream, id, fields: fields ?? [], decoded, events })
+      batch.events += events
+    }
+  }
+
+  /** This consumer's entries that were delivered before but never acknowledged. */
+  private async drainOwnPending() {
+    const after = Object.fromEntries(this.streams.map((s) => [s, '0']))
+    while (!this.closing) {
+      const open = this.streams.filter((s) => after[s] !== undefined)
+      if (open.length === 0) return
+      const entries = await readGroup(this.deps.blocking, this.name, open, open.map((s) => after[s]!), 200, undefined)
+      const byStream = new Map<string, StreamEntry[]>()
+      for (const e of entries) byStream.set(e.stream, [...(byStream.get(e.stream) ?? []), e])
+      for (const s of open) {
+        const got = byStream.get(s)
+        if (!got || got.length === 0) delete after[s]
+        else after[s] = got[got.length - 1]!.id
+      }
+      if (entries.length > 0) {
+        this.log.info({ entries: entries.length }, 'resuming entries this consumer had read but not acknowledged')
+        const batch = this.newBatch()
+        this.add(batch, entries)
+        await this.process(batch)
+      }
+    }
+  }
+
+  /** Reads until the batch is full by events or bytes, or BATCH_MAX_WAIT_MS after its first entry. */
+  private async fill(): Promise<Batch> {
+    const { BATCH_MAX_EVENTS, BATCH_MAX_BYTES, BATCH_MAX_WAIT_MS, READ_BLOCK_MS } = this.deps.config
+    const batch = this.newBatch()
+    let deadline = 0
+    while (!this.closing && batch.events < BATCH_MAX_EVENTS && batch.bytes < BATCH_MAX_BYTES) {
+      const wait = batch.entries.length === 0 ? READ_BLOCK_MS : deadline - Date.now()
+      if (batch.entries.length > 0 && wait <= 0) break
+      const count = Math.max(1, Math.min(500, Math.ceil((BATCH_MAX_EVENTS - batch.events) / 10)))
+      let entries: StreamEntry[]
+      try {
+        entries = await readGroup(this.deps.blocking, this.name, this.streams, this.streams.map(() => '>'), count, Math.max(1, wait))
+      } catch (err) {
+        // Shutting down interrupts the read: finish the batch in hand.
+        if (this.closing || batch.entries.length > 0) break
+        throw err
+      }
+      this.stats.lastLoopAt = Date.now()
+      if (entries.length === 0) {
+        if (batch.entries.length > 0 || Date.now() >= this.nextClaimAt) break
+        continue
+      }
+      if (batch.entries.length === 0) deadline = Date.now() + BATCH_MAX_WAIT_MS
+      this.add(batch, entries)
+    }
+    return batch
+  }
+
+  /** Takes over entries left pending by consumers that stopped (or stalled) for CLAIM_IDLE_MS. */
+  private async claimAbandoned() {
+    this.nextClaimAt = Date.now() + Math.max(1_000, Math.min(this.deps.config.CLAIM_IDLE_MS / 2, 30_000))
+    for (const stream of this.streams) {
+      let cursor = '0-0'
+      do {
+        const [next, claimed, deleted] = (await this.deps.redis.xautoclaim(stream, CONSUMER_GROUP, this.name, this.deps.config.CLAIM_IDLE_MS, cursor, 'COUNT', 200)) as [string, Array<[string, string[]]>, string[]?]
+        cursor = next
+        if (deleted && deleted.length > 0) this.lost(stream, deleted)
+        if (claimed.length > 0) {
+          this.stats.claimed += claimed.length
+          this.log.warn({ stream, entries: claimed.length }, 'took over entries another consumer left pending')
+          const batch = this.newBatch()
+          this.add(batch, claimed.map(([id, fields]) => ({ stream, id, fields })))
+          await this.process(batch)
+        }
+      } while (cursor !== '0-0' && !this.closing)
+    }
+  }
+
+  private lost(stream: string, ids: string[]) {
+    // Trimmed before it was acknowledged: cannot happen with our trimming, but say so loudly.
+    this.stats.lostEntries += ids.length
+    this.log.error({ stream, ids }, 'pending entries no longer exist in the stream (trimmed): their events are lost')
+  }
+
+  private async process(batch: Batch) {
+    const started = performance.now()
+    const nil = batch.entries.filter((e) => e.fields.length === 0)
+    const undecodable = batch.entries.filter((e) => e.fields.length > 0 && !e.decoded)
+    const good = batch.entries.filter((e) => e.decoded)
+    for (const e of undecodable) {
+      await deadLetter(this.deps.redis, e.stream, e.id, e.fields, 'undecodable', 'the entry does not follow the stream codec')
+      this.stats.deadLettered++
+      this.log.error({ stream: e.stream, id: e.id }, 'dead-lettered an entry that cannot be decoded')
+    }
+    await this.write(good)
+    const ack = new Map<string, string[]>()
+    // Dead-lettered entries lost `decoded` and were acknowledged with their dead-letter copy.
+    for (const e of [...good.filter((g) => g.decoded), ...nil]) ack.set(e.stream, [...(ack.get(e.stream) ?? []), e.id])
+    if (nil.length > 0) this.lost('(several)', nil.map((e) => e.id))
+    const pipeline = this.deps.redis.pipeline()
+    for (const [stream, ids] of ack) pipeline.xack(stream, CONSUMER_GROUP, ...ids)
+    await pipeline.exec()
+    this.stats.batches++
+    this.stats.entries += batch.entries.length
+    this.stats.lastBatch = { entries: batch.entries.length, events: batch.events, ms: Math.round(performance.now() - started) }
+    this.log.debug(this.stats.lastBatch, 'batch written')
+  }
+
+  /**
+   * Writes entries in one transaction. Transient failures: retry with capped exponential
+   * backoff and full jitter, renewing our claim on the entries so that no peer takes them
+   * over meanwhile. Permanent failures: split in halves and write each on its own, until a
+   * single entry fails alone; that one is dead-lettered (and acknowledged by the same MULTI).
+   */
+  private async write(entries: Batch['entries']): Promise<void> {
+    if (entries.length === 0) return
+    let attempt = 0
+    let lastLease = Date.now()
+    let refusal: unknown
+    for (;;) {
+      try {
+        const result = await writeBatch(this.deps.db, entries.map((e) => e.decoded!), this.deps.config.STATEMENT_TIMEOUT_MS)
+        this.stats.eventsInserted += result.inserted
+        return
+      } catch (err) {
+        if (classify(err) === 'permanent') {
+          refusal = err
+          break
+        }
+        this.stats.transientErrors++
+        if (this.closing && attempt > 0) throw err // leave them pending; a peer or our restart takes over
+        const delay = Math.random() * Math.min(30_000, 200 * 2 ** Math.min(attempt, 8))
+        this.log.warn({ code: errorCode(err), message: errorMessage(err), attempt, delayMs: Math.round(delay) }, 'database unavailable; batch kept and retried')
+        attempt++
+        if (Date.now() - lastLease > this.deps.config.CLAIM_IDLE_MS / 3) {
+          await this.renewLease(entries)
+          lastLease = Date.now()
+        }
+        await sleep(delay)
+      }
+    }
+    if (entries.length === 1) {
+      const only = entries[0]!
+      await deadLetter(this.deps.redis, only.stream, only.id, only.fields, errorCode(refusal), errorMessage(refusal))
+      this.stats.deadLettered++
+      this.log.error({ stream: only.stream, id: only.id, code: errorCode(refusal), message: errorMessage(refusal) }, 'dead-lettered an entry the database refuses')
+      only.decoded = undefined // acknowledged by the dead-letter MULTI
+      return
+    }
+    const middle = Math.ceil(entries.length / 2)
+    await this.write(entries.slice(0, middle))
+    await this.write(entries.slice(middle))
+  }
+
+  private async renewLease(entries: Batch['entries']) {
+    const byStream = new Map<string, string[]>()
+    for (const e of entries) byStream.set(e.stream, [...(byStream.get(e.stream) ?? []), e.id])
+    for (const [stream, ids] of byStream) {
+      // JUSTID resets the idle time without counting a delivery.
+      await this.deps.redis.xclaim(stream, CONSUMER_GROUP, this.name, 0, ...ids, 'JUSTID').catch(() => {})
+    }
+  }
+
+  private async trim() {
+    if (this.trimming || this.closing) return
+    this.trimming = true
+    try {
+      const report = await trimAndTidy(this.deps.redis, this.streams, this.name)
+      this.stats.lag = report.lag
+      const total = Object.values(report.lag).reduce((a, b) => a + b, 0)
+      if (total > this.deps.config.BACKLOG_WARN_ENTRIES) this.log.warn({ lag: report.lag }, 'the backlog is growing: add workers or check Postgres')
+    } catch (err) {
+      this.log.warn({ err }, 'trimming failed; will retry')
+    } finally {
+      this.trimming = false
+    }
+  }
+}

@@ -14,6 +14,11 @@ export const workerEnv = Type.Object({
   TRIM_INTERVAL_MS: PositiveInt(10_000, 'how often acknowledged entries are trimmed from the streams (ms)', 3_600_000),
   BACKLOG_WARN_ENTRIES: PositiveInt(100_000, 'group lag (entries) above which the worker logs a warning', 2 ** 31 - 1),
   STATEMENT_TIMEOUT_MS: PositiveInt(30_000, 'Postgres statement timeout for batch writes (ms)', 3_600_000),
+  FAULT_CRASH_AT: Type.Optional(
+    Type.Union([Type.Literal('after_read'), Type.Literal('after_commit')], {
+      description: 'fault injection for crash tests only: the worker SIGKILLs itself at this point of its first non-empty batch',
+    }),
+  ),
 })
 
 export type WorkerConfig = Static<typeof workerEnv> & { WORKER_NAME: string }

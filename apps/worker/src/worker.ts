@@ -216,6 +216,11 @@ export class Worker {
     }
   }
 
+  /** Fault injection for the crash tests (FAULT_CRASH_AT); never set in production. */
+  private crashIf(point: 'after_read' | 'after_commit') {
+    if (this.deps.config.FAULT_CRASH_AT === point) process.kill(process.pid, 'SIGKILL')
+  }
+
   private lost(stream: string, ids: string[]) {
     // Trimmed before it was acknowledged: cannot happen with our trimming, but say so loudly.
     this.stats.lostEntries += ids.length
@@ -232,7 +237,9 @@ export class Worker {
       this.stats.deadLettered++
       this.log.error({ stream: e.stream, id: e.id }, 'dead-lettered an entry that cannot be decoded')
     }
+    this.crashIf('after_read')
     await this.write(good)
+    this.crashIf('after_commit')
     const ack = new Map<string, string[]>()
     // Dead-lettered entries lost `decoded` and were acknowledged with their dead-letter copy.
     for (const e of [...good.filter((g) => g.decoded), ...nil]) ack.set(e.stream, [...(ack.get(e.stream) ?? []), e.id])

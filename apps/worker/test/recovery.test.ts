@@ -1,0 +1,94 @@
+import { mkdtempSync, chmodSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { Redis } from 'ioredis'
+import { pino } from 'pino'
+import { createDatabase, createTenant, runMigrations } from '@tributary/db'
+import { freePort, startPostgres } from '@tributary/servers'
+import { deadLetterKey, shardFor, streamKey } from '@tributary/shared'
+import { Worker } from '../src/worker.ts'
+import { pageview, pipeline } from './fixtures/pipeline.ts'
+
+t.test('a poison entry (NUL character written straight to the stream): the rest lands, one dead letter', async (t) => {
+  const p = await pipeline(t)
+  const stream = streamKey(shardFor(p.tenant.tenantId, 2))
+  await p.produce(Array.from({ length: 40 }, (_, i) => pageview(`ok${i}`)))
+  // Bypass the API, which would refuse it: an event whose page holds U+0000.
+  const [first] = await p.redis.xrange(stream, '-', '+')
+  const fields = [...first![1]]
+  const e = fields.indexOf('e')
+  fields[e + 1] = JSON.stringify({ i: 'poison', y: 'pageview', ai: 'visitor', p: 'a\u0000b', o: Date.now() })
+  fields[fields.indexOf('s') + 1] = 'some-session'
+  fields[fields.indexOf('u') + 1] = 'visitor'
+  const poisonId = await p.redis.xadd(stream, '*', ...fields)
+  await p.produce(Array.from({ length: 40 }, (_, i) => pageview(`late${i}`)))
+  const worker = await p.startWorker()
+  await p.waitFor(async () => (await p.rowCount()) === 80 && (await p.pendingCount()) === 0, 'the 80 good events')
+  const dlq = await p.redis.xrange(deadLetterKey(shardFor(p.tenant.tenantId, 2)), '-', '+')
+  t.equal(dlq.length, 1, 'exactly one dead letter')
+  const letter = Object.fromEntries(Array.from({ length: dlq[0]![1].length / 2 }, (_, i) => [dlq[0]![1][2 * i], dlq[0]![1][2 * i + 1]]))
+  t.match(letter, { stream, id: poisonId, code: /^22/ }, 'a data exception (22021 or 22P05)')
+  t.same(JSON.parse(letter.fields!), fields, 'the original entry is kept whole')
+  t.equal(worker.stats.deadLettered, 1)
+})
+
+t.test('an entry that cannot be decoded is dead-lettered without touching Postgres', async (t) => {
+  const p = await pipeline(t)
+  const stream = streamKey(shardFor(p.tenant.tenantId, 2))
+  await p.redis.xadd(stream, '*', 'v', '999', 'garbage', 'yes')
+  await p.produce([pageview('fine')])
+  await p.startWorker()
+  await p.waitFor(async () => (await p.rowCount()) === 1 && (await p.pendingCount()) === 0, 'the good event')
+  const dlq = await p.redis.xrange(deadLetterKey(shardFor(p.tenant.tenantId, 2)), '-', '+')
+  t.equal(dlq.length, 1)
+  t.ok(dlq[0]![1].includes('undecodable'))
+})
+
+t.test('Postgres stopped for several seconds mid-run: no loss, nothing dead-lettered, the worker keeps running', async (t) => {
+  const p = await pipeline(t)
+  const dir = mkdtempSync(join(tmpdir(), 'tributary-pg-outage-'))
+  chmodSync(dir, 0o755)
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const port = await freePort()
+  let pg = await startPostgres({ port, dataDir: join(dir, 'pg'), fsync: false })
+  t.teardown(() => pg.stop())
+  await runMigrations(pg.url)
+  const { db, sql, close } = createDatabase(pg.url, { applicationName: 'outage-test', maxConnections: 4 })
+  t.teardown(close)
+  const tenant = await createTenant(db, 'outage')
+
+  const commands = new Redis(p.redisUrl, { maxRetriesPerRequest: null })
+  const blocking = new Redis(p.redisUrl, { maxRetriesPerRequest: null })
+  const config = p.workerConfig({ DATABASE_URL: pg.url, CLAIM_IDLE_MS: '60000' })
+  const worker = new Worker({ config, redis: commands, blocking, db, log: pino({ level: 'silent' }) })
+  await worker.start()
+  t.teardown(async () => {
+    await worker.stop()
+    commands.disconnect()
+    blocking.disconnect()
+  })
+  const count = async () => Number((await sql`select count(*)::int as n from user_activities`)[0]!.n)
+
+  await p.produce(Array.from({ length: 50 }, (_, i) => pageview(`before${i}`)), tenant.tenantId)
+  await p.waitFor(async () => (await count()) === 50, 'the first events')
+  await pg.stop()
+  for (let round = 0; round < 5; round++) await p.produce(Array.from({ length: 50 }, (_, i) => pageview(`during${round}-${i}`)), tenant.tenantId)
+  await new Promise((r) => setTimeout(r, 4_000))
+  t.ok(worker.stats.transientErrors > 0, `the worker saw the outage (${worker.stats.transientErrors} transient errors)`)
+  pg = await startPostgres({ port, dataDir: join(dir, 'pg'), fsync: false })
+  await p.waitFor(async () => (await count().catch(() => 0)) === 300 && (await p.pendingCount()) === 0, 'all 300 events after the restart', 60_000)
+  t.equal(worker.stats.deadLettered, 0, 'nothing dead-lettered')
+  const dlqLength = await p.redis.xlen(deadLetterKey(shardFor(tenant.tenantId, 2)))
+  t.equal(dlqLength, 0)
+})
+
+t.test('one batch far larger than the parameter limit allows for row-by-row parameters', async (t) => {
+  const p = await pipeline(t)
+  // 12,000 events × 10 columns would be 120,000 parameters as a multi-row INSERT.
+  for (let r = 0; r < 12; r++) await p.produce(Array.from({ length: 1000 }, (_, i) => pageview(`big${r}-${i}`, { metadata: { n: i } })))
+  const worker = await p.startWorker({ BATCH_MAX_EVENTS: '20000', BATCH_MAX_WAIT_MS: '2000' })
+  await p.waitFor(async () => (await p.rowCount()) === 12_000 && (await p.pendingCount()) === 0, '12,000 rows', 60_000)
+  t.ok(worker.stats.batches <= 3, `written in ${worker.stats.batches} batch(es)`)
+  t.ok((worker.stats.lastBatch?.events ?? 0) >= 1000)
+})

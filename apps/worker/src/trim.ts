@@ -1,6 +1,5 @@
 import type { Redis } from 'ioredis'
 
-const IDLE_CONSUMER_MS = 3_600_000
 
 function toMap(flat: unknown[]): Record<string, unknown> {
   const out: Record<string, unknown> = {}
@@ -25,9 +24,11 @@ function older(a: string, b: string): string {
  * needs is its oldest pending entry, or else the one after its last delivered entry; the
  * stream is trimmed (XTRIM MINID) below the oldest of those over all groups. Never a MAXLEN,
  * which would drop entries a lagging group has not read. Also removes consumers idle for
- * an hour with nothing pending, and reports each stream's lag (entries not yet delivered).
+ * `idleConsumerMs` (an hour) with nothing pending — never one that still owns entries, whose
+ * PEL would become unclaimable — and reports each stream's backlog (entries not yet
+ * delivered plus entries delivered but not acknowledged).
  */
-export async function trimAndTidy(redis: Redis, streams: string[], self: string) {
+export async function trimAndTidy(redis: Redis, streams: string[], self: string, idleConsumerMs = 3_600_000) {
   const lag: Record<string, number> = {}
   let trimmed = 0
   for (const stream of streams) {
@@ -43,7 +44,7 @@ export async function trimAndTidy(redis: Redis, streams: string[], self: string)
       streamLag += Number(group.lag ?? 0) + Number(summary[0])
       const consumers = ((await redis.xinfo('CONSUMERS', stream, name)) as unknown[][]).map(toMap)
       for (const consumer of consumers) {
-        if (consumer.name !== self && Number(consumer.pending) === 0 && Number(consumer.idle) > IDLE_CONSUMER_MS) {
+        if (consumer.name !== self && Number(consumer.pending) === 0 && Number(consumer.idle) >= idleConsumerMs) {
           await redis.xgroup('DELCONSUMER', stream, name, String(consumer.name))
         }
       }

@@ -20,14 +20,14 @@ export const TEST_REDIS_DATABASES = 64
  * Throwaway redis-server and Postgres on free ports, data in a temp folder (reachable by the
  * `postgres` user when we are root) that stop() removes. Postgres runs with fsync off.
  */
-export async function startTestServers(options: { appendfsync?: 'always' | 'everysec' } = {}): Promise<TestServers> {
+export async function startTestServers(options: { appendfsync?: 'always' | 'everysec'; postgresFsync?: boolean } = {}): Promise<TestServers> {
   const dir = mkdtempSync(join(tmpdir(), 'tributary-test-'))
   // mkdtemp makes it 0700; the postgres user must be able to pass through it.
   chmodSync(dir, 0o755)
   const [redisPort, postgresPort] = [await freePort(), await freePort()]
   const started = await Promise.allSettled([
     startRedis({ port: redisPort, dir: join(dir, 'redis'), databases: TEST_REDIS_DATABASES, noSnapshots: true, appendfsync: options.appendfsync ?? 'everysec' }),
-    startPostgres({ port: postgresPort, dataDir: join(dir, 'postgres'), fsync: false }),
+    startPostgres({ port: postgresPort, dataDir: join(dir, 'postgres'), fsync: options.postgresFsync ?? false }),
   ])
   const [redisResult, postgresResult] = started
   if (redisResult.status === 'rejected' || postgresResult.status === 'rejected') {

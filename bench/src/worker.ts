@@ -1,0 +1,154 @@
+import { fork, type ChildProcess } from 'node:child_process'
+import { Redis } from 'ioredis'
+import postgres from 'postgres'
+import { createDatabase, createTenant, runMigrations } from '@tributary/db'
+import { freePort, type TestServers } from '@tributary/servers'
+import { CONSUMER_GROUP, allStreamKeys, decodeEntry, encodeEventJson, normalizeNative } from '@tributary/shared'
+import { createEventLog } from '@tributary/ingest/event-log'
+import { cpuShares } from './cpu.ts'
+
+const SHARDS = 4
+const log = (line: string) => console.error(`[bench] ${line}`)
+
+export interface WorkerBench {
+  events: number
+  copyRowsPerSecond: number
+  oneWorkerRowsPerSecond: number
+  twoWorkersRowsPerSecond: number
+  ratio: number
+  workerPeakRssMb: number
+  cpu: Record<string, number>
+}
+
+/** Fills the shard streams with `n` events through the real ingest append path (50 per entry, 40 tenants' worth of users). */
+async function prefill(redis: Redis, tenantId: string, n: number) {
+  const eventLog = createEventLog(redis, { shards: SHARDS, sessionTimeoutMs: 30 * 60_000, dedupWindowSeconds: 600, sessionStateTtlSeconds: 3600, rateLimitPerSecond: 0, backlogCap: 0 })
+  const started = Date.now()
+  const inflight: Promise<unknown>[] = []
+  for (let r = 0; r < n / 50; r++) {
+    const receivedAt = Date.now()
+    const events = Array.from({ length: 50 }, (_, i) => {
+      const input = i % 3 === 0
+        ? { eventId: `w${r}-${i}`, type: 'action', action: 'add_to_cart', anonymousId: `v${r % 5000}`, metadata: { sku: `SKU-${i}`, price: 19.99 + i, currency: 'EUR' } }
+        : { eventId: `w${r}-${i}`, type: 'pageview', page: `/products/${i % 12}/${r % 500}`, anonymousId: `v${r % 5000}`, metadata: { referrer: 'https://www.example.com/search?q=shoes', title: 'Item page' } }
+      const normalized = normalizeNative(input, receivedAt, undefined)
+      if (!normalized.ok) throw new Error(normalized.message)
+      return { event: normalized.event, json: encodeEventJson(normalized.event) }
+    })
+    inflight.push(eventLog.appendEvents(tenantId, 'bench', events, receivedAt))
+    if (inflight.length >= 64) await Promise.all(inflight.splice(0))
+  }
+  await Promise.all(inflight)
+  log(`prefilled ${n} events in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+}
+
+/** The rows a worker would write, as COPY text, read back from the streams. */
+async function copyText(redis: Redis): Promise<{ text: string; rows: number }> {
+  const escape = (v: string | null | undefined) => (v === null || v === undefined ? '\\N' : v.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r'))
+  const lines: string[] = []
+  for (const stream of allStreamKeys(SHARDS)) {
+    let from = '-'
+    for (;;) {
+      const batch = await redis.xrange(stream, from, '+', 'COUNT', 1000)
+      if (batch.length === 0) break
+      for (const [, fields] of batch) {
+        const entry = decodeEntry(fields)
+        if (entry.kind !== 'ev') continue
+        const receivedAt = new Date(entry.receivedAt).toISOString()
+        for (const e of entry.events) {
+          lines.push([entry.tenantId, e.eventId, e.sessionId, e.userKey, e.type, e.page, e.action, e.metadata === undefined ? null : JSON.stringify(e.metadata), new Date(e.occurredAt).toISOString(), receivedAt].map(escape).join('\t'))
+        }
+      }
+      from = '(' + batch[batch.length - 1]![0]
+    }
+  }
+  return { text: lines.join('\n') + '\n', rows: lines.length }
+}
+
+async function drain(servers: TestServers, workers: number, expected: number, sql: postgres.Sql) {
+  const redis = new Redis(servers.redisUrl)
+  const children: ChildProcess[] = []
+  for (let i = 0; i < workers; i++) {
+    children.push(
+      fork(new URL('../../apps/worker/src/main.ts', import.meta.url), [], {
+        execArgv: ['--import', 'tsx'],
+        env: { ...process.env, DATABASE_URL: servers.databaseUrl, REDIS_URL: servers.redisUrl, STREAM_SHARDS: String(SHARDS), WORKER_NAME: `bench-${workers}-${i}`, WORKER_PORT: String(await freePort()), LOG_LEVEL: 'warn' },
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      }),
+    )
+  }
+  const started = performance.now()
+  let peakRss = 0
+  const { shares } = await cpuShares({ redis: servers.redis.pid, postgres: servers.postgres.pid, ...Object.fromEntries(children.map((c, i) => [`worker${i}`, c.pid!])) }, async () => {
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 100))
+      let busy = 0
+      for (const stream of allStreamKeys(SHARDS)) {
+        const groups = (await redis.xinfo('GROUPS', stream).catch(() => [])) as unknown[][]
+        for (const g of groups) {
+          const m: Record<string, unknown> = {}
+          for (let k = 0; k + 1 < g.length; k += 2) m[String(g[k])] = g[k + 1]
+          busy += Number(m.lag ?? 1) + Number(m.pending ?? 0)
+        }
+        if (groups.length === 0) busy++
+      }
+      for (const c of children) {
+        const rss = Number((await import('node:fs')).readFileSync(`/proc/${c.pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)?.[1] ?? 0) * 1024
+        peakRss = Math.max(peakRss, rss)
+      }
+      if (busy === 0) break
+    }
+  })
+  const seconds = (performance.now() - started) / 1000
+  for (const c of children) c.kill('SIGTERM')
+  await Promise.all(children.map((c) => new Promise((r) => c.once('exit', r))))
+  const [row] = await sql`select count(*)::int as n from user_activities`
+  if (row!.n !== expected) throw new Error(`expected ${expected} rows, found ${row!.n}`)
+  redis.disconnect()
+  return { rowsPerSecond: expected / seconds, seconds, peakRssMb: peakRss / 2 ** 20, shares }
+}
+
+export async function benchWorker(servers: TestServers, events: number): Promise<WorkerBench> {
+  await runMigrations(servers.databaseUrl)
+  const { db, close } = createDatabase(servers.databaseUrl, { applicationName: 'bench', maxConnections: 2 })
+  const tenant = await createTenant(db, `worker-bench-${Date.now()}`)
+  await close()
+  const redis = new Redis(servers.redisUrl)
+  const sql = postgres(servers.databaseUrl, { max: 2, onnotice: () => {} })
+  try {
+    await prefill(redis, tenant.tenantId, events)
+
+    // Ceiling: COPY of the same rows into a fresh table with the same keys and indexes.
+    const { text, rows } = await copyText(redis)
+    await sql`drop table if exists copy_ceiling`
+    await sql`create table copy_ceiling (like user_activities including all)`
+    await sql`alter table copy_ceiling add foreign key (tenant_id) references tenants (id) on delete cascade`
+    const copyStarted = performance.now()
+    const writable = await sql`copy copy_ceiling (tenant_id, event_id, session_id, user_key, type, page, action, metadata, occurred_at, received_at) from stdin`.writable()
+    await new Promise<void>((resolve, reject) => {
+      writable.on('error', reject)
+      writable.on('finish', () => resolve())
+      writable.end(text)
+    })
+    const copySeconds = (performance.now() - copyStarted) / 1000
+    const copyRowsPerSecond = rows / copySeconds
+    log(`COPY: ${rows} rows in ${copySeconds.toFixed(2)} s = ${copyRowsPerSecond.toFixed(0)} rows/s`)
+    await sql`drop table copy_ceiling`
+
+    const one = await drain(servers, 1, rows, sql)
+    log(`1 worker: ${one.rowsPerSecond.toFixed(0)} rows/s (${one.seconds.toFixed(1)} s), peak RSS ${one.peakRssMb.toFixed(0)} MB, CPU ${Object.entries(one.shares).map(([k, v]) => `${k} ${(v * 100).toFixed(0)}%`).join(', ')}`)
+
+    // Again from the start with two workers: empty tables, group rewound to 0.
+    await sql`truncate user_activities, user_sessions`
+    for (const stream of allStreamKeys(SHARDS)) {
+      await redis.xgroup('DESTROY', stream, CONSUMER_GROUP)
+      await redis.xgroup('CREATE', stream, CONSUMER_GROUP, '0')
+    }
+    const two = await drain(servers, 2, rows, sql)
+    log(`2 workers: ${two.rowsPerSecond.toFixed(0)} rows/s (${two.seconds.toFixed(1)} s), peak RSS ${two.peakRssMb.toFixed(0)} MB`)
+    return { events: rows, copyRowsPerSecond, oneWorkerRowsPerSecond: one.rowsPerSecond, twoWorkersRowsPerSecond: two.rowsPerSecond, ratio: one.rowsPerSecond / copyRowsPerSecond, workerPeakRssMb: Math.max(one.peakRssMb, two.peakRssMb), cpu: one.shares }
+  } finally {
+    redis.disconnect()
+    await sql.end()
+  }
+}

@@ -68,14 +68,25 @@ async function copyText(redis: Redis): Promise<{ text: string; rows: number }> {
 async function drain(servers: TestServers, workers: number, expected: number, sql: postgres.Sql) {
   const redis = new Redis(servers.redisUrl)
   const children: ChildProcess[] = []
+  const ports: number[] = []
   for (let i = 0; i < workers; i++) {
+    const port = await freePort()
+    ports.push(port)
     children.push(
       fork(new URL('../../apps/worker/src/main.ts', import.meta.url), [], {
         execArgv: ['--import', 'tsx'],
-        env: { ...process.env, DATABASE_URL: servers.databaseUrl, REDIS_URL: servers.redisUrl, STREAM_SHARDS: String(SHARDS), WORKER_NAME: `bench-${workers}-${i}`, WORKER_PORT: String(await freePort()), LOG_LEVEL: 'warn' },
+        env: { ...process.env, DATABASE_URL: servers.databaseUrl, REDIS_URL: servers.redisUrl, STREAM_SHARDS: String(SHARDS), WORKER_NAME: `bench-${workers}-${i}`, WORKER_PORT: String(port), LOG_LEVEL: 'warn' },
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       }),
     )
+  }
+  // Time the draining, not the start-up: wait until every worker answers /readyz.
+  for (const port of ports) {
+    for (;;) {
+      const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok).catch(() => false)
+      if (ok) break
+      await new Promise((r) => setTimeout(r, 50))
+    }
   }
   const started = performance.now()
   let peakRss = 0

@@ -28,7 +28,7 @@ const redis = new Redis(config.REDIS_URL, redisOptions)
 const blocking = new Redis(config.REDIS_URL, redisOptions)
 for (const client of [redis, blocking]) client.on('error', (err) => log.debug({ err }, 'redis connection error'))
 await Promise.all([redis.connect(), blocking.connect()]).catch((err: unknown) => log.warn({ err }, 'redis is not reachable yet'))
-const { db, sql, close: closeDatabase } = createDatabase(config.DATABASE_URL, { applicationName: `tributary-worker:${config.WORKER_NAME}`, maxConnections: 4 })
+const { db, sql, close: closeDatabase } = createDatabase(config.DATABASE_URL, { applicationName: `tributary-worker:${config.WORKER_NAME}`, maxConnections: config.WRITE_CONCURRENCY + 2 })
 
 const worker = new Worker({ config, redis, blocking, db, log })
 const health = buildHealthServer({

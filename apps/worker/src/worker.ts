@@ -66,6 +66,8 @@ export class Worker {
   private trimTimer: NodeJS.Timeout | undefined
   private trimming = false
   private nextClaimAt = 0
+  /** Running average, to size reads to the room left in a batch. */
+  private eventsPerEntry = 10
   private wake: (() => void) | undefined
 
   constructor(private readonly deps: WorkerDeps) {
@@ -94,14 +96,34 @@ export class Worker {
     await this.running
   }
 
+  /**
+   * While one batch is being written, the next is read and decoded, and up to
+   * WRITE_CONCURRENCY batches are written at once on separate connections: the upserts
+   * commute, so their order does not matter, and a deadlock between them is a transient
+   * error like any other.
+   */
   private async run() {
     await this.drainOwnPending()
+    const writing = new Set<Promise<void>>()
     while (!this.closing) {
       this.stats.lastLoopAt = Date.now()
       try {
-        if (Date.now() >= this.nextClaimAt) await this.claimAbandoned()
+        if (Date.now() >= this.nextClaimAt) {
+          await Promise.all(writing)
+          await this.claimAbandoned()
+        }
         const batch = await this.fill()
-        if (batch.entries.length > 0) await this.process(batch)
+        if (batch.entries.length > 0) {
+          const write: Promise<void> = this.process(batch)
+            .catch((err: unknown) => {
+              // The entries stay pending; the claim sweep hands them back to us or a peer.
+              this.stats.transientErrors++
+              this.log.warn({ err }, 'a batch could not be acknowledged; it will be redelivered')
+            })
+            .finally(() => writing.delete(write))
+          writing.add(write)
+          if (writing.size >= this.deps.config.WRITE_CONCURRENCY) await Promise.race(writing)
+        }
       } catch (err) {
         if (this.closing) break
         // Redis trouble (the database side retries inside process()): wait and go on.
@@ -110,6 +132,7 @@ export class Worker {
         await this.pause(1_000)
       }
     }
+    await Promise.all(writing)
   }
 
   private async pause(ms: number) {
@@ -176,7 +199,8 @@ export class Worker {
     while (!this.closing && batch.events < BATCH_MAX_EVENTS && batch.bytes < BATCH_MAX_BYTES) {
       const wait = batch.entries.length === 0 ? READ_BLOCK_MS : deadline - Date.now()
       if (batch.entries.length > 0 && wait <= 0) break
-      const count = Math.max(1, Math.min(500, Math.ceil((BATCH_MAX_EVENTS - batch.events) / 10)))
+      // Entries carry one request's events each; read about as many as the batch has room for.
+      const count = Math.max(1, Math.min(1_000, Math.ceil((BATCH_MAX_EVENTS - batch.events) / this.eventsPerEntry)))
       let entries: StreamEntry[]
       try {
         entries = await readGroup(this.deps.blocking, this.name, this.streams, this.streams.map(() => '>'), count, Math.max(1, wait))
@@ -191,7 +215,9 @@ export class Worker {
         continue
       }
       if (batch.entries.length === 0) deadline = Date.now() + BATCH_MAX_WAIT_MS
+      const eventsBefore = batch.events
       this.add(batch, entries)
+      this.eventsPerEntry = Math.max(1, (this.eventsPerEntry * 3 + (batch.events - eventsBefore) / entries.length) / 4)
     }
     return batch
   }

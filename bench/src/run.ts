@@ -3,6 +3,7 @@ import os from 'node:os'
 import { createDatabase, createTenant, runMigrations } from '@tributary/db'
 import { startTestServers } from '@tributary/servers'
 import { batchBody, gzipBatchBody, load, segmentBatchBody, singleEventBody, startIngest, type IngestScenario, type LoadResult } from './ingest.ts'
+import { benchWorker } from './worker.ts'
 
 /**
  * `pnpm bench`: every figure is measured against its ceiling in the same run on the same
@@ -10,7 +11,8 @@ import { batchBody, gzipBatchBody, load, segmentBatchBody, singleEventBody, star
  * durability setting (appendfsync always).
  *
  * BENCH_SECONDS (default 10) sets the length of each timed run; each is preceded by a
- * 3-second warm-up.
+ * 3-second warm-up. BENCH_WORKER_EVENTS (default 500,000) sizes the worker benchmark, which
+ * runs on its own servers with Postgres fsync on, as in production.
  */
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
@@ -63,7 +65,12 @@ try {
   ] as Array<[string, number, number, number, string]>
   console.log('\n| benchmark | events/s | ceiling events/s | ratio | goal |\n| --- | ---: | ---: | ---: | --- |')
   for (const [name, value, ceiling, ratio, goal] of rows) console.log(`| ${name} | ${value.toFixed(0)} | ${ceiling.toFixed(0)} | ${ratio.toFixed(2)} | ${goal} |`)
-  console.log(`\nat 80 % of the measured rate (${Math.round(realRps * 0.8)} req/s): p50 ${at80.p50Ms} ms, p99 ${at80.p99Ms} ms (goal < 20 ms); ingest peak RSS ${Math.max(...rounds.map((r) => r.real.peakRssMb), at80.peakRssMb).toFixed(0)} MB (goal < 200 MB)`)
+  await servers.stop()
+  const workerServers = await startTestServers({ appendfsync: 'everysec', postgresFsync: true })
+  const worker = await benchWorker(workerServers, Number(process.env.BENCH_WORKER_EVENTS ?? 500_000)).finally(() => workerServers.stop())
+  console.log(`| worker, 1 replica (rows/s) | ${worker.oneWorkerRowsPerSecond.toFixed(0)} | ${worker.copyRowsPerSecond.toFixed(0)} (COPY) | ${worker.ratio.toFixed(2)} | ≥ 0.80 |`)
+  console.log(`| worker, 2 replicas (rows/s) | ${worker.twoWorkersRowsPerSecond.toFixed(0)} | ${worker.copyRowsPerSecond.toFixed(0)} (COPY) | ${(worker.twoWorkersRowsPerSecond / worker.copyRowsPerSecond).toFixed(2)} | rises or holds |`)
+  console.log(`\nat 80 % of the measured rate (${Math.round(realRps * 0.8)} req/s): p50 ${at80.p50Ms} ms, p99 ${at80.p99Ms} ms (goal < 20 ms); ingest peak RSS ${Math.max(...rounds.map((r) => r.real.peakRssMb), at80.peakRssMb).toFixed(0)} MB (goal < 200 MB); worker peak RSS ${worker.workerPeakRssMb.toFixed(0)} MB (goal < 250 MB)`)
 
   mkdirSync(new URL('../results/', import.meta.url), { recursive: true })
   const results = {
@@ -71,6 +78,7 @@ try {
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version },
     settings: { seconds: SECONDS, connections: CONNECTIONS, redisAppendfsync: 'always' },
     ingest: { batch50: { rounds, ratio: realRps / ceilingRps, at80 }, ...others },
+    worker,
   }
   writeFileSync(new URL('../results/latest.json', import.meta.url), JSON.stringify(results, null, 2) + '\n')
   log('wrote bench/results/latest.json')

@@ -10,6 +10,7 @@ import redis from './plugins/redis.ts'
 import { acceptCompressedBodies, acceptJsonOnly } from './plugins/request-body.ts'
 import events from './routes/events.ts'
 import health from './routes/health.ts'
+import read from './routes/read.ts'
 import segment from './routes/segment.ts'
 import sessions from './routes/sessions.ts'
 
@@ -78,6 +79,7 @@ export async function buildApp({ config, logger, eventLog: eventLogOverride }: B
     await native.register(sessions, routeOptions)
   })
   await app.register(segment, routeOptions)
+  await app.register(read, { sessionTimeoutMinutes: config.SESSION_TIMEOUT_MINUTES, shards: config.STREAM_SHARDS })
   return app
 }
 

@@ -13,6 +13,7 @@ export const workerEnv = Type.Object({
   READ_BLOCK_MS: PositiveInt(2_000, 'how long one XREADGROUP blocks waiting for entries (ms)', 60_000),
   CLAIM_IDLE_MS: PositiveInt(60_000, 'entries pending this long with another consumer are taken over (ms); keep it well above the longest batch', 24 * 3_600_000),
   TRIM_INTERVAL_MS: PositiveInt(10_000, 'how often acknowledged entries are trimmed from the streams (ms)', 3_600_000),
+  SYNC_INTERVAL_MS: PositiveInt(60_000, 'how often cleanup-and-sync runs (one replica at a time) (ms)', 86_400_000),
   BACKLOG_WARN_ENTRIES: PositiveInt(100_000, 'group lag (entries) above which the worker logs a warning', 2 ** 31 - 1),
   STATEMENT_TIMEOUT_MS: PositiveInt(30_000, 'Postgres statement timeout for batch writes (ms)', 3_600_000),
   FAULT_CRASH_AT: Type.Optional(

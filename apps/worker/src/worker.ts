@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis'
-import type { Database } from '@tributary/db'
+import { cleanupAndSync, type Database, type SyncResult } from '@tributary/db'
 import { CONSUMER_GROUP, allStreamKeys, decodeEntry, type DecodedEntry, type Logger } from '@tributary/shared'
 import type { WorkerConfig } from './config.ts'
 import { deadLetter } from './dead-letter.ts'
@@ -47,6 +47,8 @@ export interface WorkerStats {
   transientErrors: number
   lastBatch?: { entries: number; events: number; ms: number }
   lag: Record<string, number>
+  lastSync?: SyncResult & { at: number }
+  syncFailures: number
 }
 
 interface Batch {
@@ -58,13 +60,15 @@ interface Batch {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 export class Worker {
-  readonly stats: WorkerStats = { startedAt: Date.now(), lastLoopAt: Date.now(), batches: 0, entries: 0, eventsInserted: 0, deadLettered: 0, lostEntries: 0, claimed: 0, transientErrors: 0, lag: {} }
+  readonly stats: WorkerStats = { startedAt: Date.now(), lastLoopAt: Date.now(), batches: 0, entries: 0, eventsInserted: 0, deadLettered: 0, lostEntries: 0, claimed: 0, transientErrors: 0, lag: {}, syncFailures: 0 }
   private closing = false
   private running: Promise<void> | undefined
   private readonly streams: string[]
   private readonly log: Logger
   private trimTimer: NodeJS.Timeout | undefined
+  private syncTimer: NodeJS.Timeout | undefined
   private trimming = false
+  private syncing: Promise<unknown> | undefined
   private nextClaimAt = 0
   /** Running average, to size reads to the room left in a batch. */
   private eventsPerEntry = 10
@@ -84,6 +88,32 @@ export class Worker {
     this.running = this.run()
     this.trimTimer = setInterval(() => void this.trim(), this.deps.config.TRIM_INTERVAL_MS)
     this.trimTimer.unref()
+    this.syncTimer = setInterval(() => void this.sync(), this.deps.config.SYNC_INTERVAL_MS)
+    this.syncTimer.unref()
+  }
+
+  /**
+   * Periodic cleanup-and-sync. Every replica tries; the advisory lock lets one run and the
+   * others skip, so it keeps running as long as any replica is alive.
+   */
+  async sync(): Promise<SyncResult | undefined> {
+    if (this.syncing || this.closing) return undefined
+    const run = cleanupAndSync(this.deps.db, { sessionTimeoutMinutes: this.deps.config.SESSION_TIMEOUT_MINUTES, wait: false })
+    this.syncing = run
+    try {
+      const result = await run
+      if (result.ran) {
+        this.stats.lastSync = { ...result, at: Date.now() }
+        if (result.syncedDays > 0 || result.sessionsClosed > 0) this.log.info(result, 'cleanup-and-sync')
+      }
+      return result
+    } catch (err) {
+      this.stats.syncFailures++
+      this.log.warn({ err }, 'cleanup-and-sync failed; the next run retries')
+      return undefined
+    } finally {
+      this.syncing = undefined
+    }
   }
 
   /** Stops reading, finishes and acknowledges the batch in hand, then resolves. */
@@ -91,6 +121,7 @@ export class Worker {
     this.closing = true
     this.wake?.()
     if (this.trimTimer) clearInterval(this.trimTimer)
+    if (this.syncTimer) clearInterval(this.syncTimer)
     // Interrupt a blocking read; entries it may have taken stay pending for this name.
     this.deps.blocking.disconnect()
     await this.running
@@ -133,6 +164,7 @@ export class Worker {
       }
     }
     await Promise.all(writing)
+    await this.syncing?.catch(() => {})
   }
 
   private async pause(ms: number) {

@@ -12,6 +12,8 @@ export const platformMetrics = pgTable(
     activeUsers: integer().notNull().default(0),
     sessions: integer().notNull().default(0),
     avgSessionDurationSeconds: doublePrecision().notNull().default(0),
+    /** Sessions started that day that have ended: the weight of the average across days. */
+    endedSessions: integer().notNull().default(0),
     events: integer().notNull().default(0),
     pageViews: integer().notNull().default(0),
     updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),

@@ -1,0 +1,92 @@
+import { type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { Static } from '@sinclair/typebox'
+import { cleanupAndSync, historical, topEvents, topPages } from '@tributary/db'
+import {
+  daysBetween,
+  ErrorResponseSchema,
+  HistoricalSchema,
+  isCalendarDate,
+  lastDays,
+  RangeQuerySchema,
+  RealtimeSchema,
+  SyncResultSchema,
+  TopEventsSchema,
+  TopPagesSchema,
+} from '@tributary/shared'
+import { ApiError } from '../errors.ts'
+import { readRealtime } from '../event-log/realtime.ts'
+
+const MAX_DAYS = 365
+const errors = { 400: ErrorResponseSchema, 401: ErrorResponseSchema, 403: ErrorResponseSchema, 503: ErrorResponseSchema }
+
+/** `days=N`, or `from` and `to`; in the tenant's timezone; at most 365 days. */
+export function parseRange(query: Static<typeof RangeQuerySchema>, timezone: string, now = Date.now()) {
+  const invalid = (message: string) => new ApiError(400, 'invalid_range', message)
+  if (query.days !== undefined && (query.from !== undefined || query.to !== undefined)) throw invalid('give either days or from and to, not both')
+  if (query.from !== undefined || query.to !== undefined) {
+    if (query.from === undefined || query.to === undefined) throw invalid('from and to go together')
+    if (!isCalendarDate(query.from) || !isCalendarDate(query.to)) throw invalid('from and to are calendar dates, YYYY-MM-DD')
+    if (query.from > query.to) throw invalid('from is after to')
+    if (daysBetween(query.from, query.to) + 1 > MAX_DAYS) throw invalid(`a range covers at most ${MAX_DAYS} days`)
+    return { from: query.from, to: query.to }
+  }
+  const days = query.days === undefined ? 30 : Number(query.days)
+  if (!Number.isInteger(days) || days < 1 || days > MAX_DAYS) throw invalid(`days is 1 to ${MAX_DAYS}`)
+  return lastDays(timezone, days, now)
+}
+
+function parseLimit(limit: string | undefined) {
+  const n = limit === undefined ? 10 : Number(limit)
+  if (!Number.isInteger(n) || n < 1 || n > 100) throw new ApiError(400, 'invalid_limit', 'limit is 1 to 100')
+  return n
+}
+
+const wrapDatabase = async <T>(run: () => Promise<T>): Promise<T> => {
+  try {
+    return await run()
+  } catch (err) {
+    if (err instanceof ApiError) throw err
+    throw Object.assign(new ApiError(503, 'unavailable', 'the database is unreachable; retry later', { retryAfterSeconds: 5 }), { cause: err })
+  }
+}
+
+/** Dashboard reads, with a read key; the tenant comes from the key. */
+const read: FastifyPluginAsyncTypebox<{ sessionTimeoutMinutes: number; shards: number }> = async (app, { sessionTimeoutMinutes, shards }) => {
+  const onRequest = app.requireKey('read')
+
+  app.get('/api/v2/analytics/historical', { onRequest, schema: { summary: 'Daily metrics over a range', querystring: RangeQuerySchema, response: { 200: HistoricalSchema, ...errors } } }, async (request) => {
+    const { tenantId, timezone } = request.principal!
+    const range = parseRange(request.query, timezone)
+    const result = await wrapDatabase(() => historical(app.db, tenantId, timezone, range))
+    return { tenantId, ...range, ...result }
+  })
+
+  app.get('/api/v2/analytics/historical/pages', { onRequest, schema: { summary: 'Top pages over a range', querystring: RangeQuerySchema, response: { 200: TopPagesSchema, ...errors } } }, async (request) => {
+    const { tenantId, timezone } = request.principal!
+    const range = parseRange(request.query, timezone)
+    const pages = await wrapDatabase(() => topPages(app.db, tenantId, timezone, range, parseLimit(request.query.limit)))
+    return { tenantId, ...range, pages }
+  })
+
+  app.get('/api/v2/analytics/historical/events', { onRequest, schema: { summary: 'Top events over a range', querystring: RangeQuerySchema, response: { 200: TopEventsSchema, ...errors } } }, async (request) => {
+    const { tenantId, timezone } = request.principal!
+    const range = parseRange(request.query, timezone)
+    const events = await wrapDatabase(() => topEvents(app.db, tenantId, timezone, range, parseLimit(request.query.limit)))
+    return { tenantId, ...range, events }
+  })
+
+  app.get('/api/v2/analytics/realtime', { onRequest, schema: { summary: 'Live figures from Redis', response: { 200: RealtimeSchema, ...errors } } }, async (request) => {
+    try {
+      return await readRealtime(app.redis, request.principal!.tenantId, { shards, sessionTimeoutMs: sessionTimeoutMinutes * 60_000 })
+    } catch {
+      throw new ApiError(503, 'unavailable', 'the real-time store is unreachable; retry later', { retryAfterSeconds: 5 })
+    }
+  })
+
+  app.post('/api/v2/analytics/sync', { onRequest, schema: { summary: 'Run cleanup-and-sync for this tenant now', response: { 200: SyncResultSchema, ...errors } } }, async (request) => {
+    const result = await wrapDatabase(() => cleanupAndSync(app.db, { sessionTimeoutMinutes, tenantId: request.principal!.tenantId, wait: true }))
+    return { syncedDays: result.syncedDays, sessionsClosed: result.sessionsClosed, durationMs: result.durationMs }
+  })
+}
+
+export default read

@@ -1,0 +1,120 @@
+import { sql, type SQL } from 'drizzle-orm'
+import { addDays, RECOMPUTE_DAYS_SQL, totalsOf, zeroFill, publicDay, type StoredDay } from '@tributary/shared'
+import type { Database } from './client.ts'
+
+/** Turns `$1`-style placeholders into Drizzle parameters (each occurrence its own). */
+function bind(text: string, values: unknown[]): SQL {
+  const parts = text.split(/\$(\d+)/)
+  const chunks: SQL[] = []
+  parts.forEach((part, i) => chunks.push(i % 2 === 0 ? sql.raw(part) : sql`${values[Number(part) - 1]}`))
+  return sql.join(chunks)
+}
+
+/** A Postgres array literal of plain dates (YYYY-MM-DD, so nothing to escape). */
+const dateArray = (dates: string[]) => `{${dates.join(',')}}`
+
+export interface SyncResult {
+  /** false when another replica held the lock (periodic runs do not wait). */
+  ran: boolean
+  syncedDays: number
+  sessionsClosed: number
+  durationMs: number
+}
+
+export interface SyncOptions {
+  sessionTimeoutMinutes: number
+  /** Only this tenant (POST /sync); every tenant otherwise. */
+  tenantId?: string
+  /** Wait for a run in progress elsewhere instead of skipping. */
+  wait: boolean
+}
+
+/**
+ * Cleanup-and-sync, in one transaction under a transaction-scoped advisory lock — so exactly
+ * one runs at a time across all replicas, and a replica that dies mid-run releases it with
+ * its connection:
+ *   1. close sessions idle past the timeout (inactive, ended_at = last_seen_at), marking
+ *      their start days dirty;
+ *   2. take the dirty (tenant, day) pairs — days touched by the worker since the last run,
+ *      late and back-dated events included — and recompute each from the raw tables
+ *      (RECOMPUTE_DAYS_SQL), an idempotent upsert.
+ */
+export async function cleanupAndSync(db: Database, options: SyncOptions): Promise<SyncResult> {
+  const started = performance.now()
+  const tenantFilter = options.tenantId ? sql`and tenant_id = ${options.tenantId}` : sql``
+  return db.transaction(async (tx) => {
+    if (options.wait) await tx.execute(sql`select pg_advisory_xact_lock(hashtext('tributary:cleanup-and-sync'))`)
+    else {
+      const [row] = await tx.execute<{ locked: boolean }>(sql`select pg_try_advisory_xact_lock(hashtext('tributary:cleanup-and-sync')) as locked`)
+      if (!row?.locked) return { ran: false, syncedDays: 0, sessionsClosed: 0, durationMs: Math.round(performance.now() - started) }
+    }
+    const [closed] = await tx.execute<{ closed: number }>(sql`
+      with closed as (
+        update user_sessions set is_active = false, ended_at = last_seen_at, updated_at = now()
+        where is_active and ended_at is null and last_seen_at < now() - make_interval(mins => ${options.sessionTimeoutMinutes}) ${tenantFilter}
+        returning tenant_id, started_at
+      ),
+      marked as (
+        insert into metrics_dirty_days (tenant_id, date)
+        select distinct c.tenant_id, (c.started_at at time zone tn.timezone)::date from closed c join tenants tn on tn.id = c.tenant_id
+        on conflict do nothing
+      )
+      select count(*)::int as closed from closed`)
+    const dirty = await tx.execute<{ tenant_id: string; date: string; timezone: string }>(sql`
+      with taken as (delete from metrics_dirty_days where true ${tenantFilter} returning tenant_id, date)
+      select t.tenant_id, t.date::text as date, tn.timezone from taken t join tenants tn on tn.id = t.tenant_id order by 1, 2`)
+    const byTenant = new Map<string, { timezone: string; dates: string[] }>()
+    for (const row of dirty) {
+      const entry = byTenant.get(row.tenant_id) ?? { timezone: row.timezone, dates: [] }
+      entry.dates.push(row.date)
+      byTenant.set(row.tenant_id, entry)
+    }
+    for (const [tenantId, { timezone, dates }] of byTenant) {
+      await tx.execute(bind(RECOMPUTE_DAYS_SQL, [tenantId, timezone, dateArray(dates)]))
+    }
+    return { ran: true, syncedDays: dirty.length, sessionsClosed: closed?.closed ?? 0, durationMs: Math.round(performance.now() - started) }
+  })
+}
+
+export interface Range {
+  from: string
+  to: string
+}
+
+/** Daily metrics over a range (zero-filled, ascending) and the totals. */
+export async function historical(db: Database, tenantId: string, timezone: string, range: Range) {
+  const rows = await db.execute<{ date: string; active_users: number; sessions: number; avg: number; ended: number; events: number; page_views: number }>(sql`
+    select date::text as date, active_users, sessions, avg_session_duration_seconds as avg, ended_sessions as ended, events, page_views
+    from platform_metrics where tenant_id = ${tenantId} and date between ${range.from}::date and ${range.to}::date`)
+  const [distinct] = await db.execute<{ users: number }>(sql`
+    select count(distinct user_key)::int as users from user_activities
+    where tenant_id = ${tenantId}
+      and occurred_at >= (${range.from}::date::timestamp at time zone ${timezone})
+      and occurred_at < (${addDays(range.to, 1)}::date::timestamp at time zone ${timezone})`)
+  const stored: StoredDay[] = rows.map((r) => ({ date: r.date, activeUsers: r.active_users, sessions: r.sessions, avgSessionDurationSeconds: r.avg, endedSessions: r.ended, events: r.events, pageViews: r.page_views }))
+  const days = zeroFill(range.from, range.to, stored)
+  return { days: days.map(publicDay), totals: totalsOf(days, distinct?.users ?? 0) }
+}
+
+function rangeSql(tenantId: string, timezone: string, range: Range) {
+  return sql`tenant_id = ${tenantId}
+    and occurred_at >= (${range.from}::date::timestamp at time zone ${timezone})
+    and occurred_at < (${addDays(range.to, 1)}::date::timestamp at time zone ${timezone})`
+}
+
+export async function topPages(db: Database, tenantId: string, timezone: string, range: Range, limit: number) {
+  const rows = await db.execute<{ page: string; views: number }>(sql`
+    select page, count(*)::int as views from user_activities
+    where ${rangeSql(tenantId, timezone, range)} and type = 'pageview' and page is not null
+    group by page order by views desc, page limit ${limit}`)
+  return rows.map((r) => ({ page: r.page, views: r.views }))
+}
+
+/** Event names: an action's name, else the event type. */
+export async function topEvents(db: Database, tenantId: string, timezone: string, range: Range, limit: number) {
+  const rows = await db.execute<{ name: string; type: string; count: number }>(sql`
+    select coalesce(action, type) as name, type, count(*)::int as count from user_activities
+    where ${rangeSql(tenantId, timezone, range)}
+    group by 1, 2 order by count desc, name limit ${limit}`)
+  return rows.map((r) => ({ name: r.name, type: r.type, count: r.count }))
+}

@@ -21,7 +21,7 @@ export interface WorkerBench {
 }
 
 /** Fills the shard streams with `n` events through the real ingest append path (50 per entry, 40 tenants' worth of users). */
-async function prefill(redis: Redis, tenantId: string, n: number) {
+async function prefill(redis: Redis, tenantId: string, n: number, tag: string) {
   const eventLog = createEventLog(redis, { shards: SHARDS, sessionTimeoutMs: 30 * 60_000, dedupWindowSeconds: 600, sessionStateTtlSeconds: 3600, rateLimitPerSecond: 0, backlogCap: 0 })
   const started = Date.now()
   const inflight: Promise<unknown>[] = []
@@ -29,8 +29,8 @@ async function prefill(redis: Redis, tenantId: string, n: number) {
     const receivedAt = Date.now()
     const events = Array.from({ length: 50 }, (_, i) => {
       const input = i % 3 === 0
-        ? { eventId: `w${r}-${i}`, type: 'action', action: 'add_to_cart', anonymousId: `v${r % 5000}`, metadata: { sku: `SKU-${i}`, price: 19.99 + i, currency: 'EUR' } }
-        : { eventId: `w${r}-${i}`, type: 'pageview', page: `/products/${i % 12}/${r % 500}`, anonymousId: `v${r % 5000}`, metadata: { referrer: 'https://www.example.com/search?q=shoes', title: 'Item page' } }
+        ? { eventId: `${tag}${r}-${i}`, type: 'action', action: 'add_to_cart', anonymousId: `v${r % 5000}`, metadata: { sku: `SKU-${i}`, price: 19.99 + i, currency: 'EUR' } }
+        : { eventId: `${tag}${r}-${i}`, type: 'pageview', page: `/products/${i % 12}/${r % 500}`, anonymousId: `v${r % 5000}`, metadata: { referrer: 'https://www.example.com/search?q=shoes', title: 'Item page' } }
       const normalized = normalizeNative(input, receivedAt, undefined)
       if (!normalized.ok) throw new Error(normalized.message)
       return { event: normalized.event, json: encodeEventJson(normalized.event) }
@@ -93,15 +93,14 @@ async function drain(servers: TestServers, workers: number, expected: number, sq
   const { shares } = await cpuShares({ redis: servers.redis.pid, postgres: servers.postgres.pid, ...Object.fromEntries(children.map((c, i) => [`worker${i}`, c.pid!])) }, async () => {
     for (;;) {
       await new Promise((r) => setTimeout(r, 100))
+      // Done when, on every stream, the group has been handed the last entry and acknowledged everything.
       let busy = 0
       for (const stream of allStreamKeys(SHARDS)) {
+        const info = (await redis.xinfo('STREAM', stream)) as unknown[]
+        const last = String(info[info.indexOf('last-generated-id') + 1])
         const groups = (await redis.xinfo('GROUPS', stream).catch(() => [])) as unknown[][]
-        for (const g of groups) {
-          const m: Record<string, unknown> = {}
-          for (let k = 0; k + 1 < g.length; k += 2) m[String(g[k])] = g[k + 1]
-          busy += Number(m.lag ?? 1) + Number(m.pending ?? 0)
-        }
-        if (groups.length === 0) busy++
+        const group = groups.map((g) => Object.fromEntries(Array.from({ length: g.length / 2 }, (_, k) => [String(g[2 * k]), g[2 * k + 1]])) as Record<string, unknown>).find((g) => g.name === CONSUMER_GROUP)
+        if (!group || group['last-delivered-id'] !== last || Number(group.pending) > 0) busy++
       }
       for (const c of children) {
         const rss = Number((await import('node:fs')).readFileSync(`/proc/${c.pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)?.[1] ?? 0) * 1024
@@ -127,7 +126,7 @@ export async function benchWorker(servers: TestServers, events: number): Promise
   const redis = new Redis(servers.redisUrl)
   const sql = postgres(servers.databaseUrl, { max: 2, onnotice: () => {} })
   try {
-    await prefill(redis, tenant.tenantId, events)
+    await prefill(redis, tenant.tenantId, events, 'one-')
 
     // Ceiling: COPY of the same rows into a fresh table with the same keys and indexes.
     const { text, rows } = await copyText(redis)
@@ -149,12 +148,10 @@ export async function benchWorker(servers: TestServers, events: number): Promise
     const one = await drain(servers, 1, rows, sql)
     log(`1 worker: ${one.rowsPerSecond.toFixed(0)} rows/s (${one.seconds.toFixed(1)} s), peak RSS ${one.peakRssMb.toFixed(0)} MB, CPU ${Object.entries(one.shares).map(([k, v]) => `${k} ${(v * 100).toFixed(0)}%`).join(', ')}`)
 
-    // Again from the start with two workers: empty tables, group rewound to 0.
+    // Again with two workers: empty tables, the same number of new events in fresh streams.
     await sql`truncate user_activities, user_sessions`
-    for (const stream of allStreamKeys(SHARDS)) {
-      await redis.xgroup('DESTROY', stream, CONSUMER_GROUP)
-      await redis.xgroup('CREATE', stream, CONSUMER_GROUP, '0')
-    }
+    for (const stream of allStreamKeys(SHARDS)) await redis.del(stream)
+    await prefill(redis, tenant.tenantId, events, 'two-')
     const two = await drain(servers, 2, rows, sql)
     log(`2 workers: ${two.rowsPerSecond.toFixed(0)} rows/s (${two.seconds.toFixed(1)} s), peak RSS ${two.peakRssMb.toFixed(0)} MB`)
     return { events: rows, copyRowsPerSecond, oneWorkerRowsPerSecond: one.rowsPerSecond, twoWorkersRowsPerSecond: two.rowsPerSecond, ratio: one.rowsPerSecond / copyRowsPerSecond, workerPeakRssMb: Math.max(one.peakRssMb, two.peakRssMb), cpu: one.shares }

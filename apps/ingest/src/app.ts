@@ -11,6 +11,7 @@ import { acceptCompressedBodies, acceptJsonOnly } from './plugins/request-body.t
 import events from './routes/events.ts'
 import health from './routes/health.ts'
 import read from './routes/read.ts'
+import requestLog from './plugins/request-log.ts'
 import segment from './routes/segment.ts'
 import sessions from './routes/sessions.ts'
 
@@ -41,6 +42,7 @@ export async function buildApp({ config, logger, eventLog: eventLogOverride }: B
       return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : uuidv7()
     },
     requestIdHeader: false,
+    disableRequestLogging: true,
     // Slow clients (slowloris, a stalled upload) are cut off rather than holding sockets.
     connectionTimeout: 30_000,
     requestTimeout: 30_000,
@@ -54,6 +56,7 @@ export async function buildApp({ config, logger, eventLog: eventLogOverride }: B
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.setErrorHandler(errorHandler)
+  await app.register(requestLog)
   app.setNotFoundHandler((request) => {
     throw new ApiError(404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}`)
   })

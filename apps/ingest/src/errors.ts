@@ -78,11 +78,15 @@ export function toErrorBody(err: FastifyError | ApiError | Error): ErrorBody {
   return { statusCode: 500, code: 'internal_error', error: REASONS[500]!, message: 'something went wrong on our side; nothing was stored, retry later' }
 }
 
-/** 4xx at warn (with the request id), 5xx at error with the cause; never internals in the body. */
+/**
+ * 5xx: the cause is logged once, at error (the request line follows from request-log).
+ * 4xx: the code and message at debug; request-log's line at warn is the one record.
+ * Never internals in the body.
+ */
 export async function errorHandler(err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
   const body = toErrorBody(err)
-  if (body.statusCode >= 500) request.log.error({ err }, 'request failed')
-  else request.log.warn({ code: body.code, status: body.statusCode }, body.message)
+  if (body.statusCode >= 500) request.log.error({ err, code: body.code }, 'unexpected error')
+  else request.log.debug({ code: body.code }, body.message)
   if (err instanceof ApiError && err.extra.retryAfterSeconds) reply.header('retry-after', String(err.extra.retryAfterSeconds))
   return reply.code(body.statusCode).send(body)
 }

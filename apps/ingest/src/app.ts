@@ -12,6 +12,7 @@ import events from './routes/events.ts'
 import health from './routes/health.ts'
 import read from './routes/read.ts'
 import requestLog from './plugins/request-log.ts'
+import metrics from './plugins/metrics.ts'
 import segment from './routes/segment.ts'
 import sessions from './routes/sessions.ts'
 
@@ -57,6 +58,7 @@ export async function buildApp({ config, logger, eventLog: eventLogOverride }: B
 
   app.setErrorHandler(errorHandler)
   await app.register(requestLog)
+  await app.register(metrics)
   app.setNotFoundHandler((request) => {
     throw new ApiError(404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}`)
   })

@@ -11,6 +11,8 @@ export interface HealthServerOptions {
   loop?: { lastTurnAt(): number; maxAgeMs: number }
   /** Counters to show on /readyz. */
   stats?: () => unknown
+  /** Served on /metrics in the Prometheus text format. */
+  metrics?: { contentType: string; metrics(): Promise<string> }
 }
 
 async function probe(run: () => Promise<unknown>) {
@@ -23,8 +25,8 @@ async function probe(run: () => Promise<unknown>) {
 }
 
 /** The worker's small HTTP side: liveness and readiness for orchestrators. */
-export function buildHealthServer({ redis, sql, logger, loop, stats }: HealthServerOptions) {
-  const app = Fastify({ loggerInstance: logger })
+export function buildHealthServer({ redis, sql, logger, loop, stats, metrics }: HealthServerOptions) {
+  const app = Fastify({ loggerInstance: logger, disableRequestLogging: true })
   app.get('/healthz', async () => ({ status: 'ok' }))
   app.get('/readyz', async (_request, reply) => {
     const [redisCheck, postgresCheck] = await Promise.all([probe(() => redis.ping()), probe(() => sql`select 1`)])
@@ -33,5 +35,11 @@ export function buildHealthServer({ redis, sql, logger, loop, stats }: HealthSer
     const ready = redisCheck.ok && postgresCheck.ok && loopCheck.ok
     return reply.code(ready ? 200 : 503).send({ ready, checks: { redis: redisCheck, postgres: postgresCheck, loop: loopCheck }, ...(stats ? { stats: stats() } : {}) })
   })
+  if (metrics) {
+    app.get('/metrics', { logLevel: 'warn' }, async (_request, reply) => {
+      reply.header('content-type', metrics.contentType)
+      return metrics.metrics()
+    })
+  }
   return app
 }

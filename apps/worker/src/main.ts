@@ -1,8 +1,9 @@
 import { Redis } from 'ioredis'
-import { ConfigError, createLogger } from '@tributary/shared'
+import { allStreamKeys, ConfigError, createLogger } from '@tributary/shared'
 import { createDatabase } from '@tributary/db'
 import { loadWorkerConfig } from './config.ts'
 import { buildHealthServer } from './health-server.ts'
+import { createWorkerMetrics } from './metrics.ts'
 import { Worker } from './worker.ts'
 
 /**
@@ -30,13 +31,16 @@ for (const client of [redis, blocking]) client.on('error', (err) => log.debug({ 
 await Promise.all([redis.connect(), blocking.connect()]).catch((err: unknown) => log.warn({ err }, 'redis is not reachable yet'))
 const { db, sql, close: closeDatabase } = createDatabase(config.DATABASE_URL, { applicationName: `tributary-worker:${config.WORKER_NAME}`, maxConnections: config.WRITE_CONCURRENCY + 2 })
 
-const worker = new Worker({ config, redis, blocking, db, log })
+const metrics = createWorkerMetrics(redis, allStreamKeys(config.STREAM_SHARDS))
+const worker = new Worker({ config, redis, blocking, db, log, observeBatch: metrics.observeBatch })
+metrics.attach(worker.stats)
 const health = buildHealthServer({
   redis,
   sql,
   logger: log.child({ component: 'http' }),
   loop: { lastTurnAt: () => worker.stats.lastLoopAt, maxAgeMs: config.READ_BLOCK_MS + 60_000 },
   stats: () => worker.stats,
+  metrics: metrics.registry,
 })
 
 let stopping = false

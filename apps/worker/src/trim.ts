@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis'
+import { groupPosition } from './streams.ts'
 
 
 function toMap(flat: unknown[]): Record<string, unknown> {
@@ -35,13 +36,11 @@ export async function trimAndTidy(redis: Redis, streams: string[], self: string,
     const groups = ((await redis.xinfo('GROUPS', stream)) as unknown[][]).map(toMap)
     if (groups.length === 0) continue
     let keepFrom: string | undefined
-    let streamLag = 0
     for (const group of groups) {
       const name = String(group.name)
       const summary = (await redis.xpending(stream, name)) as [number, string | null, string | null, unknown]
       const needed = summary[0] > 0 && summary[1] ? summary[1] : after(String(group['last-delivered-id']))
       keepFrom = keepFrom === undefined ? needed : older(keepFrom, needed)
-      streamLag += Number(group.lag ?? 0) + Number(summary[0])
       const consumers = ((await redis.xinfo('CONSUMERS', stream, name)) as unknown[][]).map(toMap)
       for (const consumer of consumers) {
         if (consumer.name !== self && Number(consumer.pending) === 0 && Number(consumer.idle) >= idleConsumerMs) {
@@ -49,7 +48,8 @@ export async function trimAndTidy(redis: Redis, streams: string[], self: string,
         }
       }
     }
-    lag[stream] = streamLag
+    const position = await groupPosition(redis, stream)
+    lag[stream] = position.undelivered + position.pending
     if (keepFrom) trimmed += Number(await redis.xtrim(stream, 'MINID', '~', keepFrom))
   }
   return { lag, trimmed }

@@ -33,6 +33,8 @@ export interface WorkerDeps {
   blocking: Redis
   db: Database
   log: Logger
+  /** Called after each batch is written and acknowledged (metrics). */
+  observeBatch?: (events: number, seconds: number) => void
 }
 
 export interface WorkerStats {
@@ -308,6 +310,7 @@ export class Worker {
     this.stats.batches++
     this.stats.entries += batch.entries.length
     this.stats.lastBatch = { entries: batch.entries.length, events: batch.events, ms: Math.round(performance.now() - started) }
+    this.deps.observeBatch?.(batch.events, (performance.now() - started) / 1000)
     this.log.debug(this.stats.lastBatch, 'batch written')
   }
 

@@ -1,5 +1,6 @@
 import { ApiError, backlogFull, rateLimited, redisUnavailable } from '../errors.ts'
 import type { EventLog, SessionResult } from '../event-log/event-log.ts'
+import { countEvents, type IngestMetrics } from '../plugins/metrics.ts'
 import type { EventError, PreparedBatch } from './prepare.ts'
 
 export interface Accepted {
@@ -28,7 +29,7 @@ function refused(result: { outcome: string; retryAfterMs?: number }): never {
 }
 
 /** Appends a prepared batch; answers what happened to each event. A batch with no valid event is a 400. */
-export async function acceptBatch(log: EventLog, tenantId: string, keyId: string, batch: PreparedBatch, receivedAt: number): Promise<Accepted> {
+export async function acceptBatch(log: EventLog, tenantId: string, keyId: string, batch: PreparedBatch, receivedAt: number, metrics?: IngestMetrics): Promise<Accepted> {
   const errors = [...batch.errors]
   let accepted = 0
   let duplicates = batch.duplicates
@@ -42,6 +43,7 @@ export async function acceptBatch(log: EventLog, tenantId: string, keyId: string
     })
   }
   errors.sort((a, b) => a.index - b.index)
+  if (metrics) countEvents(metrics, { accepted, duplicates, errors })
   if (accepted === 0 && duplicates === 0) {
     throw new ApiError(400, 'no_valid_events', `none of the ${errors.length} event${errors.length === 1 ? '' : 's'} could be accepted; see errors`, { errors })
   }

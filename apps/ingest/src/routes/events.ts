@@ -48,7 +48,7 @@ const events: FastifyPluginAsyncTypebox<IngestRouteOptions> = async (app, { even
         raw = [body]
       }
       const batch = prepareEvents(raw, tenantId, checkEvent, (event: EventInput) => normalizeNative(event, receivedAt, sentAt))
-      const result = await acceptBatch(eventLog, tenantId, keyId, batch, receivedAt)
+      const result = await acceptBatch(eventLog, tenantId, keyId, batch, receivedAt, app.metrics)
       return reply.code(202).send(result)
     },
   )

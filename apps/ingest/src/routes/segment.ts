@@ -39,7 +39,7 @@ const segment: FastifyPluginAsyncTypebox<IngestRouteOptions> = async (app, { eve
       if (context && message.context === undefined) message.context = context as Record<string, unknown>
       return normalizeSegment(message, type, receivedAt, sentAt)
     })
-    const result = await acceptBatch(eventLog, tenantId, keyId, batch, receivedAt)
+    const result = await acceptBatch(eventLog, tenantId, keyId, batch, receivedAt, app.metrics)
     return { success: true as const, ...result }
   }
 

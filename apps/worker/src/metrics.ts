@@ -1,7 +1,6 @@
 import type { Redis } from 'ioredis'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
-import { deadLetterKey } from '@tributary/shared'
-import { groupPosition } from './streams.ts'
+import { deadLetterKey, groupPosition } from '@tributary/shared'
 import type { WorkerStats } from './worker.ts'
 
 /**

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis'
-import { groupPosition } from './streams.ts'
+import { groupPosition } from '@tributary/shared'
 
 
 function toMap(flat: unknown[]): Record<string, unknown> {

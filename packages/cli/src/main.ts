@@ -3,7 +3,9 @@ import { createDatabase, InvalidTimezoneError, TenantExistsError } from '@tribut
 import { ConfigError } from '@tributary/shared'
 import { keysList, keysRevoke, keysRotate } from './commands/keys.ts'
 import { tenantCreate, tenantList } from './commands/tenant.ts'
-import { databaseUrl, UsageError } from './config.ts'
+import { databaseUrl, redisUrl, sessionTimeoutMinutes, streamShards, UsageError } from './config.ts'
+import { dlqList, dlqReplay, status, syncNow } from './commands/operations.ts'
+import { Redis } from 'ioredis'
 import { Output } from './output.ts'
 
 const USAGE = `usage: pnpm tributary <command> [options]
@@ -13,8 +15,13 @@ const USAGE = `usage: pnpm tributary <command> [options]
   keys list <tenant>                                        a tenant's keys (prefixes only)
   keys rotate <tenant> [--kind write|read] [--json]         issue a new key; the old ones keep working until revoked
   keys revoke <prefix|key id>                               revoke a key at once
+  status [--json]                                           streams (length, undelivered, pending, oldest pending, dead letters), workers, last sync
+  dlq list [--shard N] [--limit 20] [--json]                entries the workers could not write, with the reason
+  dlq replay [--shard N] [--id <id>]                        put dead letters back into their streams
+  sync [--tenant <tenant>]                                  run cleanup-and-sync now
 
-<tenant> is a tenant name or id. The database is DATABASE_URL, or the local stack of this checkout.`
+<tenant> is a tenant name or id. DATABASE_URL and REDIS_URL, or else the local stack of this
+checkout; STREAM_SHARDS (4) as the apps have it; SESSION_TIMEOUT_MINUTES (30) for sync.`
 
 async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -24,6 +31,10 @@ async function run(argv: string[]): Promise<number> {
       json: { type: 'boolean', default: false },
       timezone: { type: 'string', default: 'UTC' },
       kind: { type: 'string', default: 'write' },
+      shard: { type: 'string' },
+      limit: { type: 'string', default: '20' },
+      id: { type: 'string' },
+      tenant: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
@@ -37,16 +48,31 @@ async function run(argv: string[]): Promise<number> {
   const needsArg = ['tenant create', 'keys list', 'keys rotate', 'keys revoke']
   if (needsArg.includes(command) && !arg) throw new UsageError(`${command} needs an argument\n\n${USAGE}`)
   if (command === 'keys rotate' && values.kind !== 'write' && values.kind !== 'read') throw new UsageError('--kind is write or read')
-  if (![...needsArg, 'tenant list'].includes(command)) throw new UsageError(`unknown command "${command}"\n\n${USAGE}`)
+  const operations = ['status', 'dlq list', 'dlq replay', 'sync']
+  if (![...needsArg, 'tenant list', ...operations].includes(command)) throw new UsageError(`unknown command "${command}"\n\n${USAGE}`)
+  const shard = values.shard === undefined ? undefined : Number(values.shard)
+  if (shard !== undefined && (!Number.isInteger(shard) || shard < 0)) throw new UsageError('--shard is a shard number (0, 1, …)')
+  const limit = Number(values.limit)
+  if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit is a positive whole number')
 
   const { db, close } = createDatabase(databaseUrl(), { applicationName: 'tributary-cli', maxConnections: 1 })
+  let redis: Redis | undefined
+  const redisClient = () => {
+    redis ??= new Redis(redisUrl(), { maxRetriesPerRequest: 1, connectTimeout: 3_000 })
+    return redis
+  }
   try {
-    if (command === 'tenant create') await tenantCreate(db, out, arg!, values.timezone)
+    if (command === 'status') await status(redisClient(), db, out, streamShards())
+    else if (command === 'dlq list') await dlqList(redisClient(), out, streamShards(), { ...(shard === undefined ? {} : { shard }), limit })
+    else if (command === 'dlq replay') await dlqReplay(redisClient(), out, streamShards(), { ...(shard === undefined ? {} : { shard }), ...(values.id ? { id: values.id } : {}) })
+    else if (command === 'sync') await syncNow(db, out, sessionTimeoutMinutes(), values.tenant)
+    else if (command === 'tenant create') await tenantCreate(db, out, arg!, values.timezone)
     else if (command === 'tenant list') await tenantList(db, out)
     else if (command === 'keys list') await keysList(db, out, arg!)
     else if (command === 'keys rotate') await keysRotate(db, out, arg!, values.kind as 'write' | 'read')
     else if (command === 'keys revoke') await keysRevoke(db, out, arg!)
   } finally {
+    redis?.disconnect()
     await close()
   }
   return 0

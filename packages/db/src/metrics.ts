@@ -72,7 +72,13 @@ export async function cleanupAndSync(db: Database, options: SyncOptions): Promis
     for (const [tenantId, { timezone, dates }] of byTenant) {
       await tx.execute(bind(RECOMPUTE_DAYS_SQL, [tenantId, timezone, dateArray(dates)]))
     }
-    return { ran: true, syncedDays: dirty.length, sessionsClosed: closed?.closed ?? 0, durationMs: Math.round(performance.now() - started) }
+    const result = { ran: true, syncedDays: dirty.length, sessionsClosed: closed?.closed ?? 0, durationMs: Math.round(performance.now() - started) }
+    await tx.execute(sql`
+      insert into sync_runs (scope, last_run_at, duration_ms, synced_days, sessions_closed)
+      values (${options.tenantId ?? 'all'}, now(), ${result.durationMs}, ${result.syncedDays}, ${result.sessionsClosed})
+      on conflict (scope) do update set last_run_at = excluded.last_run_at, duration_ms = excluded.duration_ms,
+        synced_days = excluded.synced_days, sessions_closed = excluded.sessions_closed`)
+    return result
   })
 }
 

@@ -1,0 +1,67 @@
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import { testDatabase } from '@tributary/db/testing'
+import { testRedis } from '@tributary/servers'
+import { CONSUMER_GROUP, deadLetterKey, streamKey } from '@tributary/shared'
+
+const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url))
+
+function cli(env: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { env: { ...process.env, ...env } })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d: Buffer) => (stdout += d))
+    child.stderr.on('data', (d: Buffer) => (stderr += d))
+    child.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }))
+  })
+}
+
+t.test('status, dlq list, dlq replay and sync against a real stack', async (t) => {
+  const { url: databaseUrl } = await testDatabase(t)
+  const { url: redisUrl, redis } = await testRedis(t)
+  const env = { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, STREAM_SHARDS: '2' }
+
+  const empty = await cli(env, 'status')
+  t.equal(empty.code, 0, empty.stderr)
+  t.match(empty.stdout, /shard\s+length\s+undelivered\s+pending\s+oldest pending\s+dead letters/)
+  t.match(empty.stdout, /workers seen: none yet/)
+  t.match(empty.stdout, /last sync: never/)
+
+  // Shard 1: two entries, one delivered to worker w9 and not acknowledged.
+  const stream = streamKey(1)
+  await redis.xadd(stream, '*', 'v', '1', 'k', 'ev')
+  await redis.xadd(stream, '*', 'v', '1', 'k', 'ev')
+  await redis.xgroup('CREATE', stream, CONSUMER_GROUP, '0')
+  await redis.xreadgroup('GROUP', CONSUMER_GROUP, 'w9', 'COUNT', 1, 'STREAMS', stream, '>')
+  const busy = JSON.parse((await cli(env, 'status', '--json')).stdout)
+  t.match(busy.streams[1], { shard: 1, length: 2, undelivered: 1, pending: 1, deadLetters: 0 })
+  t.match(busy.consumers, [{ name: 'w9', pending: 1 }])
+
+  // A dead letter on shard 1.
+  const original = ['v', '1', 'k', 'ev', 't', 'tenant', 'r', '0', 'e', '{}', 's', 's', 'u', 'u']
+  await redis.xadd(deadLetterKey(1), '*', 'stream', stream, 'id', '1-1', 'code', '22P05', 'error', 'unsupported Unicode escape sequence', 'failedAt', new Date().toISOString(), 'fields', JSON.stringify(original))
+  const listed = await cli(env, 'dlq', 'list', '--json')
+  t.match(JSON.parse(listed.stdout), [{ shard: 1, stream, id: '1-1', code: '22P05' }])
+  t.match((await cli(env, 'dlq', 'list')).stdout, /22P05/)
+
+  const replay = await cli(env, 'dlq', 'replay', '--json')
+  t.same(JSON.parse(replay.stdout), { replayed: 1 })
+  t.equal(await redis.xlen(deadLetterKey(1)), 0, 'gone from the dead-letter stream')
+  const last = await redis.xrevrange(stream, '+', '-', 'COUNT', 1)
+  t.same(last[0]![1], original, 'back in its stream, whole')
+  t.same(JSON.parse((await cli(env, 'dlq', 'replay', '--json')).stdout), { replayed: 0 }, 'replaying again does nothing')
+
+  const sync = await cli(env, 'sync', '--json')
+  t.equal(sync.code, 0, sync.stderr)
+  t.match(JSON.parse(sync.stdout), { syncedDays: 0, sessionsClosed: 0, durationMs: Number })
+  t.match((await cli(env, 'status')).stdout, /last sync: \d+ (ms|s) ago, 0 days recomputed/)
+
+  const bad = await cli(env, 'dlq', 'list', '--shard', 'x')
+  t.equal(bad.code, 2)
+  t.match(bad.stderr, /--shard is a shard number/)
+  const missing = await cli(env, 'dlq', 'replay', '--id', '9-9')
+  t.equal(missing.code, 2)
+  t.match(missing.stderr, /no dead letter with id 9-9/)
+})

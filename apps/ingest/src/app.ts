@@ -13,6 +13,7 @@ import health from './routes/health.ts'
 import read from './routes/read.ts'
 import requestLog from './plugins/request-log.ts'
 import metrics from './plugins/metrics.ts'
+import apiDocs from './plugins/api-docs.ts'
 import segment from './routes/segment.ts'
 import sessions from './routes/sessions.ts'
 
@@ -59,6 +60,7 @@ export async function buildApp({ config, logger, eventLog: eventLogOverride }: B
   app.setErrorHandler(errorHandler)
   await app.register(requestLog)
   await app.register(metrics)
+  await app.register(apiDocs)
   app.setNotFoundHandler((request) => {
     throw new ApiError(404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}`)
   })

@@ -25,5 +25,5 @@ export const ErrorResponseSchema = Type.Object(
     message: Type.String({ description: 'what went wrong and what to do about it' }),
     errors: Type.Optional(Type.Array(ErrorItemSchema, { description: 'per-event problems, by index' })),
   },
-  { $id: 'ErrorResponse' },
+  { examples: [{ statusCode: 400, code: 'no_valid_events', error: 'Bad Request', message: 'none of the 1 event could be accepted; see errors', errors: [{ index: 0, code: 'missing_identity', message: 'an event needs a userId, an anonymousId or a sessionId' }] }] },
 )

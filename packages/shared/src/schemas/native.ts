@@ -20,7 +20,10 @@ export const EventSchema = Type.Object(
     metadata: Type.Optional(MetadataSchema),
     timestamp: Type.Optional(IsoTimestamp('when it happened on the client; default: when received')),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    examples: [{ eventId: '0193a1c2-7d4e-7b8a-9c1d-2e3f4a5b6c7d', type: 'pageview', anonymousId: 'visitor-42', page: '/pricing', metadata: { referrer: 'https://news.example' }, timestamp: '2026-11-26T09:30:00.000Z' }],
+  },
 )
 export type EventInput = Static<typeof EventSchema>
 
@@ -29,7 +32,10 @@ export const EventBatchSchema = Type.Object(
     events: Type.Array(Type.Unknown(), { minItems: 1, maxItems: MAX_BATCH_EVENTS, description: `1 to ${MAX_BATCH_EVENTS} events` }),
     sentAt: Type.Optional(IsoTimestamp("the client's clock when it sent the batch, for skew correction")),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    examples: [{ sentAt: '2026-11-26T09:31:00.000Z', events: [{ eventId: 'e-1', type: 'pageview', userId: 'user-7', page: '/' }, { eventId: 'e-2', type: 'action', userId: 'user-7', action: 'signup' }] }],
+  },
 )
 
 /** Documentation shape of POST /events: one event, or a batch. Events are validated one by one. */
@@ -54,7 +60,7 @@ export const SessionStartSchema = Type.Object(
     timestamp: Type.Optional(IsoTimestamp('when the session started; default: when received')),
     sentAt: Type.Optional(IsoTimestamp("the client's clock when it sent this, for skew correction")),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ userId: 'user-7', device: 'iPhone 15', os: 'iOS 19', referrer: 'https://news.example' }] },
 )
 export type SessionStartInput = Static<typeof SessionStartSchema>
 

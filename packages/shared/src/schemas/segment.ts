@@ -26,7 +26,7 @@ export const SegmentMessageSchema = Type.Object(
     timestamp: Type.Optional(Type.Union([IsoTimestamp('when it happened'), Type.Null()])),
     sentAt: Type.Optional(Type.Union([IsoTimestamp('when the SDK sent it'), Type.Null()])),
   },
-  { additionalProperties: true },
+  { additionalProperties: true, examples: [{ type: 'track', messageId: 'msg-1', userId: 'user-7', event: 'Order Completed', properties: { revenue: 42 } }] },
 )
 export type SegmentMessage = Static<typeof SegmentMessageSchema>
 

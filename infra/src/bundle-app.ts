@@ -16,6 +16,7 @@ if (entries.length === 0) {
 const result = await build({
   entryPoints: entries.map((e) => resolve(e)),
   outdir: resolve('dist'),
+  entryNames: '[name]',
   bundle: true,
   platform: 'node',
   target: 'node20',

@@ -1,4 +1,4 @@
-import Fastify from 'fastify'
+import Fastify, { LogController } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { createLogger, uuidv7, type Logger } from '@tributary/shared'
 import type { IngestConfig } from './config.ts'
@@ -44,7 +44,7 @@ export async function buildApp({ config, logger, eventLog: eventLogOverride }: B
       return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : uuidv7()
     },
     requestIdHeader: false,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     // Slow clients (slowloris, a stalled upload) are cut off rather than holding sockets.
     connectionTimeout: 30_000,
     requestTimeout: 30_000,

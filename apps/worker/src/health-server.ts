@@ -1,4 +1,4 @@
-import Fastify from 'fastify'
+import Fastify, { LogController } from 'fastify'
 import type { Redis } from 'ioredis'
 import type postgres from 'postgres'
 import type { Logger } from '@tributary/shared'
@@ -26,7 +26,7 @@ async function probe(run: () => Promise<unknown>) {
 
 /** The worker's small HTTP side: liveness and readiness for orchestrators. */
 export function buildHealthServer({ redis, sql, logger, loop, stats, metrics }: HealthServerOptions) {
-  const app = Fastify({ loggerInstance: logger, disableRequestLogging: true })
+  const app = Fastify({ loggerInstance: logger, logController: new LogController({ disableRequestLogging: true }) })
   app.get('/healthz', async () => ({ status: 'ok' }))
   app.get('/readyz', async (_request, reply) => {
     const [redisCheck, postgresCheck] = await Promise.all([probe(() => redis.ping()), probe(() => sql`select 1`)])

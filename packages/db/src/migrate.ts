@@ -3,8 +3,9 @@ import { drizzle } from 'drizzle-orm/postgres-js'
 import { migrate } from 'drizzle-orm/postgres-js/migrator'
 import postgres from 'postgres'
 
-/** The committed drizzle-kit output at the repository root. */
-export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../../drizzle', import.meta.url))
+/** The committed drizzle-kit output at the repository root; MIGRATIONS_DIR where a bundle runs elsewhere (the images). */
+// eslint-disable-next-line no-restricted-properties
+export const MIGRATIONS_FOLDER = process.env.MIGRATIONS_DIR ?? fileURLToPath(new URL('../../../drizzle', import.meta.url))
 
 /**
  * Applies pending migrations on a dedicated single connection, before any app uses the

@@ -75,4 +75,5 @@ t.test('Redis down: 503 fast with Retry-After, never a 500; back to 202 when it 
     status = (await app.inject({ method: 'POST', url: '/api/v2/analytics/events', headers, payload: event(500 + i) })).statusCode
   }
   t.equal(status, 202, 'recovers by itself')
+  t.equal((await app.inject({ url: '/readyz' })).statusCode, 200, 'and readiness with it')
 })

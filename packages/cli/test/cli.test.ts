@@ -1,21 +1,9 @@
-import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { cli as run } from './fixtures/run-cli.ts'
 import { testDatabase } from '@tributary/db/testing'
 import { createKeyVerifier } from '@tributary/db'
 
-const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url))
-
-function cli(databaseUrl: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { env: { ...process.env, DATABASE_URL: databaseUrl } })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => (stdout += d))
-    child.stderr.on('data', (d: Buffer) => (stderr += d))
-    child.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }))
-  })
-}
+const cli = (databaseUrl: string, ...args: string[]) => run({ DATABASE_URL: databaseUrl }, ...args)
 
 t.test('tenant create --json prints {tenantId, writeKey, readKey} that verify', async (t) => {
   const { url, db } = await testDatabase(t)

@@ -1,22 +1,8 @@
-import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { cli } from './fixtures/run-cli.ts'
 import { testDatabase } from '@tributary/db/testing'
 import { testRedis } from '@tributary/servers'
 import { CONSUMER_GROUP, deadLetterKey, streamKey } from '@tributary/shared'
-
-const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url))
-
-function cli(env: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { env: { ...process.env, ...env } })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => (stdout += d))
-    child.stderr.on('data', (d: Buffer) => (stderr += d))
-    child.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }))
-  })
-}
 
 t.test('status, dlq list, dlq replay and sync against a real stack', async (t) => {
   const { url: databaseUrl } = await testDatabase(t)

@@ -1,4 +1,8 @@
 import { fork, type ChildProcess } from 'node:child_process'
+import { copyFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { build } from 'esbuild'
 import { gzipSync } from 'node:zlib'
 import autocannon from 'autocannon'
 import { freePort } from '@tributary/servers'
@@ -51,12 +55,41 @@ export function segmentBatchBody(run: string, n: number) {
   return JSON.stringify({ batch, sentAt: new Date().toISOString() })
 }
 
+let bundled: Promise<string> | undefined
+
+/**
+ * The benchmark server is bundled like the production build (plain `node`, no TypeScript
+ * loader), so its memory and speed are what a deployment gets.
+ */
+function bundleServer(): Promise<string> {
+  bundled ??= (async () => {
+    // Inside apps/ingest so that the npm packages left external resolve from its node_modules.
+    const outdir = fileURLToPath(new URL('../../apps/ingest/.bench-build/', import.meta.url))
+    await build({
+      entryPoints: [fileURLToPath(new URL('./ingest-server.ts', import.meta.url))],
+      outdir,
+      entryNames: '[name]',
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      format: 'esm',
+      sourcemap: true,
+      logLevel: 'warning',
+      banner: { js: "import { createRequire as __tributaryRequire } from 'node:module'; const require = __tributaryRequire(import.meta.url);" },
+      plugins: [{ name: 'external', setup: (b) => void b.onResolve({ filter: /^[^./]/ }, (args) => (args.path.startsWith('@tributary/') ? undefined : { path: args.path, external: true })) }],
+    })
+    copyFileSync(fileURLToPath(new URL('../../apps/ingest/src/event-log/append.lua', import.meta.url)), join(outdir, 'append.lua'))
+    return join(outdir, 'ingest-server.js')
+  })()
+  return bundled
+}
+
 export async function startIngest(env: Record<string, string>, mode: 'real' | 'ceiling'): Promise<{ port: number; child: ChildProcess; rss(): Promise<number>; stop(): Promise<void> }> {
   const port = await freePort()
-  const child = fork(new URL('./ingest-server.ts', import.meta.url), [], {
+  const child = fork(await bundleServer(), [], {
     env: { ...process.env, ...env, PORT: String(port), MODE: mode, LOG_LEVEL: 'warn' },
     // BENCH_CPU_PROFILE=<dir> writes a V8 CPU profile of each ingest process there (open in Chrome DevTools).
-    execArgv: ['--import', 'tsx', ...(process.env.BENCH_CPU_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`] : [])],
+    execArgv: ['--enable-source-maps', ...(process.env.BENCH_CPU_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`] : [])],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })
   await new Promise<void>((resolve, reject) => {

@@ -3,7 +3,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '**/dist/**', '.tributary/**', '.tap/**', 'drizzle/**', 'bench/results/**'] },
+  { ignores: ['**/node_modules/**', '**/dist/**', '**/.bench-build/**', '.tributary/**', '.tap/**', 'drizzle/**', 'bench/results/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

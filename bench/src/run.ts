@@ -4,6 +4,7 @@ import { createDatabase, createTenant, runMigrations } from '@tributary/db'
 import { startTestServers } from '@tributary/servers'
 import { batchBody, gzipBatchBody, load, segmentBatchBody, singleEventBody, startIngest, type IngestScenario, type LoadResult } from './ingest.ts'
 import { benchWorker } from './worker.ts'
+import { benchReads } from './reads.ts'
 
 /**
  * `pnpm bench`: every figure is measured against its ceiling in the same run on the same
@@ -12,7 +13,8 @@ import { benchWorker } from './worker.ts'
  *
  * BENCH_SECONDS (default 10) sets the length of each timed run; each is preceded by a
  * 3-second warm-up. BENCH_WORKER_EVENTS (default 500,000) sizes the worker benchmark, which
- * runs on its own servers with Postgres fsync on, as in production.
+ * runs on its own servers with Postgres fsync on, as in production. BENCH_READ_EVENTS (default
+ * 10,000,000) sizes the read benchmark's tenant.
  */
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
@@ -70,6 +72,10 @@ try {
   const worker = await benchWorker(workerServers, Number(process.env.BENCH_WORKER_EVENTS ?? 500_000)).finally(() => workerServers.stop())
   console.log(`| worker, 1 replica (rows/s) | ${worker.oneWorkerRowsPerSecond.toFixed(0)} | ${worker.copyRowsPerSecond.toFixed(0)} (COPY) | ${worker.ratio.toFixed(2)} | ≥ 0.80 |`)
   console.log(`| worker, 2 replicas (rows/s) | ${worker.twoWorkersRowsPerSecond.toFixed(0)} | ${worker.copyRowsPerSecond.toFixed(0)} (COPY) | ${(worker.twoWorkersRowsPerSecond / worker.copyRowsPerSecond).toFixed(2)} | rises or holds |`)
+  const readServers = await startTestServers()
+  const reads = await benchReads(readServers, Number(process.env.BENCH_READ_EVENTS ?? 10_000_000)).finally(() => readServers.stop())
+  console.log(`| historical?days=365 p95 (ms), ${reads.events} events | ${reads.historical365.p95Ms} | | | < 50 |`)
+  console.log(`| realtime p95 (ms) | ${reads.realtime.p95Ms} | | | < 10 |`)
   console.log(`\nat 80 % of the measured rate (${Math.round(realRps * 0.8)} req/s): p50 ${at80.p50Ms} ms, p99 ${at80.p99Ms} ms (goal < 20 ms); ingest peak RSS ${Math.max(...rounds.map((r) => r.real.peakRssMb), at80.peakRssMb).toFixed(0)} MB (goal < 200 MB); worker peak RSS ${worker.workerPeakRssMb.toFixed(0)} MB (goal < 250 MB)`)
 
   mkdirSync(new URL('../results/', import.meta.url), { recursive: true })
@@ -79,6 +85,7 @@ try {
     settings: { seconds: SECONDS, connections: CONNECTIONS, redisAppendfsync: 'always' },
     ingest: { batch50: { rounds, ratio: realRps / ceilingRps, at80 }, ...others },
     worker,
+    reads,
   }
   writeFileSync(new URL('../results/latest.json', import.meta.url), JSON.stringify(results, null, 2) + '\n')
   log('wrote bench/results/latest.json')

@@ -1,5 +1,5 @@
 import { sql, type SQL } from 'drizzle-orm'
-import { addDays, RECOMPUTE_DAYS_SQL, totalsOf, zeroFill, publicDay, type StoredDay } from '@tributary/shared'
+import { addDays, REBUILD_DAILY_USERS_SQL, RECOMPUTE_DAYS_SQL, totalsOf, zeroFill, publicDay, type StoredDay } from '@tributary/shared'
 import type { Database } from './client.ts'
 
 /** Turns `$1`-style placeholders into Drizzle parameters (each occurrence its own). */
@@ -71,6 +71,7 @@ export async function cleanupAndSync(db: Database, options: SyncOptions): Promis
     }
     for (const [tenantId, { timezone, dates }] of byTenant) {
       await tx.execute(bind(RECOMPUTE_DAYS_SQL, [tenantId, timezone, dateArray(dates)]))
+      await tx.execute(bind(REBUILD_DAILY_USERS_SQL, [tenantId, timezone, dateArray(dates)]))
     }
     const result = { ran: true, syncedDays: dirty.length, sessionsClosed: closed?.closed ?? 0, durationMs: Math.round(performance.now() - started) }
     await tx.execute(sql`
@@ -93,10 +94,8 @@ export async function historical(db: Database, tenantId: string, timezone: strin
     select date::text as date, active_users, sessions, avg_session_duration_seconds as avg, ended_sessions as ended, events, page_views
     from platform_metrics where tenant_id = ${tenantId} and date between ${range.from}::date and ${range.to}::date`)
   const [distinct] = await db.execute<{ users: number }>(sql`
-    select count(distinct user_key)::int as users from user_activities
-    where tenant_id = ${tenantId}
-      and occurred_at >= (${range.from}::date::timestamp at time zone ${timezone})
-      and occurred_at < (${addDays(range.to, 1)}::date::timestamp at time zone ${timezone})`)
+    select count(distinct user_key)::int as users from daily_users
+    where tenant_id = ${tenantId} and date between ${range.from}::date and ${range.to}::date`)
   const stored: StoredDay[] = rows.map((r) => ({ date: r.date, activeUsers: r.active_users, sessions: r.sessions, avgSessionDurationSeconds: r.avg, endedSessions: r.ended, events: r.events, pageViews: r.page_views }))
   const days = zeroFill(range.from, range.to, stored)
   return { days: days.map(publicDay), totals: totalsOf(days, distinct?.users ?? 0) }

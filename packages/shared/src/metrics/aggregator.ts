@@ -15,8 +15,22 @@ import { eachDay } from './calendar.ts'
  * RECOMPUTE_DAYS_SQL computes D's row from the raw tables and upserts it, for a list of
  * days of one tenant: $1 tenant id, $2 timezone, $3 the days (date[]). Its cost follows the
  * days asked for (index ranges on (tenant_id, occurred_at) and (tenant_id, started_at)),
- * and running it twice gives the same row.
+ * and running it twice gives the same row. REBUILD_DAILY_USERS_SQL (same parameters)
+ * rebuilds the days' user lists, from which distinct users over a range are counted.
  */
+export const REBUILD_DAILY_USERS_SQL = `
+with bounds as (
+  select d::date as day, (d::date::timestamp at time zone $2) as starts, ((d::date + 1)::timestamp at time zone $2) as ends
+  from unnest($3::date[]) as d
+),
+cleared as (
+  delete from daily_users du using bounds b where du.tenant_id = $1 and du.date = b.day
+)
+insert into daily_users (tenant_id, date, user_key)
+select distinct $1::uuid, b.day, a.user_key
+from bounds b join user_activities a on a.tenant_id = $1 and a.occurred_at >= b.starts and a.occurred_at < b.ends
+on conflict do nothing
+`
 export const RECOMPUTE_DAYS_SQL = `
 with bounds as (
   select d::date as day, (d::date::timestamp at time zone $2) as starts, ((d::date + 1)::timestamp at time zone $2) as ends

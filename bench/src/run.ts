@@ -5,6 +5,7 @@ import { startTestServers } from '@tributary/servers'
 import { batchBody, gzipBatchBody, load, segmentBatchBody, singleEventBody, startIngest, type IngestScenario, type LoadResult } from './ingest.ts'
 import { benchWorker } from './worker.ts'
 import { benchReads } from './reads.ts'
+import { benchEndToEnd } from './end-to-end.ts'
 
 /**
  * `pnpm bench`: every figure is measured against its ceiling in the same run on the same
@@ -14,7 +15,8 @@ import { benchReads } from './reads.ts'
  * BENCH_SECONDS (default 10) sets the length of each timed run; each is preceded by a
  * 3-second warm-up. BENCH_WORKER_EVENTS (default 500,000) sizes the worker benchmark, which
  * runs on its own servers with Postgres fsync on, as in production. BENCH_READ_EVENTS (default
- * 10,000,000) sizes the read benchmark's tenant.
+ * 10,000,000) sizes the read benchmark's tenant. BENCH_E2E_STEP_SECONDS (20) and
+ * BENCH_E2E_HOLD_SECONDS (60) time the end-to-end ramp.
  */
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
@@ -72,6 +74,14 @@ try {
   const worker = await benchWorker(workerServers, Number(process.env.BENCH_WORKER_EVENTS ?? 500_000)).finally(() => workerServers.stop())
   console.log(`| worker, 1 replica (rows/s) | ${worker.oneWorkerRowsPerSecond.toFixed(0)} | ${worker.copyRowsPerSecond.toFixed(0)} (COPY) | ${worker.ratio.toFixed(2)} | ≥ 0.80 |`)
   console.log(`| worker, 2 replicas (rows/s) | ${worker.twoWorkersRowsPerSecond.toFixed(0)} | ${worker.copyRowsPerSecond.toFixed(0)} (COPY) | ${(worker.twoWorkersRowsPerSecond / worker.copyRowsPerSecond).toFixed(2)} | rises or holds |`)
+  const e2eServers = await startTestServers({ appendfsync: 'always', postgresFsync: true })
+  const endToEnd = await benchEndToEnd(e2eServers, {
+    stepSeconds: Number(process.env.BENCH_E2E_STEP_SECONDS ?? 20),
+    holdSeconds: Number(process.env.BENCH_E2E_HOLD_SECONDS ?? 60),
+    rates: [5_000, 10_000, 20_000, 30_000, 40_000, 50_000, 60_000, 80_000],
+  }).finally(() => e2eServers.stop())
+  console.log(`| end to end, highest steady rate (events/s, lag p99 < 1 s) | ${endToEnd.highestSteadyEventsPerSecond} | | | ≥ 50,000 |`)
+  if (endToEnd.hold) console.log(`| end to end, ledger over the hold | ${endToEnd.hold.lost} lost, ${endToEnd.hold.duplicates} duplicated of ${endToEnd.hold.acked} acked | | | 0 and 0 |`)
   const readServers = await startTestServers()
   const reads = await benchReads(readServers, Number(process.env.BENCH_READ_EVENTS ?? 10_000_000)).finally(() => readServers.stop())
   console.log(`| historical?days=365 p95 (ms), ${reads.events} events | ${reads.historical365.p95Ms} | | | < 50 |`)
@@ -85,6 +95,7 @@ try {
     settings: { seconds: SECONDS, connections: CONNECTIONS, redisAppendfsync: 'always' },
     ingest: { batch50: { rounds, ratio: realRps / ceilingRps, at80 }, ...others },
     worker,
+    endToEnd,
     reads,
   }
   writeFileSync(new URL('../results/latest.json', import.meta.url), JSON.stringify(results, null, 2) + '\n')

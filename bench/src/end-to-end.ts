@@ -1,0 +1,138 @@
+import { fork, type ChildProcess } from 'node:child_process'
+import autocannon from 'autocannon'
+import postgres from 'postgres'
+import { createDatabase, createTenant, runMigrations } from '@tributary/db'
+import { freePort, type TestServers } from '@tributary/servers'
+import { startIngest } from './ingest.ts'
+
+const log = (line: string) => console.error(`[bench] ${line}`)
+
+export interface EndToEndStep {
+  offeredEventsPerSecond: number
+  ackedEventsPerSecond: number
+  lagP50Ms: number
+  lagP99Ms: number
+  seconds: number
+}
+
+export interface EndToEndBench {
+  steps: EndToEndStep[]
+  highestSteadyEventsPerSecond: number
+  hold?: EndToEndStep & { acked: number; stored: number; lost: number; duplicates: number }
+}
+
+function percentile(sorted: number[], p: number) {
+  return sorted.length === 0 ? Number.POSITIVE_INFINITY : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
+}
+
+/**
+ * Acked → committed lag under load, everything on one machine: the load generator drives one
+ * ingest process at a fixed offered rate (50-event batches) while one worker writes to
+ * Postgres; every 10th request's first event is timed from its 2xx to the moment a poller
+ * (every 100 ms) sees its row. The rate rises step by step until the p99 lag passes 1 s;
+ * the highest rate below that is then held for HOLD seconds and checked against the ledger:
+ * every acknowledged event stored, exactly once.
+ */
+export async function benchEndToEnd(servers: TestServers, options: { stepSeconds: number; holdSeconds: number; rates: number[] }): Promise<EndToEndBench> {
+  await runMigrations(servers.databaseUrl)
+  const { db, close } = createDatabase(servers.databaseUrl, { applicationName: 'bench', maxConnections: 2 })
+  const tenant = await createTenant(db, `e2e-${Date.now()}`)
+  await close()
+  const sql = postgres(servers.databaseUrl, { max: 2, onnotice: () => {} })
+  const env = { DATABASE_URL: servers.databaseUrl, REDIS_URL: servers.redisUrl, RATE_LIMIT_EVENTS_PER_SECOND: '0', STREAM_BACKLOG_CAP: '0' }
+  const ingest = await startIngest(env, 'real')
+  const workerPort = await freePort()
+  const worker: ChildProcess = fork(new URL('../../apps/worker/src/main.ts', import.meta.url), [], {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, ...env, WORKER_NAME: 'e2e', WORKER_PORT: String(workerPort), LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
+  let run = 0
+  const acked: string[] = []
+
+  async function step(rate: number, seconds: number, keepLedger: boolean): Promise<EndToEndStep> {
+    const tag = `r${++run}`
+    const sent = new Map<string, number>() // sampled event id → ack time
+    const seen = new Map<string, number>()
+    let n = 0
+    let stop = false
+    let drainDeadline = Number.POSITIVE_INFINITY
+    const poller = (async () => {
+      while (!stop || seen.size < sent.size) {
+        const waiting = [...sent.keys()].filter((id) => !seen.has(id))
+        if (waiting.length > 0) {
+          const rows = await sql`select event_id from user_activities where tenant_id = ${tenant.tenantId} and event_id = any(${waiting})`
+          const now = performance.now()
+          for (const r of rows) seen.set(r.event_id as string, now)
+        }
+        if (stop && performance.now() > drainDeadline) break
+        await new Promise((r) => setTimeout(r, 100))
+      }
+    })()
+    const result = await autocannon({
+      url: `http://127.0.0.1:${ingest.port}/api/v2/analytics/events`,
+      method: 'POST',
+      connections: 50,
+      duration: seconds,
+      overallRate: Math.max(1, Math.round(rate / 50)),
+      headers: { authorization: `Bearer ${tenant.writeKey}`, 'content-type': 'application/json' },
+      requests: [
+        {
+          setupRequest: (req, ctx: object) => {
+            const context = ctx as Record<string, unknown>
+            const id = n++
+            context.id = id
+            const events = Array.from({ length: 50 }, (_, i) => ({ eventId: `${tag}-${id}-${i}`, type: i % 3 ? 'pageview' : 'action', page: `/p/${i % 12}`, action: 'click', anonymousId: `v${id % 997}` }))
+            return { ...req, body: JSON.stringify({ events }) }
+          },
+          onResponse: (status, _body, ctx: object) => {
+            const context = ctx as Record<string, unknown>
+            if (status !== 202) return
+            const id = context.id as number
+            if (keepLedger) for (let i = 0; i < 50; i++) acked.push(`${tag}-${id}-${i}`)
+            if (id % 10 === 0) sent.set(`${tag}-${id}-0`, performance.now())
+          },
+        },
+      ],
+    })
+    stop = true
+    drainDeadline = performance.now() + 30_000
+    await poller
+    const lags = [...sent].map(([id, at]) => (seen.has(id) ? seen.get(id)! - at : Number.POSITIVE_INFINITY)).sort((a, b) => a - b)
+    const outcome = { offeredEventsPerSecond: rate, ackedEventsPerSecond: (result['2xx'] * 50) / (result.duration || seconds), lagP50Ms: Math.round(percentile(lags, 50)), lagP99Ms: Math.round(percentile(lags, 99)), seconds }
+    log(`end to end @ ${rate} events/s offered: ${outcome.ackedEventsPerSecond.toFixed(0)} acked/s, lag p50 ${outcome.lagP50Ms} ms, p99 ${outcome.lagP99Ms} ms`)
+    return outcome
+  }
+
+  try {
+    for (let i = 0; i < 100; i++) {
+      if (await fetch(`http://127.0.0.1:${workerPort}/readyz`).then((r) => r.ok).catch(() => false)) break
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    const steps: EndToEndStep[] = []
+    let best = 0
+    for (const rate of options.rates) {
+      const s = await step(rate, options.stepSeconds, false)
+      steps.push(s)
+      // Steady means the system kept up: acked what was offered and committed it within 1 s (p99).
+      if (s.lagP99Ms > 1000 || s.ackedEventsPerSecond < rate * 0.95) break
+      best = rate
+    }
+    const outcome: EndToEndBench = { steps, highestSteadyEventsPerSecond: best }
+    if (best > 0 && options.holdSeconds > 0) {
+      const held = await step(best, options.holdSeconds, true)
+      const [row] = await sql`select count(*)::int as stored, count(*) - count(distinct event_id) as dups from user_activities where tenant_id = ${tenant.tenantId} and event_id like ${`r${run}-%`}`
+      const storedIds = new Set((await sql`select event_id from user_activities where tenant_id = ${tenant.tenantId} and event_id like ${`r${run}-%`}`).map((r) => r.event_id as string))
+      const lost = acked.filter((id) => !storedIds.has(id)).length
+      outcome.hold = { ...held, acked: acked.length, stored: Number(row!.stored), lost, duplicates: Number(row!.dups) }
+      // Stored may exceed acked: requests still in flight when the load stopped were written but not counted.
+      log(`held ${best} events/s for ${options.holdSeconds} s: ${acked.length} acked, ${row!.stored} stored (in-flight requests included), ${lost} acked but lost, ${row!.dups} duplicated`)
+    }
+    return outcome
+  } finally {
+    await ingest.stop()
+    worker.kill('SIGTERM')
+    await new Promise((r) => worker.once('exit', r))
+    await sql.end()
+  }
+}

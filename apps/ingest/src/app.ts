@@ -5,6 +5,7 @@ import type { IngestConfig } from './config.ts'
 import { ApiError, errorHandler } from './errors.ts'
 import { createEventLog, type EventLog } from './event-log/event-log.ts'
 import auth from './plugins/auth.ts'
+import keyRevocations from './plugins/key-revocations.ts'
 import database from './plugins/database.ts'
 import redis from './plugins/redis.ts'
 import { acceptCompressedBodies, acceptJsonOnly } from './plugins/request-body.ts'
@@ -46,8 +47,8 @@ export async function buildApp({ config, logger, eventLog: eventLogOverride }: B
     requestIdHeader: false,
     logController: new LogController({ disableRequestLogging: true }),
     // Slow clients (slowloris, a stalled upload) are cut off rather than holding sockets.
-    connectionTimeout: 30_000,
-    requestTimeout: 30_000,
+    connectionTimeout: config.REQUEST_TIMEOUT_MS,
+    requestTimeout: config.REQUEST_TIMEOUT_MS,
     keepAliveTimeout: 72_000,
     bodyLimit: config.BODY_LIMIT_BYTES,
     routerOptions: { maxParamLength: 255 },
@@ -68,6 +69,7 @@ export async function buildApp({ config, logger, eventLog: eventLogOverride }: B
   await app.register(redis, { url: config.REDIS_URL })
   await app.register(database, { url: config.DATABASE_URL, keyCacheTtlMs: config.KEY_CACHE_TTL_MS })
   await app.register(auth)
+  await app.register(keyRevocations, { url: config.REDIS_URL })
   await app.register(health)
 
   const eventLog = eventLogOverride ?? createEventLog(app.redis, {

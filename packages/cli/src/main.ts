@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util'
 import { createDatabase, InvalidTimezoneError, TenantExistsError } from '@tributary/db'
-import { ConfigError } from '@tributary/shared'
+import { ConfigError, KEY_REVOCATIONS_CHANNEL } from '@tributary/shared'
 import { keysList, keysRevoke, keysRotate } from './commands/keys.ts'
 import { tenantCreate, tenantList } from './commands/tenant.ts'
 import { databaseUrl, redisUrl, sessionTimeoutMinutes, streamShards, UsageError } from './config.ts'
@@ -70,7 +70,16 @@ async function run(argv: string[]): Promise<number> {
     else if (command === 'tenant list') await tenantList(db, out)
     else if (command === 'keys list') await keysList(db, out, arg!)
     else if (command === 'keys rotate') await keysRotate(db, out, arg!, values.kind as 'write' | 'read')
-    else if (command === 'keys revoke') await keysRevoke(db, out, arg!)
+    else if (command === 'keys revoke') {
+      await keysRevoke(db, out, arg!, async () => {
+        try {
+          await redisClient().publish(KEY_REVOCATIONS_CHANNEL, arg!)
+          return true
+        } catch {
+          return false
+        }
+      })
+    }
   } finally {
     redis?.disconnect()
     await close()

@@ -30,3 +30,6 @@ export function realtimeKeys(tenantId: string, shard: number) {
 export function allStreamKeys(shards: number): string[] {
   return Array.from({ length: shards }, (_, shard) => streamKey(shard))
 }
+
+/** Pub/sub channel on which a key revocation is announced, so every ingest process forgets its cached keys at once. */
+export const KEY_REVOCATIONS_CHANNEL = 'tributary:keys:revoked'

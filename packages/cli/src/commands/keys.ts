@@ -22,11 +22,16 @@ export async function keysRotate(db: Database, out: Output, tenantRef: string, k
   out.line(`Shown once. The old ${kind} keys still work: revoke each with \`pnpm tributary keys revoke <prefix>\` once clients use the new one.`)
 }
 
-export async function keysRevoke(db: Database, out: Output, prefixOrId: string) {
+/** Revokes in Postgres, then tells every ingest process to forget its cached key checks. */
+export async function keysRevoke(db: Database, out: Output, prefixOrId: string, announce: () => Promise<boolean>) {
   const revoked = await revokeKey(db, prefixOrId)
   if (revoked === 0) throw new UsageError(`no active key with prefix or id "${prefixOrId}" (pnpm tributary keys list <tenant>)`)
-  if (out.json) return out.data({ revoked })
-  out.line(`revoked ${revoked} key${revoked === 1 ? '' : 's'} (${prefixOrId}); running ingest processes refuse it within their key cache TTL`)
+  const announced = await announce()
+  if (out.json) return out.data({ revoked, announced })
+  out.line(
+    `revoked ${revoked} key${revoked === 1 ? '' : 's'} (${prefixOrId}); ` +
+      (announced ? 'running ingest processes refuse it now' : 'Redis was not reachable: running ingest processes refuse it within KEY_CACHE_TTL_MS'),
+  )
 }
 
 export async function keysList(db: Database, out: Output, tenantRef: string) {

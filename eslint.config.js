@@ -19,7 +19,7 @@ export default tseslint.config(
   },
   {
     // Tooling, tests and the local-stack scripts may read the environment directly.
-    files: ['infra/**', 'packages/servers/**', '**/test/**', 'bench/**', 'drizzle.config.ts', 'eslint.config.js'],
+    files: ['infra/**', 'packages/servers/**', 'packages/chaos/**', '**/test/**', 'bench/**', 'drizzle.config.ts', 'eslint.config.js'],
     rules: { 'no-restricted-properties': 'off' },
   },
 )

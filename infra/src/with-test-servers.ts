@@ -42,12 +42,19 @@ process.on('SIGTERM', forward)
 const code: number = await new Promise((resolve) => child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))))
 await servers?.stop()
 
-// tap's summary: "# { total: 12, pass: 11, fail: 1 }" (keys absent when zero).
-const summary = /#\s*\{([^}]*)\}\s*$/m.exec(tail.replace(/\x1b\[[0-9;]*m/g, ''))
+// tap's summary: "# { total: 12, pass: 11, fail: 1 }" (keys absent when zero); other
+// runners (pnpm test:chaos) end with a plain "N passed, N failed" line.
+const clean = tail.replace(/\x1b\[[0-9;]*m/g, '')
+const summary = /#\s*\{([^}]*)\}\s*$/m.exec(clean)
+const plain = /^(\d+) passed, (\d+) failed\s*$/m.exec(clean)
 if (summary?.[1]) {
   counts.seen = true
   counts.pass = Number(/pass:\s*(\d+)/.exec(summary[1])?.[1] ?? 0)
   counts.fail = Number(/fail:\s*(\d+)/.exec(summary[1])?.[1] ?? 0)
+} else if (plain) {
+  counts.seen = true
+  counts.pass = Number(plain[1])
+  counts.fail = Number(plain[2])
 }
-console.log(counts.seen ? `${counts.pass} passed, ${counts.fail} failed` : `0 passed, ${code === 0 ? 0 : 1} failed`)
+if (!plain || summary) console.log(counts.seen ? `${counts.pass} passed, ${counts.fail} failed` : `0 passed, ${code === 0 ? 0 : 1} failed`)
 process.exit(code !== 0 ? code : counts.seen && counts.pass > 0 ? 0 : 1)

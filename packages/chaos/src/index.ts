@@ -1,0 +1,2 @@
+export { checkLedger, Ledger, type LedgerCheck } from './ledger.ts'
+export { runKillScenario, type KillScenario, type ScenarioResult } from './scenario.ts'

@@ -1,5 +1,5 @@
 import { emptyDatabase, testRedis } from '@tributary/servers'
-import { runKillScenario, type KillScenario, type ScenarioResult } from './index.ts'
+import { dedicatedServers, runKillScenario, type KillScenario, type ScenarioResult } from './index.ts'
 
 /**
  * `pnpm test:chaos`: the long fault scenarios, each on a fresh database and Redis database
@@ -7,9 +7,12 @@ import { runKillScenario, type KillScenario, type ScenarioResult } from './index
  * CHAOS_EVENTS (default 200,000) sets the size of each run.
  */
 const events = Number(process.env.CHAOS_EVENTS ?? 200_000)
-const scenarios: Array<[string, Omit<KillScenario, 'databaseUrl' | 'redisUrl'>]> = [
+type Servers = Awaited<ReturnType<typeof dedicatedServers>>
+const scenarios: Array<[string, Omit<KillScenario, 'databaseUrl' | 'redisUrl' | 'fault'>, ((servers: Servers) => Promise<void>)?]> = [
   ['3 workers, one SIGKILLed every second and restarted', { events, tenants: 3, workers: 3, killEveryMs: 1_000, respawn: true, concurrency: 16 }],
   ['2 workers, one SIGKILLed and never restarted', { events: Math.round(events / 4), tenants: 3, workers: 2, killEveryMs: 1_500, respawn: false, concurrency: 16 }],
+  ['Postgres stopped for 30 s under load', { events, tenants: 3, workers: 2, killEveryMs: 0, respawn: true, concurrency: 16 }, (s) => s.stopPostgresFor(30_000)],
+  ['Redis SIGKILLed under load, restarted after 5 s', { events: Math.round(events / 2), tenants: 3, workers: 2, killEveryMs: 0, respawn: true, concurrency: 16 }, (s) => s.crashRedisFor(5_000)],
 ]
 
 const cleanups: Array<() => unknown> = []
@@ -17,11 +20,22 @@ const context = { teardown: (fn: () => unknown) => void cleanups.push(fn) }
 const rows: Array<[string, ScenarioResult]> = []
 let failed = false
 try {
-  for (const [name, scenario] of scenarios) {
-    const { url: databaseUrl } = await emptyDatabase(context)
-    const { url: redisUrl } = await testRedis(context)
+  for (const [name, scenario, fault] of scenarios) {
     console.error(`[chaos] ${name}…`)
-    const result = await runKillScenario({ ...scenario, databaseUrl, redisUrl })
+    let result: ScenarioResult
+    if (fault) {
+      // Faults on the servers themselves need servers of the scenario's own.
+      const servers = await dedicatedServers()
+      try {
+        result = await runKillScenario({ ...scenario, databaseUrl: servers.databaseUrl, redisUrl: servers.redisUrl, fault: () => fault(servers) })
+      } finally {
+        await servers.stop()
+      }
+    } else {
+      const { url: databaseUrl } = await emptyDatabase(context)
+      const { url: redisUrl } = await testRedis(context)
+      result = await runKillScenario({ ...scenario, databaseUrl, redisUrl })
+    }
     rows.push([name, result])
     const c = result.check
     if (c.lost.length || c.duplicated || c.phantoms.length || c.rejectedButStored.length || c.deadLetters) failed = true

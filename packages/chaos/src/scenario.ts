@@ -24,6 +24,8 @@ export interface KillScenario {
   /** Workers killed stay dead (their entries must be taken over by the others). */
   respawn: boolean
   concurrency: number
+  /** Another fault, started once a third of the events are sent (stop Postgres, restart Redis…). */
+  fault?: () => Promise<void>
 }
 
 export interface ScenarioResult {
@@ -81,6 +83,11 @@ export async function runKillScenario(s: KillScenario): Promise<ScenarioResult> 
 
   const started = performance.now()
   const batch = 20
+  const fault = (async () => {
+    if (!s.fault) return
+    while (next < s.events / 3) await new Promise((r) => setTimeout(r, 20))
+    await s.fault()
+  })()
   async function sender() {
     while (next < s.events) {
       const first = next
@@ -99,6 +106,7 @@ export async function runKillScenario(s: KillScenario): Promise<ScenarioResult> 
     }
   }
   await Promise.all(Array.from({ length: s.concurrency }, sender))
+  await fault
   const loadSeconds = (performance.now() - started) / 1000
   loading = false
   await killer

@@ -2,6 +2,6 @@ export { createDatabase, type Database, type DatabaseOptions } from './client.ts
 export { runMigrations, MIGRATIONS_FOLDER } from './migrate.ts'
 export { displayPrefix, generateKey, hashKey, issueKey, kindOfKey, listKeys, revokeKey, rotateKey } from './api-keys.ts'
 export { createTenant, findTenantByName, isValidTimezone, listTenants, InvalidTimezoneError, TenantExistsError, type CreatedTenant } from './tenants.ts'
-export { createKeyVerifier, type KeyCheck, type KeyVerifier, type KeyVerifierOptions } from './key-verifier.ts'
+export { createKeyVerifier, KeyStoreUnavailableError, type KeyCheck, type KeyVerifier, type KeyVerifierOptions } from './key-verifier.ts'
 export * from './schema/index.ts'
 export { cleanupAndSync, historical, topEvents, topPages, type Range, type SyncOptions, type SyncResult } from './metrics.ts'

@@ -33,6 +33,14 @@ export interface KeyVerifierOptions {
 
 const MAX_KEY_LENGTH = 128
 
+/** The key store (Postgres) could not be asked and the key was not seen recently. */
+export class KeyStoreUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super('the API key store is unreachable', { cause })
+    this.name = 'KeyStoreUnavailableError'
+  }
+}
+
 /**
  * Verifies API keys against `api_keys`: the row is found by its display prefix and the
  * SHA-256 of the presented key is compared in constant time. Results are cached briefly
@@ -73,6 +81,11 @@ export function createKeyVerifier(db: Database, options: KeyVerifierOptions = {}
     }
   }
 
+  /**
+   * While Postgres is unreachable, an expired answer is still better than none: ingestion
+   * goes on for the keys seen recently (events are buffered in Redis anyway), and only a key
+   * never seen gets KeyStoreUnavailableError (a 503).
+   */
   async function find(key: string): Promise<StoredKey | undefined> {
     const hash = hashKey(key)
     const cached = cache.get(hash)
@@ -81,11 +94,15 @@ export function createKeyVerifier(db: Database, options: KeyVerifierOptions = {}
     if (!pending) {
       pending = lookup(key, hash).finally(() => inFlight.delete(hash))
       inFlight.set(hash, pending)
+    }
+    try {
       const found = await pending
       remember(hash, found)
       return found
+    } catch (err) {
+      if (cached) return cached.key
+      throw new KeyStoreUnavailableError(err)
     }
-    return pending
   }
 
   return {

@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { unauthorized, wrongKeyKind } from '../errors.ts'
+import { KeyStoreUnavailableError } from '@tributary/db'
+import { ApiError, unauthorized, wrongKeyKind } from '../errors.ts'
 
 export interface Principal {
   tenantId: string
@@ -45,7 +46,13 @@ export default fp(
     app.decorateRequest('principal', null)
 
     async function verify(request: FastifyRequest, key: string | undefined, kind: 'write' | 'read') {
-      const check = await app.keys.verify(key, kind)
+      let check
+      try {
+        check = await app.keys.verify(key, kind)
+      } catch (err) {
+        if (err instanceof KeyStoreUnavailableError) throw new ApiError(503, 'unavailable', 'the key store is unreachable and this key was not seen recently; retry later', { retryAfterSeconds: 5 })
+        throw err
+      }
       if (check.ok) {
         request.principal = { tenantId: check.tenantId, keyId: check.keyId, timezone: check.timezone }
         return

@@ -1,8 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process'
-import { copyFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { build } from 'esbuild'
+import { bundle } from '@tributary/infra'
 import { gzipSync } from 'node:zlib'
 import autocannon from 'autocannon'
 import { freePort } from '@tributary/servers'
@@ -65,20 +64,7 @@ function bundleServer(): Promise<string> {
   bundled ??= (async () => {
     // Inside apps/ingest so that the npm packages left external resolve from its node_modules.
     const outdir = fileURLToPath(new URL('../../apps/ingest/.bench-build/', import.meta.url))
-    await build({
-      entryPoints: [fileURLToPath(new URL('./ingest-server.ts', import.meta.url))],
-      outdir,
-      entryNames: '[name]',
-      bundle: true,
-      platform: 'node',
-      target: 'node20',
-      format: 'esm',
-      sourcemap: true,
-      logLevel: 'warning',
-      banner: { js: "import { createRequire as __tributaryRequire } from 'node:module'; const require = __tributaryRequire(import.meta.url);" },
-      plugins: [{ name: 'external', setup: (b) => void b.onResolve({ filter: /^[^./]/ }, (args) => (args.path.startsWith('@tributary/') ? undefined : { path: args.path, external: true })) }],
-    })
-    copyFileSync(fileURLToPath(new URL('../../apps/ingest/src/event-log/append.lua', import.meta.url)), join(outdir, 'append.lua'))
+    await bundle([fileURLToPath(new URL('./ingest-server.ts', import.meta.url))], outdir, fileURLToPath(new URL('../../apps/ingest/src/', import.meta.url)))
     return join(outdir, 'ingest-server.js')
   })()
   return bundled

@@ -1,9 +1,10 @@
 import { fork, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { Redis } from 'ioredis'
 import postgres from 'postgres'
 import { createDatabase, createTenant, runMigrations } from '@tributary/db'
 import { freePort, type TestServers } from '@tributary/servers'
-import { CONSUMER_GROUP, allStreamKeys, decodeEntry, encodeEventJson, normalizeNative } from '@tributary/shared'
+import { allStreamKeys, decodeEntry, encodeEventJson, groupPosition, normalizeNative } from '@tributary/shared'
 import { createEventLog } from '@tributary/ingest/event-log'
 import { cpuShares } from './cpu.ts'
 
@@ -93,17 +94,14 @@ async function drain(servers: TestServers, workers: number, expected: number, sq
   const { shares } = await cpuShares({ redis: servers.redis.pid, postgres: servers.postgres.pid, ...Object.fromEntries(children.map((c, i) => [`worker${i}`, c.pid!])) }, async () => {
     for (;;) {
       await new Promise((r) => setTimeout(r, 100))
-      // Done when, on every stream, the group has been handed the last entry and acknowledged everything.
+      // Done when, on every stream, nothing is undelivered and nothing pending.
       let busy = 0
       for (const stream of allStreamKeys(SHARDS)) {
-        const info = (await redis.xinfo('STREAM', stream)) as unknown[]
-        const last = String(info[info.indexOf('last-generated-id') + 1])
-        const groups = (await redis.xinfo('GROUPS', stream).catch(() => [])) as unknown[][]
-        const group = groups.map((g) => Object.fromEntries(Array.from({ length: g.length / 2 }, (_, k) => [String(g[2 * k]), g[2 * k + 1]])) as Record<string, unknown>).find((g) => g.name === CONSUMER_GROUP)
-        if (!group || group['last-delivered-id'] !== last || Number(group.pending) > 0) busy++
+        const position = await groupPosition(redis, stream)
+        busy += position.undelivered + position.pending
       }
       for (const c of children) {
-        const rss = Number((await import('node:fs')).readFileSync(`/proc/${c.pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)?.[1] ?? 0) * 1024
+        const rss = Number(readFileSync(`/proc/${c.pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)?.[1] ?? 0) * 1024
         peakRss = Math.max(peakRss, rss)
       }
       if (busy === 0) break

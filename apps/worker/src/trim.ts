@@ -1,12 +1,6 @@
 import type { Redis } from 'ioredis'
-import { groupPosition } from '@tributary/shared'
+import { fieldsToObject, groupPosition } from '@tributary/shared'
 
-
-function toMap(flat: unknown[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {}
-  for (let i = 0; i + 1 < flat.length; i += 2) out[String(flat[i])] = flat[i + 1]
-  return out
-}
 
 /** The id just after `id` (ms-seq), so MINID keeps nothing up to and including `id`. */
 function after(id: string): string {
@@ -33,7 +27,7 @@ export async function trimAndTidy(redis: Redis, streams: string[], self: string,
   const lag: Record<string, number> = {}
   let trimmed = 0
   for (const stream of streams) {
-    const groups = ((await redis.xinfo('GROUPS', stream)) as unknown[][]).map(toMap)
+    const groups = ((await redis.xinfo('GROUPS', stream)) as unknown[][]).map(fieldsToObject)
     if (groups.length === 0) continue
     let keepFrom: string | undefined
     for (const group of groups) {
@@ -41,7 +35,7 @@ export async function trimAndTidy(redis: Redis, streams: string[], self: string,
       const summary = (await redis.xpending(stream, name)) as [number, string | null, string | null, unknown]
       const needed = summary[0] > 0 && summary[1] ? summary[1] : after(String(group['last-delivered-id']))
       keepFrom = keepFrom === undefined ? needed : older(keepFrom, needed)
-      const consumers = ((await redis.xinfo('CONSUMERS', stream, name)) as unknown[][]).map(toMap)
+      const consumers = ((await redis.xinfo('CONSUMERS', stream, name)) as unknown[][]).map(fieldsToObject)
       for (const consumer of consumers) {
         if (consumer.name !== self && Number(consumer.pending) === 0 && Number(consumer.idle) >= idleConsumerMs) {
           await redis.xgroup('DELCONSUMER', stream, name, String(consumer.name))

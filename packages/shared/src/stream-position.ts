@@ -1,7 +1,12 @@
 import type { Redis } from 'ioredis'
 import { CONSUMER_GROUP } from './streams.ts'
 
-const toMap = (flat: unknown[]) => Object.fromEntries(Array.from({ length: Math.floor(flat.length / 2) }, (_, k) => [String(flat[2 * k]), flat[2 * k + 1]])) as Record<string, unknown>
+/** The flat [field, value, …] arrays XINFO replies with, as an object. */
+export function fieldsToObject(flat: unknown[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (let i = 0; i + 1 < flat.length; i += 2) out[String(flat[i])] = flat[i + 1]
+  return out
+}
 
 /**
  * Where the writers' group stands on a stream: entries not yet delivered, entries delivered
@@ -15,9 +20,9 @@ export async function groupPosition(redis: Redis, stream: string) {
     redis.xinfo('GROUPS', stream).catch(() => []) as Promise<unknown[][]>,
     redis.xpending(stream, CONSUMER_GROUP).catch(() => [0, null]) as Promise<[number, string | null]>,
   ])
-  const length = info ? Number(toMap(info).length ?? 0) : 0
-  const lastGenerated = info ? String(toMap(info)['last-generated-id']) : '0-0'
-  const group = groups.map(toMap).find((g) => g.name === CONSUMER_GROUP)
+  const length = info ? Number(fieldsToObject(info).length ?? 0) : 0
+  const lastGenerated = info ? String(fieldsToObject(info)['last-generated-id']) : '0-0'
+  const group = groups.map(fieldsToObject).find((g) => g.name === CONSUMER_GROUP)
   let undelivered = length
   if (group) {
     if (group['last-delivered-id'] === lastGenerated) undelivered = 0

@@ -32,6 +32,13 @@ export interface PreparedBatch {
   duplicates: number
 }
 
+/**
+ * Route-level validator for bodies whose events are checked one by one (prepareEvents): the
+ * route only insists on a JSON object, so one bad event does not sink the batch.
+ */
+export const objectBody = (message: string) => () => (body: unknown) =>
+  body !== null && typeof body === 'object' && !Array.isArray(body) ? { value: body } : { error: new ApiError(400, 'validation_failed', message) }
+
 export function compile<S extends TSchema>(schema: S): TypeCheck<S> {
   return TypeCompiler.Compile(schema)
 }

@@ -2,17 +2,13 @@ import { type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ErrorResponseSchema, EventBatchSchema, EventSchema, EventsAcceptedSchema, EventsBodySchema, normalizeNative, type EventInput } from '@tributary/shared'
 import { ApiError } from '../errors.ts'
 import { acceptBatch } from '../ingest/accept.ts'
-import { compile, firstSchemaError, prepareEvents, refuseTenantClaims } from '../ingest/prepare.ts'
+import { compile, firstSchemaError, objectBody, prepareEvents, refuseTenantClaims } from '../ingest/prepare.ts'
 import type { IngestRouteOptions } from './ingest-options.ts'
 
 const checkEvent = compile(EventSchema)
 const checkBatch = compile(EventBatchSchema)
 
-/** The body is checked here, event by event, so that one bad event does not sink the batch. */
-const objectOnly = () => (body: unknown) =>
-  body !== null && typeof body === 'object' && !Array.isArray(body)
-    ? { value: body }
-    : { error: new ApiError(400, 'validation_failed', 'the body must be a JSON object: one event, or {"events": [...]}') }
+const objectOnly = objectBody('the body must be a JSON object: one event, or {"events": [...]}')
 
 const events: FastifyPluginAsyncTypebox<IngestRouteOptions> = async (app, { eventLog, bodyLimit }) => {
   app.post(

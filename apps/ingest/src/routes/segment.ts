@@ -11,7 +11,7 @@ import {
 } from '@tributary/shared'
 import { ApiError } from '../errors.ts'
 import { acceptBatch } from '../ingest/accept.ts'
-import { compile, firstSchemaError, prepareEvents, refuseTenantClaims } from '../ingest/prepare.ts'
+import { compile, firstSchemaError, objectBody, prepareEvents, refuseTenantClaims } from '../ingest/prepare.ts'
 import { acceptCompressedBodies, parseAnyContentTypeAsJson } from '../plugins/request-body.ts'
 import type { IngestRouteOptions } from './ingest-options.ts'
 
@@ -19,8 +19,7 @@ const checkMessage = compile(SegmentMessageSchema)
 const checkBatch = compile(SegmentBatchSchema)
 const errors = { 400: ErrorResponseSchema, 401: ErrorResponseSchema, 403: ErrorResponseSchema, 413: ErrorResponseSchema, 415: ErrorResponseSchema, 429: ErrorResponseSchema, 503: ErrorResponseSchema }
 
-const objectOnly = () => (body: unknown) =>
-  body !== null && typeof body === 'object' && !Array.isArray(body) ? { value: body } : { error: new ApiError(400, 'validation_failed', 'the body must be a JSON object') }
+const objectOnly = objectBody('the body must be a JSON object')
 
 /**
  * The Segment HTTP tracking API, so Segment-spec SDKs work unchanged when pointed here.

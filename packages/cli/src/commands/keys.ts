@@ -3,7 +3,8 @@ import { listKeys, revokeKey, rotateKey, tenants, type Database } from '@tributa
 import { UsageError } from '../config.ts'
 import type { Output } from '../output.ts'
 
-async function findTenant(db: Database, nameOrId: string) {
+/** A tenant by name, or by id; a usage error naming what was asked for when there is none. */
+export async function findTenant(db: Database, nameOrId: string) {
   const isUuid = /^[0-9a-f-]{36}$/i.test(nameOrId)
   const rows = await db
     .select()

@@ -1,12 +1,11 @@
 import { sql } from 'drizzle-orm'
 import type { Redis } from 'ioredis'
-import { cleanupAndSync, tenants, type Database } from '@tributary/db'
-import { CONSUMER_GROUP, deadLetterKey, groupPosition, streamKey } from '@tributary/shared'
-import { eq, or } from 'drizzle-orm'
+import { cleanupAndSync, type Database } from '@tributary/db'
+import { CONSUMER_GROUP, deadLetterKey, fieldsToObject, groupPosition, streamKey } from '@tributary/shared'
 import { UsageError } from '../config.ts'
+import { findTenant } from './keys.ts'
 import type { Output } from '../output.ts'
 
-const toMap = (flat: unknown[]) => Object.fromEntries(Array.from({ length: Math.floor(flat.length / 2) }, (_, k) => [String(flat[2 * k]), flat[2 * k + 1]])) as Record<string, unknown>
 const ago = (ms: number) => (ms < 1000 ? `${ms} ms` : ms < 120_000 ? `${Math.round(ms / 1000)} s` : ms < 7_200_000 ? `${Math.round(ms / 60_000)} min` : `${(ms / 3_600_000).toFixed(1)} h`)
 
 /** The configured shards, plus any stream found in Redis beyond them (after STREAM_SHARDS was lowered, say). */
@@ -31,7 +30,7 @@ export async function status(redis: Redis, db: Database, out: Output, configured
     const dlq = await redis.xlen(deadLetterKey(shard))
     const oldestMs = position.oldestPendingId ? now - Number(position.oldestPendingId.split('-')[0]) : 0
     rows.push({ shard, stream, length: position.length, undelivered: position.undelivered, pending: position.pending, oldestPendingAgeMs: oldestMs, deadLetters: dlq })
-    const list = ((await redis.xinfo('CONSUMERS', stream, CONSUMER_GROUP).catch(() => [])) as unknown[][]).map(toMap)
+    const list = ((await redis.xinfo('CONSUMERS', stream, CONSUMER_GROUP).catch(() => [])) as unknown[][]).map(fieldsToObject)
     for (const c of list) {
       const seen = consumers.get(String(c.name)) ?? { pending: 0, idleMs: Number.MAX_SAFE_INTEGER }
       consumers.set(String(c.name), { pending: seen.pending + Number(c.pending), idleMs: Math.min(seen.idleMs, Number(c.idle)) })
@@ -71,7 +70,7 @@ interface DeadLetter {
 async function deadLetters(redis: Redis, shard: number, limit: number): Promise<DeadLetter[]> {
   const entries = await redis.xrange(deadLetterKey(shard), '-', '+', 'COUNT', limit)
   return entries.map(([dlqId, flat]) => {
-    const f = toMap(flat)
+    const f = fieldsToObject(flat)
     return { dlqId, shard, stream: String(f.stream), id: String(f.id), code: String(f.code), error: String(f.error), failedAt: String(f.failedAt), fields: JSON.parse(String(f.fields ?? '[]')) as string[] }
   })
 }
@@ -105,13 +104,7 @@ export async function dlqReplay(redis: Redis, out: Output, configuredShards: num
 }
 
 export async function syncNow(db: Database, out: Output, sessionTimeoutMinutes: number, tenantRef?: string) {
-  let tenantId: string | undefined
-  if (tenantRef) {
-    const isUuid = /^[0-9a-f-]{36}$/i.test(tenantRef)
-    const [row] = await db.select().from(tenants).where(isUuid ? or(eq(tenants.id, tenantRef), eq(tenants.name, tenantRef)) : eq(tenants.name, tenantRef)).limit(1)
-    if (!row) throw new UsageError(`no tenant named or with id "${tenantRef}"`)
-    tenantId = row.id
-  }
+  const tenantId = tenantRef ? (await findTenant(db, tenantRef)).id : undefined
   const result = await cleanupAndSync(db, { sessionTimeoutMinutes, wait: true, ...(tenantId ? { tenantId } : {}) })
   if (out.json) return out.data({ syncedDays: result.syncedDays, sessionsClosed: result.sessionsClosed, durationMs: result.durationMs })
   out.line(`synced ${result.syncedDays} days, closed ${result.sessionsClosed} sessions in ${result.durationMs} ms`)

@@ -30,13 +30,19 @@ export interface LedgerCheck {
   phantoms: string[]
   rejectedButStored: string[]
   deadLetters: number
+  /** Tenants whose real-time event count differs from their stored rows. */
+  counterMismatches: Array<{ tenantId: string; counted: number; stored: number }>
 }
 
 /**
  * The checks, given every stored (tenant, event id) row: every acked event stored once, no
  * row that was never sent, no rejected event stored, nothing in the dead-letter streams.
+ * With `counted` (events each tenant's real-time counters counted): the counters count
+ * exactly the events that were stored — each accepted event once, whatever its client was
+ * told, because the counters and the stream entry are written by the same atomic script
+ * and a resent event is recognised as a duplicate before either.
  */
-export function checkLedger(ledger: Ledger, stored: Array<{ tenantId: string; eventId: string }>, deadLetters: number): LedgerCheck {
+export function checkLedger(ledger: Ledger, stored: Array<{ tenantId: string; eventId: string }>, deadLetters: number, counted?: Map<string, number>): LedgerCheck {
   const key = (tenantId: string, eventId: string) => `${tenantId}\n${eventId}`
   const storedKeys = new Map<string, number>()
   for (const r of stored) storedKeys.set(key(r.tenantId, r.eventId), (storedKeys.get(key(r.tenantId, r.eventId)) ?? 0) + 1)
@@ -45,6 +51,9 @@ export function checkLedger(ledger: Ledger, stored: Array<{ tenantId: string; ev
   const sentKeys = new Set([...ledger.acked, ...ledger.unknown, ...ledger.rejected].map(([id, tenant]) => key(tenant, id)))
   const phantoms = [...storedKeys.keys()].filter((k) => !sentKeys.has(k))
   const rejectedButStored = [...ledger.rejected].filter(([id, tenant]) => storedKeys.has(key(tenant, id))).map(([id]) => id)
+  const storedByTenant = new Map<string, number>()
+  for (const r of stored) storedByTenant.set(r.tenantId, (storedByTenant.get(r.tenantId) ?? 0) + 1)
+  const counterMismatches = [...(counted ?? [])].filter(([tenantId, n]) => n !== (storedByTenant.get(tenantId) ?? 0)).map(([tenantId, n]) => ({ tenantId, counted: n, stored: storedByTenant.get(tenantId) ?? 0 }))
   return {
     sent: ledger.acked.size + ledger.rejected.size + ledger.unknown.size,
     acked: ledger.acked.size,
@@ -56,5 +65,6 @@ export function checkLedger(ledger: Ledger, stored: Array<{ tenantId: string; ev
     phantoms,
     rejectedButStored,
     deadLetters,
+    counterMismatches,
   }
 }

@@ -7,10 +7,11 @@ import { createDatabase, createTenant, runMigrations } from '@tributary/db'
 import { buildApp } from '@tributary/ingest'
 import { loadIngestConfig } from '@tributary/ingest/config'
 import { freePort } from '@tributary/servers'
-import { allStreamKeys, deadLetterKey, groupPosition } from '@tributary/shared'
+import { allStreamKeys, deadLetterKey, groupPosition, realtimeKeys, shardFor } from '@tributary/shared'
 import { checkLedger, Ledger, type LedgerCheck } from './ledger.ts'
 
 const WORKER_MAIN = fileURLToPath(new URL('../../../apps/worker/src/main.ts', import.meta.url))
+const INGEST_SERVER = fileURLToPath(new URL('../../../apps/ingest/src/server.ts', import.meta.url))
 const SHARDS = 4
 
 export interface KillScenario {
@@ -24,70 +25,197 @@ export interface KillScenario {
   /** Workers killed stay dead (their entries must be taken over by the others). */
   respawn: boolean
   concurrency: number
+  /** Where ingest connects to Redis, when not straight to it (through a TcpProxy, say). */
+  ingestRedisUrl?: string
+  /** Where worker number `index` connects, when not straight to the servers. */
+  workerUrls?: (index: number) => { redisUrl?: string; databaseUrl?: string }
+  /** Ingest as this many server processes of its own (for rolling restarts); default: one app in this process. */
+  ingestProcesses?: number
+  /**
+   * How many times a client resends a request answered 5xx or not answered — the same
+   * events, same ids, to the next ingest — as SDKs do. Default 0: the first outcome counts.
+   */
+  retries?: number
   /** Another fault, started once a third of the events are sent (stop Postgres, restart Redis…). */
-  fault?: () => Promise<void>
+  fault?: (control: ScenarioControl) => Promise<void>
+}
+
+/** What a fault can do to the scenario's own processes. */
+export interface ScenarioControl {
+  /** Restarts every ingest process in turn (SIGTERM, wait for exit, start, wait until ready); returns how many. */
+  rollIngest(): Promise<number>
+  /** Restarts every worker in turn (SIGTERM, wait for exit, start under the same name). */
+  rollWorkers(): Promise<number>
 }
 
 export interface ScenarioResult {
   check: LedgerCheck
   kills: number
+  restarts: number
   loadSeconds: number
   recoverySeconds: number
+  /** Request latency as the load generator saw it (each attempt), in ms. */
+  latency: { p50: number; p99: number; max: number }
+  /** Requests sent again after a 5xx or no answer. */
+  resent: number
 }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const alive = (c: ChildProcess) => c.exitCode === null && c.signalCode === null
+const exited = (c: ChildProcess) => (alive(c) ? new Promise((r) => c.once('exit', r)) : Promise.resolve())
 
 function startWorker(name: string, env: Record<string, string>): ChildProcess {
   return fork(WORKER_MAIN, [], { execArgv: ['--import', 'tsx'], env: { ...process.env, ...env, WORKER_NAME: name }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
 }
 
+/** Polls a process's /readyz until it answers 200 (or the process dies, or 30 s pass). */
+async function waitReady(child: ChildProcess, port: number, what: string) {
+  const deadline = Date.now() + 30_000
+  while (Date.now() < deadline && alive(child)) {
+    const ready = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(1_000) }).then((r) => r.ok, () => false)
+    if (ready) return
+    await sleep(100)
+  }
+  child.kill('SIGKILL')
+  throw new Error(`${what} on port ${port} did not become ready`)
+}
+
+async function startIngest(port: number, env: Record<string, string>): Promise<ChildProcess> {
+  const child = fork(INGEST_SERVER, [], { execArgv: ['--import', 'tsx'], env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+  await waitReady(child, port, 'ingest')
+  return child
+}
+
+/** Events counted by the real-time counters (events per minute, last hour) of each tenant. */
+async function realtimeCounts(redis: Redis, tenantIds: string[]): Promise<Map<string, number>> {
+  const counted = new Map<string, number>()
+  const now = Math.floor(Date.now() / 60_000)
+  for (const tenantId of tenantIds) {
+    const keys = realtimeKeys(tenantId, shardFor(tenantId, SHARDS))
+    const values = await redis.mget(...Array.from({ length: 60 }, (_, i) => keys.eventsInMinute(now - i)))
+    counted.set(tenantId, values.reduce((sum, v) => sum + Number(v ?? 0), 0))
+  }
+  return counted
+}
+
+function percentile(sorted: number[], p: number) {
+  return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
+}
+
 /**
- * Load over several tenants through a real ingest API while workers are SIGKILLed; then the
- * pipeline drains and the ledger is checked (see ledger.ts).
+ * Load over several tenants through a real ingest API while workers are SIGKILLed (and
+ * whatever `fault` does); then the pipeline drains and the ledger is checked (ledger.ts),
+ * real-time counters included.
  */
 export async function runKillScenario(s: KillScenario): Promise<ScenarioResult> {
   await runMigrations(s.databaseUrl)
   const { db, close } = createDatabase(s.databaseUrl, { applicationName: 'chaos', maxConnections: 2 })
   const tenants = await Promise.all(Array.from({ length: s.tenants }, (_, i) => createTenant(db, `chaos-${i}-${Date.now()}`)))
   await close()
-  const config = loadIngestConfig({ DATABASE_URL: s.databaseUrl, REDIS_URL: s.redisUrl, STREAM_SHARDS: String(SHARDS), LOG_LEVEL: 'silent', RATE_LIMIT_EVENTS_PER_SECOND: '0', STREAM_BACKLOG_CAP: '0' })
-  const app = await buildApp({ config, logger: pino({ level: 'silent' }) })
-  await app.listen({ port: 0, host: '127.0.0.1' })
-  const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}/api/v2/analytics/events`
 
-  const workerEnv = { DATABASE_URL: s.databaseUrl, REDIS_URL: s.redisUrl, STREAM_SHARDS: String(SHARDS), LOG_LEVEL: 'silent', CLAIM_IDLE_MS: '2000', BATCH_MAX_WAIT_MS: '50', READ_BLOCK_MS: '500' }
+  const ingestEnv = { DATABASE_URL: s.databaseUrl, REDIS_URL: s.ingestRedisUrl ?? s.redisUrl, STREAM_SHARDS: String(SHARDS), LOG_LEVEL: 'silent', RATE_LIMIT_EVENTS_PER_SECOND: '0', STREAM_BACKLOG_CAP: '0' }
+  const ingests = new Map<number, ChildProcess>()
+  let app: Awaited<ReturnType<typeof buildApp>> | undefined
+  const urls: string[] = []
+  if (s.ingestProcesses) {
+    for (let i = 0; i < s.ingestProcesses; i++) {
+      const port = await freePort()
+      ingests.set(port, await startIngest(port, ingestEnv))
+      urls.push(`http://127.0.0.1:${port}/api/v2/analytics/events`)
+    }
+  } else {
+    app = await buildApp({ config: loadIngestConfig(ingestEnv), logger: pino({ level: 'silent' }) })
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    urls.push(`http://127.0.0.1:${(app.server.address() as { port: number }).port}/api/v2/analytics/events`)
+  }
+
+  const workerEnv = { STREAM_SHARDS: String(SHARDS), LOG_LEVEL: 'silent', CLAIM_IDLE_MS: '2000', BATCH_MAX_WAIT_MS: '50', READ_BLOCK_MS: '500' }
+  const envOfWorker = async (index: number) => {
+    const own = s.workerUrls?.(index) ?? {}
+    const port = await freePort()
+    workerPorts.set(`chaos-w${index}`, port)
+    return { ...workerEnv, DATABASE_URL: own.databaseUrl ?? s.databaseUrl, REDIS_URL: own.redisUrl ?? s.redisUrl, WORKER_PORT: String(port) }
+  }
+  const workerPorts = new Map<string, number>()
   const workers = new Map<string, ChildProcess>()
-  for (let i = 0; i < s.workers; i++) workers.set(`chaos-w${i}`, startWorker(`chaos-w${i}`, { ...workerEnv, WORKER_PORT: String(await freePort()) }))
+  const workerIndex = new Map<string, number>()
+  for (let i = 0; i < s.workers; i++) {
+    const env = await envOfWorker(i)
+    workers.set(`chaos-w${i}`, startWorker(`chaos-w${i}`, env))
+    workerIndex.set(`chaos-w${i}`, i)
+  }
+  // Load starts once every worker consumes, so faults land on work in flight.
+  await Promise.all([...workers].map(([name, child]) => waitReady(child, workerPorts.get(name)!, name)))
 
   const ledger = new Ledger()
   let next = 0
   let kills = 0
+  let restarts = 0
   let loading = true
   const killer = (async () => {
     while (loading && s.killEveryMs > 0) {
-      await new Promise((r) => setTimeout(r, s.respawn ? s.killEveryMs : 50))
+      await sleep(s.respawn ? s.killEveryMs : 50)
       if (!loading) break
       // Without respawn: one kill, a third of the way into the load, so work is in flight.
       if (!s.respawn && next < s.events / 3) continue
-      const alive = [...workers].filter(([, c]) => c.exitCode === null && c.signalCode === null)
-      if (alive.length <= (s.respawn ? 0 : 1)) continue
-      const [name, child] = alive[Math.floor(Math.random() * alive.length)]!
+      const running = [...workers].filter(([, c]) => alive(c))
+      if (running.length <= (s.respawn ? 0 : 1)) continue
+      const [name, child] = running[Math.floor(Math.random() * running.length)]!
       child.kill('SIGKILL')
       kills++
       if (s.respawn) {
-        await new Promise((r) => setTimeout(r, 300))
-        workers.set(name, startWorker(name, { ...workerEnv, WORKER_PORT: String(await freePort()) }))
+        await sleep(300)
+        workers.set(name, startWorker(name, await envOfWorker(workerIndex.get(name)!)))
       } else {
         workers.delete(name)
       }
     }
   })()
 
+  const control: ScenarioControl = {
+    async rollIngest() {
+      for (const [port, child] of ingests) {
+        child.kill('SIGTERM')
+        await exited(child)
+        ingests.set(port, await startIngest(port, ingestEnv))
+        restarts++
+      }
+      return ingests.size
+    },
+    async rollWorkers() {
+      for (const [name, child] of workers) {
+        child.kill('SIGTERM')
+        await exited(child)
+        workers.set(name, startWorker(name, await envOfWorker(workerIndex.get(name)!)))
+        restarts++
+        await sleep(500)
+      }
+      return workers.size
+    },
+  }
+
   const started = performance.now()
   const batch = 20
   const fault = (async () => {
     if (!s.fault) return
-    while (next < s.events / 3) await new Promise((r) => setTimeout(r, 20))
-    await s.fault()
+    while (next < s.events / 3) await sleep(20)
+    await s.fault(control)
   })()
+  const latencies: number[] = []
+  let resent = 0
+  let turn = 0
+  async function post(url: string, writeKey: string, body: string): Promise<{ status?: number; errorIndexes?: number[] }> {
+    const t0 = performance.now()
+    try {
+      const res = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${writeKey}`, 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(20_000) })
+      const reply = (await res.json().catch(() => ({}))) as { errors?: Array<{ index: number }> }
+      return { status: res.status, errorIndexes: reply.errors?.map((e) => e.index) }
+    } catch {
+      return {}
+    } finally {
+      latencies.push(performance.now() - t0)
+    }
+  }
   async function sender() {
     while (next < s.events) {
       const first = next
@@ -96,13 +224,17 @@ export async function runKillScenario(s: KillScenario): Promise<ScenarioResult> 
       const ids = Array.from({ length: Math.min(batch, s.events - first) }, (_, i) => `c-${first + i}`)
       // One request in ten carries an event without any identity: it must be refused and never stored.
       const events = ids.map((id, i) => (first % (batch * 10) === 0 && i === 0 ? { eventId: id, type: 'pageview', page: '/' } : { eventId: id, type: i % 2 ? 'action' : 'pageview', action: 'a', page: '/p', anonymousId: `v${first % 101}` }))
-      try {
-        const res = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${tenant.writeKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ events }), signal: AbortSignal.timeout(10_000) })
-        const body = (await res.json().catch(() => ({}))) as { errors?: Array<{ index: number }> }
-        ledger.record(tenant.tenantId, ids, { status: res.status, errorIndexes: body.errors?.map((e) => e.index) })
-      } catch {
-        ledger.record(tenant.tenantId, ids, {})
+      const body = JSON.stringify({ events })
+      // Requests go round the ingest processes; a resend goes to the next one after the one
+      // that failed, as a load balancer takes a failing instance out of rotation.
+      const target = turn++
+      let outcome = await post(urls[target % urls.length]!, tenant.writeKey, body)
+      for (let attempt = 1; attempt <= (s.retries ?? 0) && (outcome.status === undefined || outcome.status >= 500); attempt++) {
+        resent++
+        await sleep(100 * attempt)
+        outcome = await post(urls[(target + attempt) % urls.length]!, tenant.writeKey, body)
       }
+      ledger.record(tenant.tenantId, ids, outcome)
     }
   }
   await Promise.all(Array.from({ length: s.concurrency }, sender))
@@ -111,7 +243,7 @@ export async function runKillScenario(s: KillScenario): Promise<ScenarioResult> 
   loading = false
   await killer
   // A killed worker stays dead only in the no-respawn scenario; make sure at least one runs.
-  if ([...workers.values()].every((c) => c.exitCode !== null || c.signalCode !== null)) workers.set('chaos-last', startWorker('chaos-last', { ...workerEnv, WORKER_PORT: String(await freePort()) }))
+  if ([...workers.values()].every((c) => !alive(c))) workers.set('chaos-last', startWorker('chaos-last', await envOfWorker(0)))
 
   const redis = new Redis(s.redisUrl)
   const drainStarted = performance.now()
@@ -123,17 +255,27 @@ export async function runKillScenario(s: KillScenario): Promise<ScenarioResult> 
     }
     if (busy === 0) break
     if (performance.now() - drainStarted > 120_000) break
-    await new Promise((r) => setTimeout(r, 200))
+    await sleep(200)
   }
   const recoverySeconds = (performance.now() - drainStarted) / 1000
   let deadLetters = 0
   for (let shard = 0; shard < SHARDS; shard++) deadLetters += await redis.xlen(deadLetterKey(shard))
+  const counted = await realtimeCounts(redis, tenants.map((t) => t.tenantId))
   const sql = postgres(s.databaseUrl, { max: 1, onnotice: () => {} })
   const stored = (await sql`select tenant_id, event_id from user_activities`).map((r) => ({ tenantId: r.tenant_id as string, eventId: r.event_id as string }))
   await sql.end()
   redis.disconnect()
-  for (const child of workers.values()) child.kill('SIGTERM')
-  await Promise.all([...workers.values()].map((c) => (c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => c.once('exit', r)))))
-  await app.close()
-  return { check: checkLedger(ledger, stored, deadLetters), kills, loadSeconds, recoverySeconds }
+  for (const child of [...workers.values(), ...ingests.values()]) child.kill('SIGTERM')
+  await Promise.all([...workers.values(), ...ingests.values()].map(exited))
+  await app?.close()
+  latencies.sort((a, b) => a - b)
+  return {
+    check: checkLedger(ledger, stored, deadLetters, counted),
+    kills,
+    restarts,
+    loadSeconds,
+    recoverySeconds,
+    latency: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1) ?? 0 },
+    resent,
+  }
 }

@@ -1,0 +1,109 @@
+import { createServer, connect, type Server, type Socket } from 'node:net'
+
+/** One proxied connection; while frozen, bytes read from either side wait in its queues. */
+interface Pair {
+  client: Socket
+  upstream?: Socket
+  toUpstream: Buffer[]
+  toClient: Buffer[]
+}
+
+export class TcpProxy {
+  private readonly pairs = new Set<Pair>()
+  private server: Server | undefined
+  private frozen = false
+  port = 0
+  /** Connections closed by reset(), and connections accepted, since start. */
+  readonly stats = { accepted: 0, resets: 0 }
+
+  constructor(private readonly target: { host: string; port: number }) {}
+
+  /** Listens on a free loopback port; `url` rewrites a redis:// or postgres:// URL to go through it. */
+  async start(): Promise<this> {
+    this.server = createServer((client) => this.accept(client))
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve))
+    this.port = (this.server.address() as { port: number }).port
+    return this
+  }
+
+  url(targetUrl: string): string {
+    const u = new URL(targetUrl)
+    u.hostname = '127.0.0.1'
+    u.port = String(this.port)
+    return u.toString()
+  }
+
+  private accept(client: Socket) {
+    this.stats.accepted++
+    const pair: Pair = { client, toUpstream: [], toClient: [] }
+    this.pairs.add(pair)
+    client.setNoDelay(true)
+    const forget = () => {
+      this.pairs.delete(pair)
+      client.destroy()
+      pair.upstream?.destroy()
+    }
+    client.on('error', forget).on('close', forget)
+    client.on('data', (chunk: Buffer) => {
+      if (this.frozen || !pair.upstream) pair.toUpstream.push(chunk)
+      else pair.upstream.write(chunk)
+    })
+    if (!this.frozen) this.connectUpstream(pair)
+  }
+
+  private connectUpstream(pair: Pair) {
+    const upstream = connect(this.target.port, this.target.host)
+    upstream.setNoDelay(true)
+    pair.upstream = upstream
+    const forget = () => {
+      this.pairs.delete(pair)
+      upstream.destroy()
+      pair.client.destroy()
+    }
+    upstream.on('error', forget).on('close', forget)
+    upstream.on('data', (chunk: Buffer) => {
+      if (this.frozen) pair.toClient.push(chunk)
+      else pair.client.write(chunk)
+    })
+    this.flush(pair)
+  }
+
+  private flush(pair: Pair) {
+    for (const chunk of pair.toUpstream.splice(0)) pair.upstream!.write(chunk)
+    for (const chunk of pair.toClient.splice(0)) pair.client.write(chunk)
+  }
+
+  freeze() {
+    this.frozen = true
+  }
+
+  thaw() {
+    this.frozen = false
+    for (const pair of [...this.pairs]) {
+      if (pair.upstream) this.flush(pair)
+      else this.connectUpstream(pair)
+    }
+  }
+
+  /** Every open connection, both sides, closed with RST. */
+  reset() {
+    for (const pair of [...this.pairs]) {
+      this.stats.resets++
+      this.pairs.delete(pair)
+      pair.client.resetAndDestroy()
+      pair.upstream?.resetAndDestroy()
+    }
+  }
+
+  async close() {
+    this.reset()
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()))
+  }
+
+  /** Freezes for `ms`, then thaws. */
+  async freezeFor(ms: number) {
+    this.freeze()
+    await new Promise((r) => setTimeout(r, ms))
+    this.thaw()
+  }
+}

@@ -1,0 +1,69 @@
+import t from 'tap'
+import { emptyDatabase, testRedis } from '@tributary/servers'
+import { runKillScenario, TcpProxy } from '../src/index.ts'
+import { assertLedger } from './fixtures/assert-ledger.ts'
+
+const proxyTo = (url: string) => new TcpProxy({ host: new URL(url).hostname, port: Number(new URL(url).port) }).start()
+
+t.test('ingest↔Redis link frozen for 6 s under load: 503s within the command timeout while it lasts, nothing acked is lost or doubled', async (t) => {
+  const { url: databaseUrl } = await emptyDatabase(t)
+  const { url: redisUrl } = await testRedis(t)
+  const proxy = await proxyTo(redisUrl)
+  t.teardown(() => proxy.close())
+  const result = await runKillScenario({ databaseUrl, redisUrl, ingestRedisUrl: proxy.url(redisUrl), events: 6_000, tenants: 3, workers: 2, killEveryMs: 0, respawn: true, concurrency: 8, fault: () => proxy.freezeFor(6_000) })
+  assertLedger(t, result)
+  t.ok(result.check.unknown > 0, `${result.check.unknown} events answered 503 during the stall`)
+  // Ingest gives up on a silent Redis after its command timeout (2 s), long before the link comes back.
+  t.ok(result.latency.max < 5_000, `slowest answer ${Math.round(result.latency.max)} ms, within a 6 s stall`)
+})
+
+t.test('workers↔Postgres and workers↔Redis connections reset again and again, then frozen: the workers recover by themselves', async (t) => {
+  const { url: databaseUrl } = await emptyDatabase(t)
+  const { url: redisUrl } = await testRedis(t)
+  const pg = await proxyTo(databaseUrl)
+  const redis = await proxyTo(redisUrl)
+  t.teardown(() => Promise.all([pg.close(), redis.close()]))
+  const result = await runKillScenario({
+    databaseUrl,
+    redisUrl,
+    workerUrls: () => ({ databaseUrl: pg.url(databaseUrl), redisUrl: redis.url(redisUrl) }),
+    events: 12_000,
+    tenants: 3,
+    workers: 2,
+    killEveryMs: 0,
+    respawn: true,
+    concurrency: 8,
+    fault: async () => {
+      // Resets while batches are in flight: a COMMIT whose answer never arrives, an XACK
+      // lost, a blocking read cut after Redis delivered its entries.
+      for (let i = 0; i < 5; i++) {
+        await new Promise((r) => setTimeout(r, 250))
+        pg.reset()
+        redis.reset()
+      }
+      await Promise.all([pg.freezeFor(3_000), redis.freezeFor(2_000)])
+    },
+  })
+  assertLedger(t, result)
+  t.ok(pg.stats.resets > 0 && redis.stats.resets > 0, `${pg.stats.resets} Postgres and ${redis.stats.resets} Redis connections reset`)
+})
+
+t.test('one worker cut off from Postgres for good (a black hole): its peer takes its entries over', async (t) => {
+  const { url: databaseUrl } = await emptyDatabase(t)
+  const { url: redisUrl } = await testRedis(t)
+  const hole = await proxyTo(databaseUrl)
+  t.teardown(() => hole.close())
+  const result = await runKillScenario({
+    databaseUrl,
+    redisUrl,
+    workerUrls: (i) => (i === 0 ? { databaseUrl: hole.url(databaseUrl) } : {}),
+    events: 4_000,
+    tenants: 3,
+    workers: 2,
+    killEveryMs: 0,
+    respawn: true,
+    concurrency: 8,
+    fault: async () => hole.freeze(),
+  })
+  assertLedger(t, result)
+})

@@ -2,7 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process'
 import autocannon from 'autocannon'
 import postgres from 'postgres'
 import { createDatabase, createTenant, runMigrations } from '@tributary/db'
-import { freePort, type TestServers } from '@tributary/servers'
+import { freePort, percentile, waitUntilReady, type TestServers } from '@tributary/servers'
 import { startIngest } from './ingest.ts'
 
 const log = (line: string) => console.error(`[bench] ${line}`)
@@ -19,10 +19,6 @@ export interface EndToEndBench {
   steps: EndToEndStep[]
   highestSteadyEventsPerSecond: number
   hold?: EndToEndStep & { acked: number; stored: number; lost: number; duplicates: number }
-}
-
-function percentile(sorted: number[], p: number) {
-  return sorted.length === 0 ? Number.POSITIVE_INFINITY : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
 }
 
 /**
@@ -99,16 +95,13 @@ export async function benchEndToEnd(servers: TestServers, options: { stepSeconds
     drainDeadline = performance.now() + 30_000
     await poller
     const lags = [...sent].map(([id, at]) => (seen.has(id) ? seen.get(id)! - at : Number.POSITIVE_INFINITY)).sort((a, b) => a - b)
-    const outcome = { offeredEventsPerSecond: rate, ackedEventsPerSecond: (result['2xx'] * 50) / (result.duration || seconds), lagP50Ms: Math.round(percentile(lags, 50)), lagP99Ms: Math.round(percentile(lags, 99)), seconds }
+    const outcome = { offeredEventsPerSecond: rate, ackedEventsPerSecond: (result['2xx'] * 50) / (result.duration || seconds), lagP50Ms: Math.round(percentile(lags, 50) ?? Number.POSITIVE_INFINITY), lagP99Ms: Math.round(percentile(lags, 99) ?? Number.POSITIVE_INFINITY), seconds }
     log(`end to end @ ${rate} events/s offered: ${outcome.ackedEventsPerSecond.toFixed(0)} acked/s, lag p50 ${outcome.lagP50Ms} ms, p99 ${outcome.lagP99Ms} ms`)
     return outcome
   }
 
   try {
-    for (let i = 0; i < 100; i++) {
-      if (await fetch(`http://127.0.0.1:${workerPort}/readyz`).then((r) => r.ok).catch(() => false)) break
-      await new Promise((r) => setTimeout(r, 100))
-    }
+    await waitUntilReady('worker', workerPort, 10_000)
     const steps: EndToEndStep[] = []
     let best = 0
     for (const rate of options.rates) {

@@ -1,6 +1,6 @@
 import postgres from 'postgres'
 import { createDatabase, createTenant, runMigrations, cleanupAndSync } from '@tributary/db'
-import type { TestServers } from '@tributary/servers'
+import { percentile, type TestServers } from '@tributary/servers'
 import { startIngest } from './ingest.ts'
 
 const log = (line: string) => console.error(`[bench] ${line}`)
@@ -13,10 +13,6 @@ export interface ReadsBench {
   realtime: { p50Ms: number; p95Ms: number }
 }
 
-function percentile(sorted: number[], p: number) {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
-}
-
 async function latencies(url: string, headers: Record<string, string>, requests: number) {
   const times: number[] = []
   for (let i = 0; i < requests; i++) {
@@ -27,7 +23,7 @@ async function latencies(url: string, headers: Record<string, string>, requests:
     times.push(performance.now() - started)
   }
   times.sort((a, b) => a - b)
-  return { p50Ms: Math.round(percentile(times, 50) * 10) / 10, p95Ms: Math.round(percentile(times, 95) * 10) / 10 }
+  return { p50Ms: Math.round(percentile(times, 50)! * 10) / 10, p95Ms: Math.round(percentile(times, 95)! * 10) / 10 }
 }
 
 /**

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { Redis } from 'ioredis'
 import postgres from 'postgres'
 import { createDatabase, createTenant, runMigrations } from '@tributary/db'
-import { freePort, type TestServers } from '@tributary/servers'
+import { freePort, waitUntilReady, type TestServers } from '@tributary/servers'
 import { allStreamKeys, decodeEntry, encodeEventJson, groupPosition, normalizeNative } from '@tributary/shared'
 import { createEventLog } from '@tributary/ingest/event-log'
 import { cpuShares } from './cpu.ts'
@@ -82,13 +82,7 @@ async function drain(servers: TestServers, workers: number, expected: number, sq
     )
   }
   // Time the draining, not the start-up: wait until every worker answers /readyz.
-  for (const port of ports) {
-    for (;;) {
-      const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok).catch(() => false)
-      if (ok) break
-      await new Promise((r) => setTimeout(r, 50))
-    }
-  }
+  for (const port of ports) await waitUntilReady('worker', port, 60_000)
   const started = performance.now()
   let peakRss = 0
   const { shares } = await cpuShares({ redis: servers.redis.pid, postgres: servers.postgres.pid, ...Object.fromEntries(children.map((c, i) => [`worker${i}`, c.pid!])) }, async () => {

@@ -45,14 +45,16 @@ export interface LedgerCheck {
 export function checkLedger(ledger: Ledger, stored: Array<{ tenantId: string; eventId: string }>, deadLetters: number, counted?: Map<string, number>): LedgerCheck {
   const key = (tenantId: string, eventId: string) => `${tenantId}\n${eventId}`
   const storedKeys = new Map<string, number>()
-  for (const r of stored) storedKeys.set(key(r.tenantId, r.eventId), (storedKeys.get(key(r.tenantId, r.eventId)) ?? 0) + 1)
+  const storedByTenant = new Map<string, number>()
+  for (const r of stored) {
+    storedKeys.set(key(r.tenantId, r.eventId), (storedKeys.get(key(r.tenantId, r.eventId)) ?? 0) + 1)
+    storedByTenant.set(r.tenantId, (storedByTenant.get(r.tenantId) ?? 0) + 1)
+  }
   const lost = [...ledger.acked].filter(([id, tenant]) => !storedKeys.has(key(tenant, id))).map(([id]) => id)
   const duplicated = [...storedKeys.values()].filter((n) => n > 1).length
   const sentKeys = new Set([...ledger.acked, ...ledger.unknown, ...ledger.rejected].map(([id, tenant]) => key(tenant, id)))
   const phantoms = [...storedKeys.keys()].filter((k) => !sentKeys.has(k))
   const rejectedButStored = [...ledger.rejected].filter(([id, tenant]) => storedKeys.has(key(tenant, id))).map(([id]) => id)
-  const storedByTenant = new Map<string, number>()
-  for (const r of stored) storedByTenant.set(r.tenantId, (storedByTenant.get(r.tenantId) ?? 0) + 1)
   const counterMismatches = [...(counted ?? [])].filter(([tenantId, n]) => n !== (storedByTenant.get(tenantId) ?? 0)).map(([tenantId, n]) => ({ tenantId, counted: n, stored: storedByTenant.get(tenantId) ?? 0 }))
   return {
     sent: ledger.acked.size + ledger.rejected.size + ledger.unknown.size,

@@ -6,7 +6,7 @@ import postgres from 'postgres'
 import { createDatabase, createTenant, runMigrations } from '@tributary/db'
 import { buildApp } from '@tributary/ingest'
 import { loadIngestConfig } from '@tributary/ingest/config'
-import { freePort } from '@tributary/servers'
+import { freePort, percentile, waitUntilReady } from '@tributary/servers'
 import { allStreamKeys, deadLetterKey, groupPosition, realtimeKeys, shardFor } from '@tributary/shared'
 import { checkLedger, Ledger, type LedgerCheck } from './ledger.ts'
 
@@ -68,16 +68,14 @@ function startWorker(name: string, env: Record<string, string>): ChildProcess {
   return fork(WORKER_MAIN, [], { execArgv: ['--import', 'tsx'], env: { ...process.env, ...env, WORKER_NAME: name }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
 }
 
-/** Polls a process's /readyz until it answers 200 (or the process dies, or 30 s pass). */
+/** Waits for a child's /readyz; SIGKILLs it if it never gets there. */
 async function waitReady(child: ChildProcess, port: number, what: string) {
-  const deadline = Date.now() + 30_000
-  while (Date.now() < deadline && alive(child)) {
-    const ready = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(1_000) }).then((r) => r.ok, () => false)
-    if (ready) return
-    await sleep(100)
+  try {
+    await waitUntilReady(what, port, 30_000, () => (alive(child) ? undefined : `exited (${child.exitCode ?? child.signalCode})`))
+  } catch (err) {
+    child.kill('SIGKILL')
+    throw err
   }
-  child.kill('SIGKILL')
-  throw new Error(`${what} on port ${port} did not become ready`)
 }
 
 async function startIngest(port: number, env: Record<string, string>): Promise<ChildProcess> {
@@ -96,10 +94,6 @@ async function realtimeCounts(redis: Redis, tenantIds: string[]): Promise<Map<st
     counted.set(tenantId, values.reduce((sum, v) => sum + Number(v ?? 0), 0))
   }
   return counted
-}
-
-function percentile(sorted: number[], p: number) {
-  return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
 }
 
 /**
@@ -130,22 +124,17 @@ export async function runKillScenario(s: KillScenario): Promise<ScenarioResult> 
   }
 
   const workerEnv = { STREAM_SHARDS: String(SHARDS), LOG_LEVEL: 'silent', CLAIM_IDLE_MS: '2000', BATCH_MAX_WAIT_MS: '50', READ_BLOCK_MS: '500' }
-  const envOfWorker = async (index: number) => {
+  /** Worker processes by consumer name; `index` picks its URLs (workerUrls), `port` its health server. */
+  const workers = new Map<string, { child: ChildProcess; index: number; port: number }>()
+  async function spawnWorker(name: string, index: number) {
     const own = s.workerUrls?.(index) ?? {}
     const port = await freePort()
-    workerPorts.set(`chaos-w${index}`, port)
-    return { ...workerEnv, DATABASE_URL: own.databaseUrl ?? s.databaseUrl, REDIS_URL: own.redisUrl ?? s.redisUrl, WORKER_PORT: String(port) }
+    const child = startWorker(name, { ...workerEnv, DATABASE_URL: own.databaseUrl ?? s.databaseUrl, REDIS_URL: own.redisUrl ?? s.redisUrl, WORKER_PORT: String(port) })
+    workers.set(name, { child, index, port })
   }
-  const workerPorts = new Map<string, number>()
-  const workers = new Map<string, ChildProcess>()
-  const workerIndex = new Map<string, number>()
-  for (let i = 0; i < s.workers; i++) {
-    const env = await envOfWorker(i)
-    workers.set(`chaos-w${i}`, startWorker(`chaos-w${i}`, env))
-    workerIndex.set(`chaos-w${i}`, i)
-  }
+  for (let i = 0; i < s.workers; i++) await spawnWorker(`chaos-w${i}`, i)
   // Load starts once every worker consumes, so faults land on work in flight.
-  await Promise.all([...workers].map(([name, child]) => waitReady(child, workerPorts.get(name)!, name)))
+  await Promise.all([...workers].map(([name, w]) => waitReady(w.child, w.port, name)))
 
   const ledger = new Ledger()
   let next = 0
@@ -158,14 +147,14 @@ export async function runKillScenario(s: KillScenario): Promise<ScenarioResult> 
       if (!loading) break
       // Without respawn: one kill, a third of the way into the load, so work is in flight.
       if (!s.respawn && next < s.events / 3) continue
-      const running = [...workers].filter(([, c]) => alive(c))
+      const running = [...workers].filter(([, w]) => alive(w.child))
       if (running.length <= (s.respawn ? 0 : 1)) continue
-      const [name, child] = running[Math.floor(Math.random() * running.length)]!
+      const [name, { child, index }] = running[Math.floor(Math.random() * running.length)]!
       child.kill('SIGKILL')
       kills++
       if (s.respawn) {
         await sleep(300)
-        workers.set(name, startWorker(name, await envOfWorker(workerIndex.get(name)!)))
+        await spawnWorker(name, index)
       } else {
         workers.delete(name)
       }
@@ -183,10 +172,10 @@ export async function runKillScenario(s: KillScenario): Promise<ScenarioResult> 
       return ingests.size
     },
     async rollWorkers() {
-      for (const [name, child] of workers) {
+      for (const [name, { child, index }] of workers) {
         child.kill('SIGTERM')
         await exited(child)
-        workers.set(name, startWorker(name, await envOfWorker(workerIndex.get(name)!)))
+        await spawnWorker(name, index)
         restarts++
         await sleep(500)
       }
@@ -243,7 +232,7 @@ export async function runKillScenario(s: KillScenario): Promise<ScenarioResult> 
   loading = false
   await killer
   // A killed worker stays dead only in the no-respawn scenario; make sure at least one runs.
-  if ([...workers.values()].every((c) => !alive(c))) workers.set('chaos-last', startWorker('chaos-last', await envOfWorker(0)))
+  if ([...workers.values()].every((w) => !alive(w.child))) await spawnWorker('chaos-last', 0)
 
   const redis = new Redis(s.redisUrl)
   const drainStarted = performance.now()
@@ -265,8 +254,9 @@ export async function runKillScenario(s: KillScenario): Promise<ScenarioResult> 
   const stored = (await sql`select tenant_id, event_id from user_activities`).map((r) => ({ tenantId: r.tenant_id as string, eventId: r.event_id as string }))
   await sql.end()
   redis.disconnect()
-  for (const child of [...workers.values(), ...ingests.values()]) child.kill('SIGTERM')
-  await Promise.all([...workers.values(), ...ingests.values()].map(exited))
+  const children = [...[...workers.values()].map((w) => w.child), ...ingests.values()]
+  for (const child of children) child.kill('SIGTERM')
+  await Promise.all(children.map(exited))
   await app?.close()
   latencies.sort((a, b) => a - b)
   return {
@@ -275,7 +265,7 @@ export async function runKillScenario(s: KillScenario): Promise<ScenarioResult> 
     restarts,
     loadSeconds,
     recoverySeconds,
-    latency: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1) ?? 0 },
+    latency: { p50: percentile(latencies, 50) ?? 0, p99: percentile(latencies, 99) ?? 0, max: latencies.at(-1) ?? 0 },
     resent,
   }
 }

@@ -8,12 +8,21 @@ interface Pair {
   toClient: Buffer[]
 }
 
+/**
+ * A TCP proxy for network faults between a component and Redis or Postgres (what
+ * Toxiproxy's `timeout` and `reset_peer` toxics do, in-process with `net`):
+ *   - freeze(): stop moving bytes both ways and hold new connections, sockets stay open —
+ *     a stalled link or a half-open connection; the peers see silence, not an error.
+ *   - thaw(): deliver everything that was held, in order.
+ *   - reset(): close every connection with a TCP RST (new ones are accepted as usual).
+ */
 export class TcpProxy {
   private readonly pairs = new Set<Pair>()
   private server: Server | undefined
   private frozen = false
+  private closed = false
   port = 0
-  /** Connections closed by reset(), and connections accepted, since start. */
+  /** Connections accepted, and connections closed by reset(), since start. */
   readonly stats = { accepted: 0, resets: 0 }
 
   constructor(private readonly target: { host: string; port: number }) {}
@@ -34,6 +43,10 @@ export class TcpProxy {
   }
 
   private accept(client: Socket) {
+    if (this.closed) {
+      client.resetAndDestroy()
+      return
+    }
     this.stats.accepted++
     const pair: Pair = { client, toUpstream: [], toClient: [] }
     this.pairs.add(pair)
@@ -95,9 +108,12 @@ export class TcpProxy {
     }
   }
 
+  /** Stops listening and resets every connection; clients that reconnect meanwhile are reset too. */
   async close() {
+    this.closed = true
+    const stopped = new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()))
     this.reset()
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()))
+    await stopped
   }
 
   /** Freezes for `ms`, then thaws. */

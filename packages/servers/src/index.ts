@@ -2,6 +2,6 @@ export { ensureBinary, findBinary, MissingBinaryError, POSTGRES, REDIS_SERVER, I
 export { freePort, isPortFree } from './free-port.ts'
 export { startPostgres, postgresUrl, queryPostgres, userCanEnter } from './postgres-server.ts'
 export { startRedis, pingRedis, type RunningServer } from './redis-server.ts'
-export { isAlive, stopProcess, waitUntil } from './processes.ts'
+export { isAlive, percentile, stopProcess, waitUntil, waitUntilReady } from './processes.ts'
 export { startTestServers, TEST_REDIS_DATABASES, type TestServers } from './test-servers.ts'
 export { emptyDatabase, testRedis, type EmptyDatabase, type TestRedis, type Teardown } from './testing.ts'

@@ -48,3 +48,21 @@ export async function waitUntil(what: string, probe: () => Promise<unknown>, tim
   }
   throw new Error(`${what} did not answer within ${timeoutMs} ms: ${(lastError as Error)?.message ?? 'no answer'}`)
 }
+
+/** Waits until http://127.0.0.1:`port`/readyz answers 200 (an ingest or worker process). */
+export async function waitUntilReady(what: string, port: number, timeoutMs: number, abort?: () => string | undefined): Promise<void> {
+  await waitUntil(
+    what,
+    async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(1_000) })
+      if (!res.ok) throw new Error(`/readyz answered ${res.status}`)
+    },
+    timeoutMs,
+    abort,
+  )
+}
+
+/** The p-th percentile of ascending `sorted` values (nearest rank); undefined when there are none. */
+export function percentile(sorted: number[], p: number): number | undefined {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]
+}

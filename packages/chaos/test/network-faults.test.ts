@@ -19,10 +19,9 @@ t.test('ingest↔Redis link frozen for 6 s under load: 503s within the command t
   t.ok(result.latency.max < 5_000, `slowest answer ${Math.round(result.latency.max)} ms, within a 6 s stall`)
 })
 
-// Found by this scenario in CI: a Postgres connection reset while postgres.js is writing can crash the worker
-// process (TypeError "reading 'write'" in postgres/src/connection.js nextWrite), and the run then stalls.
-// Skipped until the worker survives it; it passed on an idle machine, so the race is real but intermittent.
-t.test('workers↔Postgres and workers↔Redis connections reset again and again, then frozen: the workers recover by themselves', { skip: 'open bug: a reset during a postgres.js write can crash the worker (see RELIABILITY.md)' }, async (t) => {
+// Found by this scenario: a connection reset inside a transaction crashed the worker (postgres.js
+// porsager/postgres#1154); patches/postgres@3.4.9.patch fixes it, postgres-driver-resets.test.ts proves it alone.
+t.test('workers↔Postgres and workers↔Redis connections reset again and again, then frozen: the workers recover by themselves', async (t) => {
   const { url: databaseUrl } = await emptyDatabase(t)
   const { url: redisUrl } = await testRedis(t)
   const pg = await proxyTo(databaseUrl)

@@ -1,0 +1,53 @@
+import t from 'tap'
+import { createDatabase } from '@tributary/db'
+import { emptyDatabase } from '@tributary/servers'
+import { TcpProxy } from '../src/index.ts'
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** Settles with 'hung' when the promise has not settled within `ms`. */
+const within = <T>(p: Promise<T>, ms: number) =>
+  Promise.race([p.then(() => 'ok' as const, () => 'failed' as const), sleep(ms).then(() => 'hung' as const)])
+
+// postgres.js 3.4.9 crashes the process when a connection resets inside a transaction: begin()
+// sends its own ROLLBACK after closed() has nulled the socket, from a setImmediate nobody can catch
+// (porsager/postgres#1154, #1208). patches/postgres@3.4.9.patch fixes it; this test proves the fix
+// with the driver the worker uses, through a proxy that resets every connection again and again.
+t.test('connections reset in the middle of transactions: each transaction settles, nothing crashes, the pool recovers', async (t) => {
+  const { url } = await emptyDatabase(t)
+  const proxy = await new TcpProxy({ host: new URL(url).hostname, port: Number(new URL(url).port) }).start()
+  t.teardown(() => proxy.close())
+  const database = createDatabase(proxy.url(url), { applicationName: 'tributary-test-resets', maxConnections: 4 })
+
+  const outcomes = { ok: 0, failed: 0, hung: 0 }
+  let resetting = true
+  const transactions = async () => {
+    while (resetting) {
+      const outcome = await within(
+        // What Drizzle's db.transaction() runs underneath, as the worker's writeBatch does.
+        database.sql.begin(async (tx) => {
+          await tx`select 1`
+          await tx`select pg_sleep(0.005)`
+          await tx`select 2`
+        }),
+        10_000,
+      )
+      outcomes[outcome]++
+      if (outcome === 'hung') return
+    }
+  }
+  const clients = Array.from({ length: 8 }, transactions)
+  for (let i = 0; i < 30; i++) {
+    await sleep(40 + (i % 7) * 13)
+    proxy.reset()
+  }
+  resetting = false
+  await Promise.all(clients)
+
+  t.equal(outcomes.hung, 0, `no transaction hung (${outcomes.ok} committed, ${outcomes.failed} failed on a reset)`)
+  t.ok(outcomes.failed > 0, `${outcomes.failed} transactions were cut by a reset (${proxy.stats.resets} connections reset)`)
+  // Every connection of the pool works again once the resets stop.
+  const after = await Promise.all(Array.from({ length: 8 }, () => within(database.sql`select pg_sleep(0.05)`.execute(), 10_000)))
+  t.same(after, Array(8).fill('ok'), 'every connection of the pool answers after the resets')
+  t.equal(await within(database.close(), 8_000), 'ok', 'the pool ends')
+})

@@ -4,6 +4,7 @@ import { createDatabase } from '@tributary/db'
 import { loadWorkerConfig } from './config.ts'
 import { buildHealthServer } from './health-server.ts'
 import { createWorkerMetrics } from './metrics.ts'
+import { WORKER_APPLICATION_PREFIX } from './persist/stuck-writers.ts'
 import { Worker } from './worker.ts'
 
 /**
@@ -29,7 +30,13 @@ const redis = new Redis(config.REDIS_URL, redisOptions)
 const blocking = new Redis(config.REDIS_URL, redisOptions)
 for (const client of [redis, blocking]) client.on('error', (err) => log.debug({ err }, 'redis connection error'))
 await Promise.all([redis.connect(), blocking.connect()]).catch((err: unknown) => log.warn({ err }, 'redis is not reachable yet'))
-const { db, sql, close: closeDatabase } = createDatabase(config.DATABASE_URL, { applicationName: `tributary-worker:${config.WORKER_NAME}`, maxConnections: config.WRITE_CONCURRENCY + 2 })
+const { db, sql, close: closeDatabase } = createDatabase(config.DATABASE_URL, {
+  applicationName: `${WORKER_APPLICATION_PREFIX}${config.WORKER_NAME}`,
+  maxConnections: config.WRITE_CONCURRENCY + 2,
+  // A transaction left waiting on this worker (cut off or frozen between two statements) is
+  // ended by Postgres, releasing the row locks a peer taking its entries over would wait on.
+  sessionSettings: { idle_in_transaction_session_timeout: config.TRANSACTION_IDLE_TIMEOUT_MS },
+})
 
 const metrics = createWorkerMetrics(redis, allStreamKeys(config.STREAM_SHARDS))
 const worker = new Worker({ config, redis, blocking, db, log, observeBatch: metrics.observeBatch })

@@ -4,6 +4,7 @@ import { CONSUMER_GROUP, allStreamKeys, decodeEntry, type DecodedEntry, type Log
 import type { WorkerConfig } from './config.ts'
 import { deadLetter } from './dead-letter.ts'
 import { classify, errorCode, errorMessage } from './persist/errors.ts'
+import { endStuckWriters } from './persist/stuck-writers.ts'
 import { writeBatch } from './persist/write-batch.ts'
 import { ensureGroups, readGroup, type StreamEntry } from './streams.ts'
 import { trimAndTidy } from './trim.ts'
@@ -47,6 +48,8 @@ export interface WorkerStats {
   lostEntries: number
   claimed: number
   transientErrors: number
+  /** Peers' transactions ended because they blocked a write while their worker was silent. */
+  stuckWritersEnded: number
   lastBatch?: { entries: number; events: number; ms: number }
   lag: Record<string, number>
   lastSync?: SyncResult & { at: number }
@@ -62,7 +65,7 @@ interface Batch {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 export class Worker {
-  readonly stats: WorkerStats = { startedAt: Date.now(), lastLoopAt: Date.now(), batches: 0, entries: 0, eventsInserted: 0, deadLettered: 0, lostEntries: 0, claimed: 0, transientErrors: 0, lag: {}, syncFailures: 0 }
+  readonly stats: WorkerStats = { startedAt: Date.now(), lastLoopAt: Date.now(), batches: 0, entries: 0, eventsInserted: 0, deadLettered: 0, lostEntries: 0, claimed: 0, transientErrors: 0, stuckWritersEnded: 0, lag: {}, syncFailures: 0 }
   private closing = false
   private running: Promise<void> | undefined
   private readonly streams: string[]
@@ -327,7 +330,7 @@ export class Worker {
     let refusal: unknown
     for (;;) {
       try {
-        const result = await writeBatch(this.deps.db, entries.map((e) => e.decoded!), this.deps.config.STATEMENT_TIMEOUT_MS)
+        const result = await this.watchForStuckWriters(writeBatch(this.deps.db, entries.map((e) => e.decoded!), this.deps.config.STATEMENT_TIMEOUT_MS))
         this.stats.eventsInserted += result.inserted
         return
       } catch (err) {
@@ -358,6 +361,32 @@ export class Worker {
     const middle = Math.ceil(entries.length / 2)
     await this.write(entries.slice(0, middle))
     await this.write(entries.slice(middle))
+  }
+
+  /**
+   * While a write is slow, looks every TRANSACTION_IDLE_TIMEOUT_MS / 2 for a silent peer's
+   * transaction that blocks it (persist/stuck-writers.ts) and ends it.
+   */
+  private async watchForStuckWriters<T>(write: Promise<T>): Promise<T> {
+    const olderThanMs = this.deps.config.TRANSACTION_IDLE_TIMEOUT_MS
+    let looking = false
+    const timer = setInterval(() => {
+      if (looking) return
+      looking = true
+      endStuckWriters(this.deps.db, olderThanMs)
+        .then((ended) => {
+          if (ended === 0) return
+          this.stats.stuckWritersEnded += ended
+          this.log.warn({ ended, olderThanMs }, 'ended worker transactions that blocked this write while their worker had been silent')
+        })
+        .catch((err: unknown) => this.log.debug({ err }, 'could not look for stuck writers'))
+        .finally(() => (looking = false))
+    }, olderThanMs / 2)
+    try {
+      return await write
+    } finally {
+      clearInterval(timer)
+    }
   }
 
   private async renewLease(entries: Batch['entries']) {

@@ -256,7 +256,10 @@ export async function runKillScenario(s: KillScenario): Promise<ScenarioResult> 
   redis.disconnect()
   const children = [...[...workers.values()].map((w) => w.child), ...ingests.values()]
   for (const child of children) child.kill('SIGTERM')
+  // A worker cut off from Postgres cannot finish its batch and would wait out its 30 s shutdown timeout.
+  const impatient = setTimeout(() => children.filter(alive).forEach((c) => c.kill('SIGKILL')), 10_000)
   await Promise.all(children.map(exited))
+  clearTimeout(impatient)
   await app?.close()
   latencies.sort((a, b) => a - b)
   return {

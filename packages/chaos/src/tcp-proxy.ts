@@ -1,5 +1,16 @@
 import { createServer, connect, type Server, type Socket } from 'node:net'
 
+/**
+ * Closes with RST — unless a graceful close (FIN) has already started on this socket: resetting
+ * a socket whose shutdown is pending leaves its native handle referenced, and Node then spins
+ * for ever at exit (the "tap process never exits" of the ingest↔Redis stall test; the same
+ * race libp2p hit, libp2p/js-libp2p#3597).
+ */
+function rst(socket: Socket) {
+  if (socket.writableEnded || socket.destroyed) socket.destroy()
+  else socket.resetAndDestroy()
+}
+
 /** One proxied connection; while frozen, bytes read from either side wait in its queues. */
 interface Pair {
   client: Socket
@@ -44,7 +55,7 @@ export class TcpProxy {
 
   private accept(client: Socket) {
     if (this.closed) {
-      client.resetAndDestroy()
+      rst(client)
       return
     }
     this.stats.accepted++
@@ -103,8 +114,8 @@ export class TcpProxy {
     for (const pair of [...this.pairs]) {
       this.stats.resets++
       this.pairs.delete(pair)
-      pair.client.resetAndDestroy()
-      pair.upstream?.resetAndDestroy()
+      rst(pair.client)
+      if (pair.upstream) rst(pair.upstream)
     }
   }
 

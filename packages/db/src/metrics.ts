@@ -1,5 +1,5 @@
 import { sql, type SQL } from 'drizzle-orm'
-import { addDays, REBUILD_DAILY_USERS_SQL, RECOMPUTE_DAYS_SQL, totalsOf, zeroFill, publicDay, type StoredDay } from '@tributary/shared'
+import { addDays, CLEAR_DAILY_USERS_SQL, REBUILD_DAILY_USERS_SQL, RECOMPUTE_DAYS_SQL, totalsOf, zeroFill, publicDay, type StoredDay } from '@tributary/shared'
 import type { Database } from './client.ts'
 
 /** Turns `$1`-style placeholders into Drizzle parameters (each occurrence its own). */
@@ -71,6 +71,7 @@ export async function cleanupAndSync(db: Database, options: SyncOptions): Promis
     }
     for (const [tenantId, { timezone, dates }] of byTenant) {
       await tx.execute(bind(RECOMPUTE_DAYS_SQL, [tenantId, timezone, dateArray(dates)]))
+      await tx.execute(bind(CLEAR_DAILY_USERS_SQL, [tenantId, dateArray(dates)]))
       await tx.execute(bind(REBUILD_DAILY_USERS_SQL, [tenantId, timezone, dateArray(dates)]))
     }
     const result = { ran: true, syncedDays: dirty.length, sessionsClosed: closed?.closed ?? 0, durationMs: Math.round(performance.now() - started) }
@@ -94,8 +95,10 @@ export async function historical(db: Database, tenantId: string, timezone: strin
     select date::text as date, active_users, sessions, avg_session_duration_seconds as avg, ended_sessions as ended, events, page_views
     from platform_metrics where tenant_id = ${tenantId} and date between ${range.from}::date and ${range.to}::date`)
   const [distinct] = await db.execute<{ users: number }>(sql`
-    select count(distinct user_key)::int as users from daily_users
-    where tenant_id = ${tenantId} and date between ${range.from}::date and ${range.to}::date`)
+    select coalesce(sum(bit_count(u)), 0)::int as users from (
+      select bit_or(users) as u from daily_user_bitmaps
+      where tenant_id = ${tenantId} and date between ${range.from}::date and ${range.to}::date
+      group by chunk) chunks`)
   const stored: StoredDay[] = rows.map((r) => ({ date: r.date, activeUsers: r.active_users, sessions: r.sessions, avgSessionDurationSeconds: r.avg, endedSessions: r.ended, events: r.events, pageViews: r.page_views }))
   const days = zeroFill(range.from, range.to, stored)
   return { days: days.map(publicDay), totals: totalsOf(days, distinct?.users ?? 0) }

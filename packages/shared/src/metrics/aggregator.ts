@@ -15,21 +15,44 @@ import { eachDay } from './calendar.ts'
  * RECOMPUTE_DAYS_SQL computes D's row from the raw tables and upserts it, for a list of
  * days of one tenant: $1 tenant id, $2 timezone, $3 the days (date[]). Its cost follows the
  * days asked for (index ranges on (tenant_id, occurred_at) and (tenant_id, started_at)),
- * and running it twice gives the same row. REBUILD_DAILY_USERS_SQL (same parameters)
- * rebuilds the days' user lists, from which distinct users over a range are counted.
+ * and running it twice gives the same row. CLEAR_DAILY_USERS_SQL then REBUILD_DAILY_USERS_SQL
+ * rebuild the days' user bitmaps, from which distinct users over a range are counted.
+ */
+/** Users per row of daily_user_bitmaps: bit(8192), 1 KB. */
+export const USERS_PER_BITMAP = 8192
+
+/** First half of rebuilding the days' user bitmaps: $1 tenant id, $2 the days (date[]). */
+export const CLEAR_DAILY_USERS_SQL = `delete from daily_user_bitmaps where tenant_id = $1 and date = any($2::date[])`
+
+/**
+ * Second half: numbers the users first seen on these days (tenant_users; the caller holds
+ * the cleanup-and-sync lock, so max + row_number is safe) and writes one bitmap per day and
+ * chunk of user numbers. $1 tenant id, $2 timezone, $3 the days (date[]).
  */
 export const REBUILD_DAILY_USERS_SQL = `
 with bounds as (
   select d::date as day, (d::date::timestamp at time zone $2) as starts, ((d::date + 1)::timestamp at time zone $2) as ends
   from unnest($3::date[]) as d
 ),
-cleared as (
-  delete from daily_users du using bounds b where du.tenant_id = $1 and du.date = b.day
-)
-insert into daily_users (tenant_id, date, user_key)
-select distinct $1::uuid, b.day, a.user_key
-from bounds b join user_activities a on a.tenant_id = $1 and a.occurred_at >= b.starts and a.occurred_at < b.ends
-on conflict do nothing
+day_users as (
+  select distinct b.day, a.user_key
+  from bounds b join user_activities a on a.tenant_id = $1 and a.occurred_at >= b.starts and a.occurred_at < b.ends
+),
+known as (
+  select tu.user_key, tu.user_number from tenant_users tu
+  where tu.tenant_id = $1 and tu.user_key in (select user_key from day_users)
+),
+numbered as (
+  insert into tenant_users (tenant_id, user_key, user_number)
+  select $1, n.user_key, (select coalesce(max(user_number), -1) from tenant_users where tenant_id = $1) + row_number() over (order by n.user_key)
+  from (select distinct d.user_key from day_users d left join known k using (user_key) where k.user_key is null) n
+  returning user_key, user_number
+),
+numbers as (select user_key, user_number from known union all select user_key, user_number from numbered)
+insert into daily_user_bitmaps (tenant_id, date, chunk, users)
+select $1, d.day, n.user_number / ${USERS_PER_BITMAP}, bit_or(set_bit(B'0'::bit(${USERS_PER_BITMAP}), n.user_number % ${USERS_PER_BITMAP}, 1))
+from day_users d join numbers n using (user_key)
+group by d.day, n.user_number / ${USERS_PER_BITMAP}
 `
 export const RECOMPUTE_DAYS_SQL = `
 with bounds as (

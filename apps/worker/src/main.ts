@@ -50,6 +50,20 @@ const health = buildHealthServer({
   metrics: metrics.registry,
 })
 
+// A write attempt can legitimately take a few statements, each bounded by STATEMENT_TIMEOUT_MS
+// on the server. One still unanswered long after that means the link to Postgres is dead
+// but not closed (a black hole): postgres.js would wait for the kernel to notice, for many
+// minutes. Peers have taken the entries over by then; exiting lets the orchestrator restart
+// this worker with fresh connections, and whatever it still holds stays pending.
+const WRITE_DEADLINE_MS = 4 * config.STATEMENT_TIMEOUT_MS + config.TRANSACTION_IDLE_TIMEOUT_MS
+const watchdog = setInterval(() => {
+  const age = worker.oldestWriteAgeMs()
+  if (age <= WRITE_DEADLINE_MS) return
+  log.fatal({ waitedMs: age, deadlineMs: WRITE_DEADLINE_MS }, 'a write to Postgres has had no answer for too long (the connection is dead but not closed); exiting so the worker restarts — unacknowledged entries stay pending')
+  process.exit(1)
+}, 1_000)
+watchdog.unref()
+
 let stopping = false
 async function shutdown(signal: string) {
   if (stopping) {

@@ -78,10 +78,19 @@ export class Worker {
   /** Running average, to size reads to the room left in a batch. */
   private eventsPerEntry = 10
   private wake: (() => void) | undefined
+  /** Start times of the write attempts in flight, for the hung-write watchdog (main.ts). */
+  private readonly attempts = new Set<{ startedAt: number }>()
 
   constructor(private readonly deps: WorkerDeps) {
     this.streams = allStreamKeys(deps.config.STREAM_SHARDS)
     this.log = deps.log.child({ component: 'consumer', consumer: deps.config.WORKER_NAME })
+  }
+
+  /** How long the oldest write attempt in flight has been waiting for Postgres (0: none). */
+  oldestWriteAgeMs(now = Date.now()): number {
+    let oldest = now
+    for (const a of this.attempts) oldest = Math.min(oldest, a.startedAt)
+    return now - oldest
   }
 
   get name() {
@@ -364,11 +373,14 @@ export class Worker {
   }
 
   /**
-   * While a write is slow, looks every TRANSACTION_IDLE_TIMEOUT_MS / 2 for a silent peer's
-   * transaction that blocks it (persist/stuck-writers.ts) and ends it.
+   * While a write is slow, looks every min(TRANSACTION_IDLE_TIMEOUT_MS, STATEMENT_TIMEOUT_MS) / 2
+   * for a silent peer's transaction that blocks a worker's write (persist/stuck-writers.ts) and
+   * ends it. Also records the attempt for the hung-write watchdog.
    */
   private async watchForStuckWriters<T>(write: Promise<T>): Promise<T> {
-    const olderThanMs = this.deps.config.TRANSACTION_IDLE_TIMEOUT_MS
+    const { TRANSACTION_IDLE_TIMEOUT_MS: olderThanMs, STATEMENT_TIMEOUT_MS } = this.deps.config
+    const attempt = { startedAt: Date.now() }
+    this.attempts.add(attempt)
     let looking = false
     const timer = setInterval(() => {
       if (looking) return
@@ -381,11 +393,13 @@ export class Worker {
         })
         .catch((err: unknown) => this.log.debug({ err }, 'could not look for stuck writers'))
         .finally(() => (looking = false))
-    }, olderThanMs / 2)
+      // Look before our own blocked statement hits its statement timeout, or it never happens.
+    }, Math.min(olderThanMs, STATEMENT_TIMEOUT_MS) / 2)
     try {
       return await write
     } finally {
       clearInterval(timer)
+      this.attempts.delete(attempt)
     }
   }
 

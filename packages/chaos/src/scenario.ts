@@ -27,6 +27,8 @@ export interface KillScenario {
   concurrency: number
   /** Where ingest connects to Redis, when not straight to it (through a TcpProxy, say). */
   ingestRedisUrl?: string
+  /** More environment for every worker (shorter timeouts, say). */
+  workerEnv?: Record<string, string>
   /** Where worker number `index` connects, when not straight to the servers. */
   workerUrls?: (index: number) => { redisUrl?: string; databaseUrl?: string }
   /** Ingest as this many server processes of its own (for rolling restarts); default: one app in this process. */
@@ -58,6 +60,8 @@ export interface ScenarioResult {
   latency: { p50: number; p99: number; max: number }
   /** Requests sent again after a 5xx or no answer. */
   resent: number
+  /** Workers that exited by themselves (not killed or stopped by the scenario), with their exit code. */
+  selfExits: Array<{ name: string; code: number | null }>
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -123,13 +127,21 @@ export async function runKillScenario(s: KillScenario): Promise<ScenarioResult> 
     urls.push(`http://127.0.0.1:${(app.server.address() as { port: number }).port}/api/v2/analytics/events`)
   }
 
-  const workerEnv = { STREAM_SHARDS: String(SHARDS), LOG_LEVEL: 'silent', CLAIM_IDLE_MS: '2000', BATCH_MAX_WAIT_MS: '50', READ_BLOCK_MS: '500' }
+  const workerEnv = { STREAM_SHARDS: String(SHARDS), LOG_LEVEL: 'silent', CLAIM_IDLE_MS: '2000', BATCH_MAX_WAIT_MS: '50', READ_BLOCK_MS: '500', ...s.workerEnv }
+  const selfExits: ScenarioResult['selfExits'] = []
+  /** Workers the scenario stopped itself (rolling restart), and whether it is stopping everything. */
+  const asked = new Set<ChildProcess>()
+  let finishing = false
   /** Worker processes by consumer name; `index` picks its URLs (workerUrls), `port` its health server. */
   const workers = new Map<string, { child: ChildProcess; index: number; port: number }>()
   async function spawnWorker(name: string, index: number) {
     const own = s.workerUrls?.(index) ?? {}
     const port = await freePort()
     const child = startWorker(name, { ...workerEnv, DATABASE_URL: own.databaseUrl ?? s.databaseUrl, REDIS_URL: own.redisUrl ?? s.redisUrl, WORKER_PORT: String(port) })
+    // Exits the scenario causes are signals (SIGKILL, SIGTERM); a worker giving up exits with a code.
+    child.once('exit', (code, signal) => {
+      if (signal === null && !finishing && !asked.has(child)) selfExits.push({ name, code })
+    })
     workers.set(name, { child, index, port })
   }
   for (let i = 0; i < s.workers; i++) await spawnWorker(`chaos-w${i}`, i)
@@ -173,6 +185,7 @@ export async function runKillScenario(s: KillScenario): Promise<ScenarioResult> 
     },
     async rollWorkers() {
       for (const [name, { child, index }] of workers) {
+        asked.add(child)
         child.kill('SIGTERM')
         await exited(child)
         await spawnWorker(name, index)
@@ -255,6 +268,7 @@ export async function runKillScenario(s: KillScenario): Promise<ScenarioResult> 
   await sql.end()
   redis.disconnect()
   const children = [...[...workers.values()].map((w) => w.child), ...ingests.values()]
+  finishing = true
   for (const child of children) child.kill('SIGTERM')
   // A worker cut off from Postgres cannot finish its batch and would wait out its 30 s shutdown timeout.
   const impatient = setTimeout(() => children.filter(alive).forEach((c) => c.kill('SIGKILL')), 10_000)
@@ -270,5 +284,6 @@ export async function runKillScenario(s: KillScenario): Promise<ScenarioResult> 
     recoverySeconds,
     latency: { p50: percentile(latencies, 50) ?? 0, p99: percentile(latencies, 99) ?? 0, max: latencies.at(-1) ?? 0 },
     resent,
+    selfExits,
   }
 }

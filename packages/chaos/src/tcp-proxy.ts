@@ -25,7 +25,8 @@ interface Pair {
  *   - freeze(): stop moving bytes both ways and hold new connections, sockets stay open —
  *     a stalled link or a half-open connection; the peers see silence, not an error.
  *   - thaw(): deliver everything that was held, in order.
- *   - reset(): close every connection with a TCP RST (new ones are accepted as usual).
+ *   - reset(): close every connection with a TCP RST (new ones are accepted as usual); a
+ *     socket whose graceful close has already begun is just destroyed (see rst()).
  */
 export class TcpProxy {
   private readonly pairs = new Set<Pair>()
@@ -109,7 +110,7 @@ export class TcpProxy {
     }
   }
 
-  /** Every open connection, both sides, closed with RST. */
+  /** Every open connection, both sides, closed with RST (or destroyed, when its FIN is already pending). */
   reset() {
     for (const pair of [...this.pairs]) {
       this.stats.resets++

@@ -62,14 +62,21 @@ t.test('one worker cut off from Postgres for good (a black hole): its peer takes
     databaseUrl,
     redisUrl,
     workerUrls: (i) => (i === 0 ? { databaseUrl: hole.url(databaseUrl) } : {}),
+    // Short timeouts, so the cut-off worker's hung-write watchdog (4 × 1.5 s + 2 s) fires within the test.
+    workerEnv: { STATEMENT_TIMEOUT_MS: '1500', TRANSACTION_IDLE_TIMEOUT_MS: '2000' },
     events: 4_000,
     tenants: 3,
     workers: 2,
     killEveryMs: 0,
     respawn: true,
     concurrency: 8,
-    fault: async () => hole.freeze(),
+    fault: async () => {
+      hole.freeze()
+      // Long enough for the watchdog: the load keeps flowing to the peer meanwhile.
+      await new Promise((r) => setTimeout(r, 12_000))
+    },
   })
-  assertLedger(t, result)
+  assertLedger(t, result, { selfExits: ['chaos-w0'] })
+  t.same(result.selfExits, [{ name: 'chaos-w0', code: 1 }], 'the cut-off worker gave up on its dead connection and exited (1) for a restart')
   t.comment(`drained ${result.recoverySeconds.toFixed(1)} s after the load ended`)
 })

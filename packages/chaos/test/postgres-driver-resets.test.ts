@@ -6,8 +6,15 @@ import { TcpProxy } from '../src/index.ts'
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** Settles with 'hung' when the promise has not settled within `ms`. */
-const within = <T>(p: Promise<T>, ms: number) =>
-  Promise.race([p.then(() => 'ok' as const, () => 'failed' as const), sleep(ms).then(() => 'hung' as const)])
+async function within<T>(p: Promise<T>, ms: number): Promise<'ok' | 'failed' | 'hung'> {
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<'hung'>((resolve) => (timer = setTimeout(resolve, ms, 'hung')))
+  try {
+    return await Promise.race([p.then(() => 'ok' as const, () => 'failed' as const), deadline])
+  } finally {
+    clearTimeout(timer)
+  }
+}
 
 // postgres.js 3.4.9 crashes the process when a connection resets inside a transaction: begin()
 // sends its own ROLLBACK after closed() has nulled the socket, from a setImmediate nobody can catch

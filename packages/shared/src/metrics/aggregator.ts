@@ -106,7 +106,7 @@ export function zeroFill(from: string, to: string, stored: StoredDay[]): StoredD
   return eachDay(from, to).map((date) => byDate.get(date) ?? { date, activeUsers: 0, sessions: 0, avgSessionDurationSeconds: 0, events: 0, pageViews: 0, endedSessions: 0 })
 }
 
-/** Totals over days; `distinctActiveUsers` comes from the raw activities (a sum would count a user once per day). */
+/** Totals over days; `distinctActiveUsers` comes from the days' user bitmaps (a sum would count a user once per day). */
 export function totalsOf(days: StoredDay[], distinctActiveUsers: number): Totals {
   let sessions = 0
   let events = 0

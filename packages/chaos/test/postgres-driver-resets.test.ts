@@ -1,7 +1,7 @@
 import t from 'tap'
 import { createDatabase } from '@tributary/db'
 import { emptyDatabase } from '@tributary/servers'
-import { TcpProxy } from '../src/index.ts'
+import { dedicatedServers, TcpProxy } from '../src/index.ts'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -57,4 +57,29 @@ t.test('connections reset in the middle of transactions: each transaction settle
   const after = await Promise.all(Array.from({ length: 8 }, () => within(database.sql`select pg_sleep(0.05)`.execute(), 10_000)))
   t.same(after, Array(8).fill('ok'), 'every connection of the pool answers after the resets')
   t.equal(await within(database.close(), 8_000), 'ok', 'the pool ends')
+})
+
+t.test('after Postgres has been down for a while, the pool answers within a second or two of its return', async (t) => {
+  const servers = await dedicatedServers()
+  t.teardown(() => servers.stop())
+  const database = createDatabase(servers.databaseUrl, { applicationName: 'tributary-test-outage', maxConnections: 4 })
+  t.teardown(() => database.close())
+  await database.sql`select 1`
+  let back = 0
+  const outage = servers.stopPostgresFor(6_000).then(() => (back = performance.now()))
+  // Queries keep failing during the outage, as ingest's key checks and the worker's writes do.
+  let refused = 0
+  while (!back) {
+    await within(database.sql`select 1`.execute(), 10_000).then((o) => o === 'failed' && refused++)
+    await sleep(200)
+  }
+  await outage
+  t.ok(refused > 10, `${refused} queries refused while Postgres was down`)
+  for (;;) {
+    if ((await within(database.sql`select 1`.execute(), 30_000)) === 'ok') break
+    await sleep(50)
+  }
+  const waited = performance.now() - back
+  // postgres.js's default backoff made this 10–20 s.
+  t.ok(waited < 3_000, `first answer ${Math.round(waited)} ms after Postgres was back`)
 })

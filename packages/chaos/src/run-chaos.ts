@@ -17,7 +17,7 @@ type Scenario =
 
 const base = { tenants: 3, killEveryMs: 0, respawn: true, concurrency: 16 }
 const proxyTo = async (url: string) => {
-  const proxy = await new TcpProxy({ host: new URL(url).hostname, port: Number(new URL(url).port) }).start()
+  const proxy = await TcpProxy.to(url)
   context.teardown(() => proxy.close())
   return proxy
 }

@@ -39,6 +39,12 @@ export class TcpProxy {
 
   constructor(private readonly target: { host: string; port: number }) {}
 
+  /** A started proxy in front of the server a redis:// or postgres:// URL names. */
+  static to(targetUrl: string): Promise<TcpProxy> {
+    const { hostname, port } = new URL(targetUrl)
+    return new TcpProxy({ host: hostname, port: Number(port) }).start()
+  }
+
   /** Listens on a free loopback port; `url` rewrites a redis:// or postgres:// URL to go through it. */
   async start(): Promise<this> {
     this.server = createServer((client) => this.accept(client))

@@ -3,14 +3,15 @@ import { emptyDatabase, testRedis } from '@tributary/servers'
 import { runKillScenario, TcpProxy } from '../src/index.ts'
 import { assertLedger } from './fixtures/assert-ledger.ts'
 
-const proxyTo = (url: string) => new TcpProxy({ host: new URL(url).hostname, port: Number(new URL(url).port) }).start()
+/** The load every scenario here runs under: three tenants, two workers, no kills. */
+const steady = { tenants: 3, workers: 2, killEveryMs: 0, respawn: true, concurrency: 8 }
 
 t.test('ingest↔Redis link frozen for 6 s under load: 503s within the command timeout while it lasts, nothing acked is lost or doubled', async (t) => {
   const { url: databaseUrl } = await emptyDatabase(t)
   const { url: redisUrl } = await testRedis(t)
-  const proxy = await proxyTo(redisUrl)
+  const proxy = await TcpProxy.to(redisUrl)
   t.teardown(() => proxy.close())
-  const result = await runKillScenario({ databaseUrl, redisUrl, ingestRedisUrl: proxy.url(redisUrl), events: 6_000, tenants: 3, workers: 2, killEveryMs: 0, respawn: true, concurrency: 8, fault: () => proxy.freezeFor(6_000) })
+  const result = await runKillScenario({ databaseUrl, redisUrl, ingestRedisUrl: proxy.url(redisUrl), ...steady, events: 6_000, fault: () => proxy.freezeFor(6_000) })
   assertLedger(t, result)
   t.ok(result.check.unknown > 0, `${result.check.unknown} events answered 503 during the stall`)
   // Ingest gives up on a silent Redis after its command timeout (2 s), long before the link comes back.
@@ -22,19 +23,15 @@ t.test('ingest↔Redis link frozen for 6 s under load: 503s within the command t
 t.test('workers↔Postgres and workers↔Redis connections reset again and again, then frozen: the workers recover by themselves', async (t) => {
   const { url: databaseUrl } = await emptyDatabase(t)
   const { url: redisUrl } = await testRedis(t)
-  const pg = await proxyTo(databaseUrl)
-  const redis = await proxyTo(redisUrl)
+  const pg = await TcpProxy.to(databaseUrl)
+  const redis = await TcpProxy.to(redisUrl)
   t.teardown(() => Promise.all([pg.close(), redis.close()]))
   const result = await runKillScenario({
     databaseUrl,
     redisUrl,
     workerUrls: () => ({ databaseUrl: pg.url(databaseUrl), redisUrl: redis.url(redisUrl) }),
     events: 12_000,
-    tenants: 3,
-    workers: 2,
-    killEveryMs: 0,
-    respawn: true,
-    concurrency: 8,
+    ...steady,
     fault: async () => {
       // Resets while batches are in flight: a COMMIT whose answer never arrives, an XACK
       // lost, a blocking read cut after Redis delivered its entries.
@@ -56,7 +53,7 @@ t.test('workers↔Postgres and workers↔Redis connections reset again and again
 t.test('one worker cut off from Postgres for good (a black hole): its peer takes its entries over', async (t) => {
   const { url: databaseUrl } = await emptyDatabase(t)
   const { url: redisUrl } = await testRedis(t)
-  const hole = await proxyTo(databaseUrl)
+  const hole = await TcpProxy.to(databaseUrl)
   t.teardown(() => hole.close())
   const result = await runKillScenario({
     databaseUrl,
@@ -65,11 +62,7 @@ t.test('one worker cut off from Postgres for good (a black hole): its peer takes
     // Short timeouts, so the cut-off worker's hung-write watchdog (4 × 1.5 s + 2 s) fires within the test.
     workerEnv: { STATEMENT_TIMEOUT_MS: '1500', TRANSACTION_IDLE_TIMEOUT_MS: '2000' },
     events: 4_000,
-    tenants: 3,
-    workers: 2,
-    killEveryMs: 0,
-    respawn: true,
-    concurrency: 8,
+    ...steady,
     fault: async () => {
       hole.freeze()
       // Long enough for the watchdog: the load keeps flowing to the peer meanwhile.

@@ -22,7 +22,7 @@ async function within<T>(p: Promise<T>, ms: number): Promise<'ok' | 'failed' | '
 // with the driver the worker uses, through a proxy that resets every connection again and again.
 t.test('connections reset in the middle of transactions: each transaction settles, nothing crashes, the pool recovers', async (t) => {
   const { url } = await emptyDatabase(t)
-  const proxy = await new TcpProxy({ host: new URL(url).hostname, port: Number(new URL(url).port) }).start()
+  const proxy = await TcpProxy.to(url)
   t.teardown(() => proxy.close())
   const database = createDatabase(proxy.url(url), { applicationName: 'tributary-test-resets', maxConnections: 4 })
 

@@ -3,6 +3,7 @@ import autocannon from 'autocannon'
 import postgres from 'postgres'
 import { createDatabase, createTenant, runMigrations } from '@tributary/db'
 import { freePort, percentile, waitUntilReady, type TestServers } from '@tributary/servers'
+import { appExecArgv, workerBundle } from './bundles.ts'
 import { startIngest } from './ingest.ts'
 
 const log = (line: string) => console.error(`[bench] ${line}`)
@@ -38,8 +39,8 @@ export async function benchEndToEnd(servers: TestServers, options: { stepSeconds
   const env = { DATABASE_URL: servers.databaseUrl, REDIS_URL: servers.redisUrl, RATE_LIMIT_EVENTS_PER_SECOND: '0', STREAM_BACKLOG_CAP: '0' }
   const ingest = await startIngest(env, 'real')
   const workerPort = await freePort()
-  const worker: ChildProcess = fork(new URL('../../apps/worker/src/main.ts', import.meta.url), [], {
-    execArgv: ['--import', 'tsx'],
+  const worker: ChildProcess = fork(await workerBundle(), [], {
+    execArgv: appExecArgv(),
     env: { ...process.env, ...env, WORKER_NAME: 'e2e', WORKER_PORT: String(workerPort), LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })

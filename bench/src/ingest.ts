@@ -1,10 +1,8 @@
 import { fork, type ChildProcess } from 'node:child_process'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { bundle } from '@tributary/infra'
 import { gzipSync } from 'node:zlib'
 import autocannon from 'autocannon'
 import { freePort } from '@tributary/servers'
+import { appExecArgv, ingestBundle } from './bundles.ts'
 
 export interface IngestScenario {
   name: string
@@ -54,28 +52,15 @@ export function segmentBatchBody(run: string, n: number) {
   return JSON.stringify({ batch, sentAt: new Date().toISOString() })
 }
 
-let bundled: Promise<string> | undefined
-
 /**
- * The benchmark server is bundled like the production build (plain `node`, no TypeScript
- * loader), so its memory and speed are what a deployment gets.
+ * One ingest process, bundled like the production build (bundles.ts), so its memory and
+ * speed are what a deployment gets.
  */
-function bundleServer(): Promise<string> {
-  bundled ??= (async () => {
-    // Inside apps/ingest so that the npm packages left external resolve from its node_modules.
-    const outdir = fileURLToPath(new URL('../../apps/ingest/.bench-build/', import.meta.url))
-    await bundle([fileURLToPath(new URL('./ingest-server.ts', import.meta.url))], outdir, fileURLToPath(new URL('../../apps/ingest/src/', import.meta.url)))
-    return join(outdir, 'ingest-server.js')
-  })()
-  return bundled
-}
-
 export async function startIngest(env: Record<string, string>, mode: 'real' | 'ceiling'): Promise<{ port: number; child: ChildProcess; rss(): Promise<number>; stop(): Promise<void> }> {
   const port = await freePort()
-  const child = fork(await bundleServer(), [], {
+  const child = fork(await ingestBundle(), [], {
     env: { ...process.env, ...env, PORT: String(port), MODE: mode, LOG_LEVEL: 'warn' },
-    // BENCH_CPU_PROFILE=<dir> writes a V8 CPU profile of each ingest process there (open in Chrome DevTools).
-    execArgv: ['--enable-source-maps', ...(process.env.BENCH_CPU_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`] : [])],
+    execArgv: appExecArgv(),
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })
   await new Promise<void>((resolve, reject) => {

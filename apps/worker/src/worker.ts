@@ -50,6 +50,8 @@ export interface WorkerStats {
   transientErrors: number
   /** Peers' transactions ended because they blocked a write while their worker was silent. */
   stuckWritersEnded: number
+  /** Batches that held already-stored events, so went through the staging table (see write-batch.ts). */
+  mergedBatches: number
   lastBatch?: { entries: number; events: number; ms: number }
   lag: Record<string, number>
   lastSync?: SyncResult & { at: number }
@@ -65,7 +67,7 @@ interface Batch {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 export class Worker {
-  readonly stats: WorkerStats = { startedAt: Date.now(), lastLoopAt: Date.now(), batches: 0, entries: 0, eventsInserted: 0, deadLettered: 0, lostEntries: 0, claimed: 0, transientErrors: 0, stuckWritersEnded: 0, lag: {}, syncFailures: 0 }
+  readonly stats: WorkerStats = { startedAt: Date.now(), lastLoopAt: Date.now(), batches: 0, entries: 0, eventsInserted: 0, deadLettered: 0, lostEntries: 0, claimed: 0, transientErrors: 0, stuckWritersEnded: 0, mergedBatches: 0, lag: {}, syncFailures: 0 }
   private closing = false
   private running: Promise<void> | undefined
   private readonly streams: string[]
@@ -341,6 +343,7 @@ export class Worker {
       try {
         const result = await this.watchForStuckWriters(writeBatch(this.deps.db, entries.map((e) => e.decoded!), this.deps.config.STATEMENT_TIMEOUT_MS))
         this.stats.eventsInserted += result.inserted
+        if (result.path === 'merge') this.stats.mergedBatches++
         return
       } catch (err) {
         if (classify(err) === 'permanent') {

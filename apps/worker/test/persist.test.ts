@@ -25,8 +25,14 @@ t.test('the same event delivered twice, and twice inside one batch, is one row',
   const fields = first![1]
   await p.redis.xadd(stream, '*', ...fields!)
   await p.redis.xadd(stream, '*', ...fields!)
-  await p.startWorker()
+  const worker = await p.startWorker()
   await p.waitFor(async () => (await p.pendingCount()) === 0 && (await p.redis.xlen(stream)) > 0, 'all acknowledged')
   await p.waitFor(async () => (await p.rowCount()) === 1, 'one row')
+  t.equal(await p.rowCount(), 1)
+  t.equal(worker.stats.mergedBatches, 0, 'repeats inside one batch are dropped before COPY')
+
+  // Delivered again in a later batch, after its row is stored: merged, still one row.
+  await p.redis.xadd(stream, '*', ...fields!)
+  await p.waitFor(async () => (await p.pendingCount()) === 0 && worker.stats.mergedBatches === 1, 'merged')
   t.equal(await p.rowCount(), 1)
 })

@@ -18,17 +18,21 @@ import type { NormalizedEvent } from './ingest/normalize.ts'
  *   u  the session's user key
  *   d  one JSON object: SessionOp
  *
- * Event JSON keys: i eventId, y type, ui userId, ai anonymousId, p page, a action,
- * m metadata, o occurredAt (epoch ms). Session and user key live beside the JSON because
- * the append script assigns them (sessionisation happens atomically in Redis).
+ * Event JSON keys, always in this order: i eventId, y type, ui userId, ai anonymousId,
+ * p page, a action, m metadata, o occurredAt (epoch ms). Session and user key live beside
+ * the JSON because the append script assigns them (sessionisation happens atomically in
+ * Redis). The order lets the worker take the metadata out as text without parsing it
+ * (see decodeEventLine).
  */
 export const CODEC_VERSION = '1'
 
 export type EntryKind = 'ev' | 'ss' | 'sh' | 'se'
 
-export interface StoredEvent extends NormalizedEvent {
+export interface StoredEvent extends Omit<NormalizedEvent, 'metadata'> {
   sessionId: string
   userKey: string
+  /** The metadata object as JSON text, exactly as ingest encoded it; Postgres parses it into jsonb. */
+  metadataJson?: string
 }
 
 export interface SessionOp {
@@ -51,6 +55,7 @@ export type DecodedEntry =
   | { kind: 'ev'; tenantId: string; receivedAt: number; events: StoredEvent[] }
   | { kind: 'ss' | 'sh' | 'se'; tenantId: string; receivedAt: number; userKey: string; session: SessionOp }
 
+/** The event as one line of JSON. Keep the key order: decodeEventLine depends on it. */
 export function encodeEventJson(e: NormalizedEvent): string {
   const o: Record<string, unknown> = { i: e.eventId, y: e.type }
   if (e.userId !== undefined) o.ui = e.userId
@@ -69,11 +74,39 @@ interface EventJson {
   ai?: string
   p?: string
   a?: string
-  m?: Record<string, unknown>
   o: number
 }
 
 export class EntryDecodeError extends Error {}
+
+/**
+ * One event line. The metadata is most of an event's bytes and is only ever stored, so it is
+ * cut out as text instead of being parsed and encoded again. This relies on the key order
+ * of encodeEventJson: every key before "m" holds a string, and a JSON string cannot hold
+ * `,"m":` (its quotes are escaped), so the first `,"m":` is the metadata key; "o" comes
+ * after it and holds a number, so the last `,"o":` is the key that ends the metadata.
+ */
+export function decodeEventLine(line: string, sessionId: string, userKey: string): StoredEvent {
+  let head = line
+  let metadataJson: string | undefined
+  const m = line.indexOf(',"m":')
+  if (m !== -1) {
+    const o = line.lastIndexOf(',"o":')
+    metadataJson = line.slice(m + 5, o)
+    if (o < m || metadataJson.charCodeAt(0) !== 0x7b || metadataJson.charCodeAt(metadataJson.length - 1) !== 0x7d) {
+      throw new EntryDecodeError('event line without its keys in encodeEventJson order')
+    }
+    head = line.slice(0, m) + line.slice(o)
+  }
+  const j = JSON.parse(head) as EventJson
+  const event: StoredEvent = { eventId: j.i, type: j.y, occurredAt: j.o, sessionId, userKey }
+  if (j.ui !== undefined) event.userId = j.ui
+  if (j.ai !== undefined) event.anonymousId = j.ai
+  if (j.p !== undefined) event.page = j.p
+  if (j.a !== undefined) event.action = j.a
+  if (metadataJson !== undefined) event.metadataJson = metadataJson
+  return event
+}
 
 /** Decodes the flat [field, value, …] array XREADGROUP returns. */
 export function decodeEntry(fields: string[]): DecodedEntry {
@@ -88,16 +121,7 @@ export function decodeEntry(fields: string[]): DecodedEntry {
     const sessions = (f.s ?? '').split('\n')
     const users = (f.u ?? '').split('\n')
     if (lines.length !== sessions.length || lines.length !== users.length) throw new EntryDecodeError('events, sessions and users differ in count')
-    const events = lines.map((line, i) => {
-      const j = JSON.parse(line) as EventJson
-      const event: StoredEvent = { eventId: j.i, type: j.y, occurredAt: j.o, sessionId: sessions[i]!, userKey: users[i]! }
-      if (j.ui !== undefined) event.userId = j.ui
-      if (j.ai !== undefined) event.anonymousId = j.ai
-      if (j.p !== undefined) event.page = j.p
-      if (j.a !== undefined) event.action = j.a
-      if (j.m !== undefined) event.metadata = j.m
-      return event
-    })
+    const events = lines.map((line, i) => decodeEventLine(line, sessions[i]!, users[i]!))
     return { kind: 'ev', tenantId, receivedAt, events }
   }
   if (f.k === 'ss' || f.k === 'sh' || f.k === 'se') {

@@ -1,9 +1,6 @@
-import { sql, type SQL } from 'drizzle-orm'
-
 /**
- * A Postgres array literal ({"a",NULL,"b"}) as one text parameter. Drizzle's sql template
- * expands a JS array into a list of parameters, which is what UNNEST must not get: one
- * parameter per column keeps any batch far below the 65,534-parameter limit.
+ * A Postgres array literal ({"a",NULL,"b"}) as one text parameter, for `$n::type[]` and
+ * UNNEST: one parameter per column keeps any batch far below the 65,534-parameter limit.
  */
 export function textArray(values: ReadonlyArray<string | null>): string {
   let out = '{'
@@ -13,9 +10,4 @@ export function textArray(values: ReadonlyArray<string | null>): string {
     out += v === null || v === undefined ? 'NULL' : '"' + v.replace(/\\/g, '\\\\').replace(/"/g, '\\"') + '"'
   }
   return out + '}'
-}
-
-/** `$n::type[]` for a column of values. */
-export function column(values: ReadonlyArray<string | null>, type: 'text' | 'uuid' | 'timestamptz' | 'jsonb'): SQL {
-  return sql`${textArray(values)}::${sql.raw(type)}[]`
 }

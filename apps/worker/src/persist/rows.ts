@@ -1,18 +1,28 @@
 import type { DecodedEntry } from '@tributary/shared'
 
-/** One row of user_activities, as arrays for UNNEST. */
-export interface ActivityColumns {
-  tenantId: string[]
-  eventId: string[]
-  sessionId: string[]
-  userKey: string[]
-  type: string[]
-  page: Array<string | null>
-  action: Array<string | null>
-  metadata: Array<string | null>
-  occurredAt: string[]
-  receivedAt: string[]
+/**
+ * The user_activities rows of a batch in COPY's text format (tab between columns, one row
+ * per line, \N for NULL), in the column order of ACTIVITY_COLUMNS.
+ */
+export interface ActivityRows {
+  copyText: string
+  count: number
 }
+
+export const ACTIVITY_COLUMNS = 'tenant_id, event_id, session_id, user_key, type, page, action, metadata, occurred_at, received_at'
+
+/**
+ * Instants whose local days have new activities, per tenant: for each quarter hour that
+ * holds events, its earliest and latest event. A quarter hour holds at most one local
+ * midnight in any time zone, so these two name every local day its events fall on; the
+ * dirty-day insert gets a few instants instead of one per event.
+ */
+export interface DayHints {
+  tenantId: string[]
+  at: string[]
+}
+
+const QUARTER_HOUR_MS = 15 * 60_000
 
 /** What a batch knows about one session, merged over all its entries. */
 export interface SessionFacts {
@@ -33,14 +43,24 @@ export interface SessionFacts {
 
 const iso = (ms: number) => new Date(ms).toISOString()
 
+const COPY_SPECIAL = /[\\\t\n\r]/
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' }
+
+/** A value as COPY text: backslash, tab, newline and carriage return escaped; most values have none. */
+export function copyValue(value: string | null | undefined): string {
+  if (value === null || value === undefined) return '\\N'
+  return COPY_SPECIAL.test(value) ? value.replace(/[\\\t\n\r]/g, (c) => COPY_ESCAPES[c]!) : value
+}
+
 /**
  * Turns decoded entries into what one transaction writes: activity rows (an event repeated
- * inside the batch appears once) and one merged record per session. Merging follows the
- * rules the upsert applies in SQL — earliest start, latest activity, earliest end — so the
- * outcome is the same whatever the order or number of deliveries.
+ * inside the batch appears once), the days they touch, and one merged record per session.
+ * Merging follows the rules the upsert applies in SQL — earliest start, latest activity,
+ * earliest end — so the outcome is the same whatever the order or number of deliveries.
  */
 export function buildRows(entries: DecodedEntry[]) {
-  const activities: ActivityColumns = { tenantId: [], eventId: [], sessionId: [], userKey: [], type: [], page: [], action: [], metadata: [], occurredAt: [], receivedAt: [] }
+  const lines: string[] = []
+  const quarterHours = new Map<string, { tenantId: string; first: number; last: number }>()
   const seen = new Set<string>()
   const sessions = new Map<string, SessionFacts>()
 
@@ -58,20 +78,19 @@ export function buildRows(entries: DecodedEntry[]) {
 
   for (const entry of entries) {
     if (entry.kind === 'ev') {
+      const receivedAt = iso(entry.receivedAt)
       for (const e of entry.events) {
         const key = `${entry.tenantId}\n${e.eventId}`
         if (seen.has(key)) continue
         seen.add(key)
-        activities.tenantId.push(entry.tenantId)
-        activities.eventId.push(e.eventId)
-        activities.sessionId.push(e.sessionId)
-        activities.userKey.push(e.userKey)
-        activities.type.push(e.type)
-        activities.page.push(e.page ?? null)
-        activities.action.push(e.action ?? null)
-        activities.metadata.push(e.metadata === undefined ? null : JSON.stringify(e.metadata))
-        activities.occurredAt.push(iso(e.occurredAt))
-        activities.receivedAt.push(iso(entry.receivedAt))
+        lines.push(
+          `${copyValue(entry.tenantId)}\t${copyValue(e.eventId)}\t${copyValue(e.sessionId)}\t${copyValue(e.userKey)}\t${copyValue(e.type)}\t${copyValue(e.page)}\t${copyValue(e.action)}\t${copyValue(e.metadataJson)}\t${iso(e.occurredAt)}\t${receivedAt}\n`,
+        )
+        const quarter = `${entry.tenantId}\n${Math.floor(e.occurredAt / QUARTER_HOUR_MS)}`
+        const hint = quarterHours.get(quarter)
+        if (!hint) quarterHours.set(quarter, { tenantId: entry.tenantId, first: e.occurredAt, last: e.occurredAt })
+        else if (e.occurredAt < hint.first) hint.first = e.occurredAt
+        else if (e.occurredAt > hint.last) hint.last = e.occurredAt
         const s = sessionOf(entry.tenantId, e.sessionId, e.userKey, e.occurredAt)
         s.userId ??= e.userId ?? null
         s.anonymousId ??= e.anonymousId ?? null
@@ -92,7 +111,17 @@ export function buildRows(entries: DecodedEntry[]) {
       }
     }
   }
-  return { activities, sessions: [...sessions.values()] }
+  const days: DayHints = { tenantId: [], at: [] }
+  for (const { tenantId, first, last } of quarterHours.values()) {
+    days.tenantId.push(tenantId)
+    days.at.push(iso(first))
+    if (last !== first) {
+      days.tenantId.push(tenantId)
+      days.at.push(iso(last))
+    }
+  }
+  const activities: ActivityRows = { copyText: lines.join(''), count: lines.length }
+  return { activities, days, sessions: [...sessions.values()] }
 }
 
 export function sessionColumns(sessions: SessionFacts[]) {

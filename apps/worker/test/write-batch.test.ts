@@ -1,0 +1,78 @@
+import t from 'tap'
+import { createTenant } from '@tributary/db'
+import { testDatabase } from '@tributary/db/testing'
+import { decodeEventLine, encodeEventJson, normalizeNative, type DecodedEntry, type EventInput } from '@tributary/shared'
+import { writeBatch } from '../src/persist/write-batch.ts'
+
+/** An events entry as the worker decodes it from the stream, without going through Redis. */
+function entry(tenantId: string, inputs: EventInput[], receivedAt = Date.UTC(2026, 10, 26, 12)): DecodedEntry {
+  const events = inputs.map((input) => {
+    const n = normalizeNative(input, receivedAt, undefined)
+    if (!n.ok) throw new Error(n.message)
+    const userKey = n.event.userId ?? `a:${n.event.anonymousId}`
+    return decodeEventLine(encodeEventJson(n.event), `session-of-${userKey}`, userKey)
+  })
+  return { kind: 'ev', tenantId, receivedAt, events }
+}
+
+t.test('values COPY would misread arrive exactly as sent', async (t) => {
+  const { db, sql } = await testDatabase(t)
+  const tenant = await createTenant(db, 'copy-text')
+  const awkward = [
+    { eventId: 'back\\slash', type: 'pageview', userId: 'u\\1', page: '\\N' },
+    { eventId: 'e2', type: 'action', userId: 'u', action: 'a\\tb', metadata: { text: 'tab\tnewline\ncr\r back\\slash "q" \\N é 😀', list: [null, 1.5, { deep: '\\' }] } },
+    { eventId: 'e3', type: 'pageview', anonymousId: 'v', page: '/p?x=1&y="2"', metadata: {} },
+  ] satisfies EventInput[]
+  const result = await writeBatch(db, [entry(tenant.tenantId, awkward)], 10_000)
+  t.same(result, { inserted: 3, sessions: 3, path: 'copy' })
+  const rows = await sql`select event_id, user_key, page, action, metadata from user_activities order by event_id`
+  t.same(rows.map((r) => ({ ...r })), [
+    { event_id: 'back\\slash', user_key: 'u\\1', page: '\\N', action: null, metadata: null },
+    { event_id: 'e2', user_key: 'u', page: null, action: 'a\\tb', metadata: awkward[1]!.metadata },
+    { event_id: 'e3', user_key: 'a:v', page: '/p?x=1&y="2"', action: null, metadata: {} },
+  ])
+})
+
+t.test('a batch holding stored events goes through the staging table and adds only the new ones', async (t) => {
+  const { db, sql } = await testDatabase(t)
+  const tenant = await createTenant(db, 'merge')
+  const event = (i: number): EventInput => ({ eventId: `e${i}`, type: 'action', userId: `u${i % 7}`, action: 'x', metadata: { pad: 'x'.repeat(200) } })
+  const first = await writeBatch(db, [entry(tenant.tenantId, Array.from({ length: 10 }, (_, i) => event(i)))], 10_000)
+  t.same(first, { inserted: 10, sessions: 7, path: 'copy' })
+  // 3,000 new events, then one already stored at the very end: Postgres finds the conflict
+  // after the client has sent everything, which is where a COPY writable could hang.
+  const again = [...Array.from({ length: 3_000 }, (_, i) => event(100 + i)), event(3)]
+  const second = await writeBatch(db, [entry(tenant.tenantId, again)], 10_000)
+  t.same(second, { inserted: 3_000, sessions: 7, path: 'merge' })
+  const [{ n }] = (await sql`select count(*)::int as n from user_activities`) as unknown as [{ n: number }]
+  t.equal(n, 3_010, 'every event once')
+  const third = await writeBatch(db, [entry(tenant.tenantId, again)], 10_000)
+  t.same(third, { inserted: 0, sessions: 7, path: 'merge' }, 'a whole batch delivered again adds nothing')
+})
+
+t.test('a row Postgres refuses fails the batch at once and leaves nothing behind', async (t) => {
+  const { db, sql } = await testDatabase(t)
+  const tenant = await createTenant(db, 'refused')
+  const events = Array.from({ length: 2_000 }, (_, i): EventInput => ({ eventId: `e${i}`, type: 'action', userId: 'u', action: 'x' }))
+  const batch = entry(tenant.tenantId, events)
+  if (batch.kind === 'ev') batch.events[1_999]!.page = 'nul \u0000 here' // ingest refuses these; here it reaches Postgres
+  const err = await writeBatch(db, [batch], 10_000).then(() => undefined, (e: unknown) => e as { code?: string })
+  t.match(err?.code, /^22/, 'a data exception, which the worker isolates by bisecting')
+  const [{ n }] = (await sql`select count(*)::int as n from user_activities`) as unknown as [{ n: number }]
+  t.equal(n, 0)
+})
+
+t.test('every local day a batch touches is marked, even where midnight is not on a quarter hour', async (t) => {
+  const { db, sql } = await testDatabase(t)
+  const tenant = await createTenant(db, 'amsterdam-1930')
+  // Amsterdam kept its local mean time until 1937: summer 1930 was UTC+01:19:32, so the
+  // midnight that began 2 June fell at 22:40:28 UTC, inside the quarter hour from 22:30.
+  await sql`update tenants set timezone = 'Europe/Amsterdam' where id = ${tenant.tenantId}`
+  const minutes = [39, 35, 44, 40]
+  const batch = entry(tenant.tenantId, minutes.map((m) => ({ eventId: `22:${m}`, type: 'action', userId: 'u', action: 'x' })))
+  // Ingest clamps times to this century; the worker stores what the stream holds.
+  if (batch.kind === 'ev') batch.events.forEach((e, i) => (e.occurredAt = Date.UTC(1930, 5, 1, 22, minutes[i]!)))
+  await writeBatch(db, [batch], 10_000)
+  const days = await sql`select date::text as date from metrics_dirty_days where tenant_id = ${tenant.tenantId} order by date`
+  t.same(days.map((d) => d.date), ['1930-06-01', '1930-06-02'])
+})

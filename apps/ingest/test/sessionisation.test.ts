@@ -31,6 +31,24 @@ t.test('events without a session id are grouped by user and a 30-minute gap in e
   t.equal(s.b1, s.b2, '25 minutes apart: one session')
   t.not(s.a1, s.b1, '40 minutes apart: a new session')
   t.not(s.b2, s.other, 'another user never shares a session')
+  // New session ids are UUIDv7s carrying the time of the event that started them.
+  const uuidv7 = /^([0-9a-f]{8})-([0-9a-f]{4})-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
+  for (const [first, at] of [['a1', now - 100 * MIN], ['b1', now - 40 * MIN], ['other', now - 15 * MIN]] as const) {
+    const m = uuidv7.exec(s[first]!)
+    t.ok(m, `${first}: ${s[first]} is a UUIDv7`)
+    t.equal(parseInt(m![1]! + m![2]!, 16), new Date(iso(at)).getTime(), `${first}: the time in front is the event's`)
+  }
+})
+
+t.test('session ids made in the same request and millisecond differ', async (t) => {
+  const { app, write, redis, config } = await build(t)
+  const at = iso(Date.now())
+  const events = Array.from({ length: 200 }, (_, i) => ({ eventId: `e${i}`, type: 'pageview', page: '/', userId: `user-${i}`, timestamp: at }))
+  t.equal((await send(app, write, events)).statusCode, 202)
+  t.equal((await send(app, write, events.map((e) => ({ ...e, eventId: `again-${e.eventId}`, userId: `other-${e.userId}` })))).statusCode, 202)
+  const ids = Object.values(sessionsOf(await storedEvents(redis, config.STREAM_SHARDS)))
+  t.equal(ids.length, 400)
+  t.equal(new Set(ids).size, 400, 'one session per user, no two alike')
 })
 
 t.test('a back-dated offline batch forms its own sessions at its own time', async (t) => {

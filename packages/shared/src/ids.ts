@@ -17,6 +17,11 @@ function random(bytes: number): Buffer {
   return out
 }
 
+/** `bytes` random bytes from the CSPRNG, as hex. */
+export function randomHex(bytes: number): string {
+  return random(bytes).toString('hex')
+}
+
 /**
  * RFC 9562 UUIDv7: 48-bit Unix milliseconds, then random bits. Ids made in the same
  * millisecond by this process stay ordered through a 12-bit counter in `rand_a`.

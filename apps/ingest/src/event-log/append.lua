@@ -9,12 +9,12 @@
 --          0 off), sessionTimeout (ms), dedupTtl (s), stateTtl (s), then the op's arguments.
 --
 -- op 'ev': several requests at once (ingest groups the requests that arrive while the
---   previous call is in flight): nRequests, then 6 arguments per request: tenant, keyId,
---   receivedAt, count, meta and lines. `meta` holds one record per event (records split by
---   \30, fields by \31): seen token, user key ('' = the session's), session id ('' =
---   sessionise by event time), candidate session id, occurredAt (ms), page ('' unless a
---   page view). `lines` holds the event JSON, one per line. Few large arguments cost Redis
---   (and ioredis) far less than seven small ones per event.
+--   previous call is in flight): nRequests, then 7 arguments per request: tenant, keyId,
+--   receivedAt, count, random (16 hex digits for new session ids), meta and lines. `meta`
+--   holds one record per event (records split by \30, fields by \31): seen token, user key
+--   ('' = the session's), session id ('' = sessionise by event time), occurredAt (ms), page
+--   ('' unless a page view). `lines` holds the event JSON, one per line. Few large
+--   arguments cost Redis (and ioredis) far less than several small ones per event.
 --   Returns two items per request: 'ok' and one letter per event (a accepted, d duplicate,
 --   u unknown session), or 'rate' and the ms until the next second, or 'backlog' and ''.
 -- op 'ss' | 'sh' | 'se' (session start, heartbeat, end): tenant, keyId, session id,
@@ -111,16 +111,16 @@ local nRequests = tonumber(ARGV[10])
 local requests = {}
 local tokensOf = {} -- tenant -> { tokens }
 for r = 1, nRequests do
-  local pos = 11 + (r - 1) * 6
+  local pos = 11 + (r - 1) * 7
   local tenant = ARGV[pos]
-  local req = { tenant = tenant, keyId = ARGV[pos + 1], receivedAt = ARGV[pos + 2], count = tonumber(ARGV[pos + 3]), lines = ARGV[pos + 5], events = {} }
+  local req = { tenant = tenant, keyId = ARGV[pos + 1], receivedAt = ARGV[pos + 2], count = tonumber(ARGV[pos + 3]), random = ARGV[pos + 4], lines = ARGV[pos + 6], events = {} }
   local list = tokensOf[tenant]
   if list == nil then
     list = {}
     tokensOf[tenant] = list
   end
-  for token, userKey, sessionId, candidate, at, page in string.gmatch(ARGV[pos + 4], '([^\30\31]*)\31([^\30\31]*)\31([^\30\31]*)\31([^\30\31]*)\31([^\30\31]*)\31([^\30]*)') do
-    req.events[#req.events + 1] = { token, userKey, sessionId, candidate, tonumber(at), page }
+  for token, userKey, sessionId, at, page in string.gmatch(ARGV[pos + 5], '([^\30\31]*)\31([^\30\31]*)\31([^\30\31]*)\31([^\30\31]*)\31([^\30]*)') do
+    req.events[#req.events + 1] = { token, userKey, sessionId, tonumber(at), page }
     list[#list + 1] = token
   end
   requests[r] = req
@@ -168,9 +168,17 @@ local function sessionsOf(s, tenant, userKey)
   return state
 end
 
+-- A new session's id: a UUIDv7 (RFC 9562) of the event's time. Made here, not by ingest,
+-- because few events start a session. The random bits are 58 of the request's 64 random
+-- bits and the event's index in the request, so ids differ between requests and within one.
+local function newSessionId(at, random, index)
+  return string.format('%08x-%04x-7%s-%x%s-%s%04x', math.floor(at / 65536), at % 65536, string.sub(random, 1, 3),
+    8 + tonumber(string.sub(random, 4, 4), 16) % 4, string.sub(random, 5, 7), string.sub(random, 8, 15), index % 65536)
+end
+
 -- The session whose span, widened by the timeout, holds `at` (the nearest if several);
 -- otherwise a new one. Event time decides, so a back-dated batch makes its own sessions.
-local function sessionise(state, at, candidate)
+local function sessionise(state, at, random, index)
   local best, bestDistance
   for id, span in pairs(state.list) do
     if at >= span[1] - timeout and at <= span[2] + timeout then
@@ -182,7 +190,7 @@ local function sessionise(state, at, candidate)
     end
   end
   if best == nil then
-    best = candidate
+    best = newSessionId(at, random, index)
     state.list[best] = { at, at }
   else
     local span = state.list[best]
@@ -213,9 +221,9 @@ for r = 1, nRequests do
       if seen[token] then
         statuses[i] = 'd'
       else
-        local userKey, sessionId, at, page = e[2], e[3], e[5], e[6]
+        local userKey, sessionId, at, page = e[2], e[3], e[4], e[5]
         if sessionId == '' then
-          sessionId = sessionise(sessionsOf(s, req.tenant, userKey), at, e[4])
+          sessionId = sessionise(sessionsOf(s, req.tenant, userKey), at, req.random, i)
         elseif userKey == '' then
           userKey = s.known[sessionId] or redis.call('GET', knownSession(req.tenant, sessionId)) or ''
         else

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { Redis } from 'ioredis'
-import { shardFor, streamKey, userKeyOf, uuidv7, type NormalizedEvent, type SessionOp } from '@tributary/shared'
+import { randomHex, shardFor, streamKey, userKeyOf, type NormalizedEvent, type SessionOp } from '@tributary/shared'
 
 const APPEND_SCRIPT = readFileSync(new URL('./append.lua', import.meta.url), 'utf8')
 
@@ -52,6 +52,8 @@ interface PendingAppend {
   keyId: string
   receivedAt: number
   count: number
+  /** 16 random hex digits, from which append.lua makes the ids of the sessions this request starts. */
+  random: string
   meta: string
   lines: string
   resolve(result: AppendResult): void
@@ -109,7 +111,7 @@ export function createEventLog(redis: Redis, options: EventLogOptions): EventLog
           events += next.count
         }
         const args: Array<string | number> = [...header('ev', shard, Date.now()), batch.length]
-        for (const p of batch) args.push(p.tenantId, p.keyId, p.receivedAt, p.count, p.meta, p.lines)
+        for (const p of batch) args.push(p.tenantId, p.keyId, p.receivedAt, p.count, p.random, p.meta, p.lines)
         try {
           const reply = await call(streamKey(shard), ...args)
           batch.forEach((p, i) => {
@@ -136,8 +138,7 @@ export function createEventLog(redis: Redis, options: EventLogOptions): EventLog
       const lines: string[] = []
       for (const { event, json } of events) {
         const page = event.type === 'pageview' && event.page ? event.page : ''
-        const candidate = event.sessionId ? '' : uuidv7(event.occurredAt)
-        meta.push(`${seenToken(event.eventId)}\x1f${userKeyOf(event) ?? ''}\x1f${event.sessionId ?? ''}\x1f${candidate}\x1f${event.occurredAt}\x1f${page}`)
+        meta.push(`${seenToken(event.eventId)}\x1f${userKeyOf(event) ?? ''}\x1f${event.sessionId ?? ''}\x1f${event.occurredAt}\x1f${page}`)
         lines.push(json)
       }
       const shard = shardFor(tenantId, options.shards)
@@ -148,7 +149,7 @@ export function createEventLog(redis: Redis, options: EventLogOptions): EventLog
       }
       const q = queue
       return new Promise<AppendResult>((resolve, reject) => {
-        q.waiting.push({ tenantId, keyId, receivedAt, count: events.length, meta: meta.join('\x1e'), lines: lines.join('\n'), resolve, reject })
+        q.waiting.push({ tenantId, keyId, receivedAt, count: events.length, random: randomHex(8), meta: meta.join('\x1e'), lines: lines.join('\n'), resolve, reject })
         schedule(shard, q)
       })
     },

@@ -78,7 +78,7 @@ try {
   const endToEnd = await benchEndToEnd(e2eServers, {
     stepSeconds: Number(process.env.BENCH_E2E_STEP_SECONDS ?? 20),
     holdSeconds: Number(process.env.BENCH_E2E_HOLD_SECONDS ?? 60),
-    rates: [5_000, 10_000, 20_000, 30_000, 40_000, 50_000, 60_000, 80_000],
+    rates: [5_000, 10_000, 15_000, 20_000, 25_000, 30_000, 40_000, 50_000, 60_000],
   }).finally(() => e2eServers.stop())
   console.log(`| end to end, highest steady rate (events/s, lag p99 < 1 s) | ${endToEnd.highestSteadyEventsPerSecond} | | | ≥ 50,000 |`)
   if (endToEnd.hold) console.log(`| end to end, ledger over the hold | ${endToEnd.hold.lost} lost, ${endToEnd.hold.duplicates} duplicated of ${endToEnd.hold.acked} acked | | | 0 and 0 |`)

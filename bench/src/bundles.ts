@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { bundle } from '@tributary/infra'
+import { bundle, NODE_FLAGS } from '@tributary/infra'
 
 /**
  * The apps as production runs them (infra/docker): one esbuild bundle each, plain `node`,
@@ -25,5 +25,8 @@ export const ingestBundle = () => bundleOnce('ingest', './ingest-server.ts', 'in
 /** apps/worker/src/main.ts, as deployed. */
 export const workerBundle = () => bundleOnce('worker', '../../apps/worker/src/main.ts', 'main.js')
 
-/** Node flags for a benchmarked app; BENCH_CPU_PROFILE=<dir> writes a V8 CPU profile of each process there (open in Chrome DevTools). */
-export const appExecArgv = () => ['--enable-source-maps', ...(process.env.BENCH_CPU_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`] : [])]
+/**
+ * Node flags for a benchmarked app: the ones production runs it with; BENCH_CPU_PROFILE=<dir>
+ * also writes a V8 CPU profile of each process there (open in Chrome DevTools).
+ */
+export const appExecArgv = (app: keyof typeof NODE_FLAGS) => ['--enable-source-maps', ...NODE_FLAGS[app], ...(process.env.BENCH_CPU_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`] : [])]

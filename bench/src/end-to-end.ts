@@ -40,7 +40,7 @@ export async function benchEndToEnd(servers: TestServers, options: { stepSeconds
   const ingest = await startIngest(env, 'real')
   const workerPort = await freePort()
   const worker: ChildProcess = fork(await workerBundle(), [], {
-    execArgv: appExecArgv(),
+    execArgv: appExecArgv('worker'),
     env: { ...process.env, ...env, WORKER_NAME: 'e2e', WORKER_PORT: String(workerPort), LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })

@@ -60,7 +60,7 @@ export async function startIngest(env: Record<string, string>, mode: 'real' | 'c
   const port = await freePort()
   const child = fork(await ingestBundle(), [], {
     env: { ...process.env, ...env, PORT: String(port), MODE: mode, LOG_LEVEL: 'warn' },
-    execArgv: appExecArgv(),
+    execArgv: appExecArgv('ingest'),
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })
   await new Promise<void>((resolve, reject) => {

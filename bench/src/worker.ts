@@ -76,7 +76,7 @@ async function drain(servers: TestServers, workers: number, expected: number, sq
     ports.push(port)
     children.push(
       fork(await workerBundle(), [], {
-        execArgv: appExecArgv(),
+        execArgv: appExecArgv('worker'),
         env: { ...process.env, DATABASE_URL: servers.databaseUrl, REDIS_URL: servers.redisUrl, STREAM_SHARDS: String(SHARDS), WORKER_NAME: `bench-${workers}-${i}`, WORKER_PORT: String(port), LOG_LEVEL: 'warn' },
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       }),

@@ -8,6 +8,7 @@ import { MissingBinaryError } from '@tributary/servers'
 import { DEMO_TENANT, ensureDemoTenant, type DemoKeys } from './demo-tenant.ts'
 import { REPO_ROOT } from './paths.ts'
 import { stackDown, stackUp } from './stack.ts'
+import { NODE_FLAGS } from './node-flags.ts'
 
 /**
  * `pnpm start`: everything in the foreground.
@@ -82,7 +83,7 @@ async function main(): Promise<number> {
   const childEnv = { ...process.env, DATABASE_URL: databaseUrl, REDIS_URL: redisUrl }
   const apps = new Map<string, ChildProcess>()
   for (const [name, entry] of [['ingest', 'apps/ingest/src/server.ts'], ['worker', 'apps/worker/src/main.ts']] as const) {
-    const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: REPO_ROOT, env: childEnv, stdio: ['ignore', 'inherit', 'inherit'], detached: true })
+    const child = spawn(process.execPath, [...NODE_FLAGS[name], '--import', 'tsx', entry], { cwd: REPO_ROOT, env: childEnv, stdio: ['ignore', 'inherit', 'inherit'], detached: true })
     apps.set(name, child)
   }
   say(`ingest on http://${env.HOST}:${env.PORT}, worker health on http://${env.HOST}:${env.WORKER_PORT} — Ctrl-C stops everything`)

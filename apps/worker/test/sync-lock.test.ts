@@ -26,3 +26,53 @@ t.test('cleanup-and-sync runs on one replica at a time; a replica dying mid-run 
   t.equal(await otherRun, 'terminated')
   t.match(await cleanupAndSync(p.database.db, { sessionTimeoutMinutes: 30, wait: false }), { ran: true }, 'the next run goes ahead')
 })
+
+t.test('workers marking a day are never held up by the sync recomputing it; a sync killed midway is finished by the next', async (t) => {
+  const p = await pipeline(t)
+  const { tenantId } = p.tenant
+  const today = (await p.database.sql`select (now() at time zone 'UTC')::date::text as d`)[0]!.d as string
+  await p.produce([{ eventId: 'e1', type: 'action', action: 'x', userId: 'u1' }])
+  await p.startWorker()
+  await p.waitFor(async () => (await p.rowCount()) === 1, 'the event stored')
+  t.match(await cleanupAndSync(p.database.db, { sessionTimeoutMinutes: 30, wait: true }), { ran: true, syncedDays: 1 })
+
+  // Pause the next sync inside its recompute: a client holds today's platform_metrics row.
+  await p.produce([{ eventId: 'e2', type: 'action', action: 'x', userId: 'u2' }])
+  await p.waitFor(async () => (await p.rowCount()) === 2, 'the second event stored')
+  const blocker = postgres(p.database.url, { max: 1, onnotice: () => {} })
+  t.teardown(() => blocker.end({ timeout: 1 }).catch(() => {}))
+  let release!: () => void
+  const released = new Promise<void>((resolve) => (release = resolve))
+  let locked = false
+  const holding = blocker.begin(async (tx) => {
+    await tx`select 1 from platform_metrics where tenant_id = ${tenantId} and date = ${today}::date for update`
+    locked = true
+    await released
+  })
+  await p.waitFor(async () => locked, 'the row lock')
+  const sync = cleanupAndSync(p.database.db, { sessionTimeoutMinutes: 30, wait: true })
+  await p.waitFor(async () => (await p.database.sql`select count(*)::int as n from metrics_syncing_days`)[0]!.n === 1, 'the sync to take today')
+  await p.waitFor(async () => (await p.database.sql`select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and query ilike '%platform_metrics%'`)[0]!.n === 1, 'the recompute to wait')
+
+  // What a worker's batch does: mark today dirty. With the old one-transaction sync this
+  // waited on the sync's uncommitted delete until the recompute finished.
+  const started = performance.now()
+  await p.database.sql.begin(async (tx) => {
+    await tx`set local lock_timeout = '2s'`
+    await tx`insert into metrics_dirty_days (tenant_id, date) values (${tenantId}, ${today}::date) on conflict do nothing`
+  })
+  t.ok(performance.now() - started < 1_000, `marking took ${Math.round(performance.now() - started)} ms while the sync recomputed`)
+
+  // The sync dies midway (its connection is killed): today stays taken, not lost.
+  await p.database.sql`select pg_terminate_backend(pid) from pg_stat_activity where wait_event_type = 'Lock' and query ilike '%platform_metrics%'`
+  await t.rejects(sync, 'the killed sync fails')
+  release()
+  await holding
+  t.same((await p.database.sql`select date::text as d from metrics_syncing_days`).map((r) => r.d), [today], 'the taken day is still there')
+
+  const next = await cleanupAndSync(p.database.db, { sessionTimeoutMinutes: 30, wait: true })
+  t.match(next, { ran: true, syncedDays: 1 }, 'the next run recomputes it')
+  t.equal((await p.database.sql`select count(*)::int as n from metrics_syncing_days`)[0]!.n, 0)
+  const [day] = await p.database.sql`select events, active_users from platform_metrics where tenant_id = ${tenantId} and date = ${today}::date`
+  t.match(day, { events: 2, active_users: 2 }, 'both events counted')
+})

@@ -30,24 +30,32 @@ export interface SyncOptions {
 }
 
 /**
- * Cleanup-and-sync, in one transaction under a transaction-scoped advisory lock — so exactly
+ * Cleanup-and-sync, in two transactions, each under a transaction-scoped advisory lock — so
  * one runs at a time across all replicas, and a replica that dies mid-run releases it with
  * its connection:
- *   1. close sessions idle past the timeout (inactive, ended_at = last_seen_at), marking
- *      their start days dirty;
- *   2. take the dirty (tenant, day) pairs — days touched by the worker since the last run,
- *      late and back-dated events included — and recompute each from the raw tables
- *      (RECOMPUTE_DAYS_SQL), an idempotent upsert.
+ *   1. (short) close sessions idle past the timeout (inactive, ended_at = last_seen_at),
+ *      marking their start days dirty; then take the dirty (tenant, day) pairs — days
+ *      touched by the worker since the last run, late and back-dated events included — by
+ *      moving them to metrics_syncing_days, and commit. Workers marking those days again
+ *      meanwhile add fresh dirty rows without waiting on anything.
+ *   2. recompute every taken day from the raw tables (RECOMPUTE_DAYS_SQL, an idempotent
+ *      upsert; then the user bitmaps) and remove it from metrics_syncing_days. Days a
+ *      failed or killed run left there are recomputed by the next.
+ * Events committed after step 1 mark their day dirty again, so the next run sees them.
  */
 export async function cleanupAndSync(db: Database, options: SyncOptions): Promise<SyncResult> {
   const started = performance.now()
   const tenantFilter = options.tenantId ? sql`and tenant_id = ${options.tenantId}` : sql``
-  return db.transaction(async (tx) => {
-    if (options.wait) await tx.execute(sql`select pg_advisory_xact_lock(hashtext('tributary:cleanup-and-sync'))`)
-    else {
-      const [row] = await tx.execute<{ locked: boolean }>(sql`select pg_try_advisory_xact_lock(hashtext('tributary:cleanup-and-sync')) as locked`)
-      if (!row?.locked) return { ran: false, syncedDays: 0, sessionsClosed: 0, durationMs: Math.round(performance.now() - started) }
+  const lock = async (tx: Parameters<Parameters<Database['transaction']>[0]>[0], wait: boolean) => {
+    if (wait) {
+      await tx.execute(sql`select pg_advisory_xact_lock(hashtext('tributary:cleanup-and-sync'))`)
+      return true
     }
+    const [row] = await tx.execute<{ locked: boolean }>(sql`select pg_try_advisory_xact_lock(hashtext('tributary:cleanup-and-sync')) as locked`)
+    return row?.locked === true
+  }
+  const sessionsClosed = await db.transaction(async (tx) => {
+    if (!(await lock(tx, options.wait))) return undefined
     const [closed] = await tx.execute<{ closed: number }>(sql`
       with closed as (
         update user_sessions set is_active = false, ended_at = last_seen_at, updated_at = now()
@@ -60,11 +68,21 @@ export async function cleanupAndSync(db: Database, options: SyncOptions): Promis
         on conflict do nothing
       )
       select count(*)::int as closed from closed`)
-    const dirty = await tx.execute<{ tenant_id: string; date: string; timezone: string }>(sql`
+    // A second statement: it sees the days the first one marked.
+    await tx.execute(sql`
       with taken as (delete from metrics_dirty_days where true ${tenantFilter} returning tenant_id, date)
-      select t.tenant_id, t.date::text as date, tn.timezone from taken t join tenants tn on tn.id = t.tenant_id order by 1, 2`)
+      insert into metrics_syncing_days (tenant_id, date) select tenant_id, date from taken on conflict do nothing`)
+    return closed?.closed ?? 0
+  })
+  if (sessionsClosed === undefined) return { ran: false, syncedDays: 0, sessionsClosed: 0, durationMs: Math.round(performance.now() - started) }
+  return db.transaction(async (tx) => {
+    // Waits at most for another replica's recompute; that one may have taken our days already.
+    await lock(tx, true)
+    const syncing = await tx.execute<{ tenant_id: string; date: string; timezone: string }>(sql`
+      select s.tenant_id, s.date::text as date, tn.timezone from metrics_syncing_days s join tenants tn on tn.id = s.tenant_id
+      where true ${options.tenantId ? sql`and s.tenant_id = ${options.tenantId}` : sql``} order by 1, 2`)
     const byTenant = new Map<string, { timezone: string; dates: string[] }>()
-    for (const row of dirty) {
+    for (const row of syncing) {
       const entry = byTenant.get(row.tenant_id) ?? { timezone: row.timezone, dates: [] }
       entry.dates.push(row.date)
       byTenant.set(row.tenant_id, entry)
@@ -73,8 +91,9 @@ export async function cleanupAndSync(db: Database, options: SyncOptions): Promis
       await tx.execute(bind(RECOMPUTE_DAYS_SQL, [tenantId, timezone, dateArray(dates)]))
       await tx.execute(bind(CLEAR_DAILY_USERS_SQL, [tenantId, dateArray(dates)]))
       await tx.execute(bind(REBUILD_DAILY_USERS_SQL, [tenantId, timezone, dateArray(dates)]))
+      await tx.execute(sql`delete from metrics_syncing_days where tenant_id = ${tenantId} and date = any(${dateArray(dates)}::date[])`)
     }
-    const result = { ran: true, syncedDays: dirty.length, sessionsClosed: closed?.closed ?? 0, durationMs: Math.round(performance.now() - started) }
+    const result = { ran: true, syncedDays: syncing.length, sessionsClosed, durationMs: Math.round(performance.now() - started) }
     await tx.execute(sql`
       insert into sync_runs (scope, last_run_at, duration_ms, synced_days, sessions_closed)
       values (${options.tenantId ?? 'all'}, now(), ${result.durationMs}, ${result.syncedDays}, ${result.sessionsClosed})

@@ -1,8 +1,11 @@
 import { fork, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { Redis } from 'ioredis'
 import autocannon from 'autocannon'
 import postgres from 'postgres'
 import { createDatabase, createTenant, runMigrations } from '@tributary/db'
 import { freePort, percentile, waitUntilReady, type TestServers } from '@tributary/servers'
+import { allStreamKeys } from '@tributary/shared'
 import { appExecArgv, workerBundle } from './bundles.ts'
 import { startIngest } from './ingest.ts'
 
@@ -19,7 +22,16 @@ export interface EndToEndStep {
 export interface EndToEndBench {
   steps: EndToEndStep[]
   highestSteadyEventsPerSecond: number
-  hold?: EndToEndStep & { acked: number; stored: number; lost: number; duplicates: number }
+  hold?: EndToEndStep & { acked: number; stored: number; lost: number; duplicates: number; memory: HoldMemory }
+}
+
+/** Peaks sampled every 500 ms over the hold: what each part needs under that load. */
+export interface HoldMemory {
+  ingestPeakRssMb: number
+  workerPeakRssMb: number
+  redisPeakUsedMemoryMb: number
+  /** Stream entries not yet trimmed (written, or written and acknowledged since the last trim). */
+  peakStreamEntries: number
 }
 
 /**
@@ -46,6 +58,18 @@ export async function benchEndToEnd(servers: TestServers, options: { stepSeconds
   })
   let run = 0
   const acked: string[] = []
+  const redis = new Redis(servers.redisUrl)
+  const memory: HoldMemory = { ingestPeakRssMb: 0, workerPeakRssMb: 0, redisPeakUsedMemoryMb: 0, peakStreamEntries: 0 }
+  async function sampleMemory() {
+    const mb = (bytes: number) => bytes / 2 ** 20
+    memory.ingestPeakRssMb = Math.max(memory.ingestPeakRssMb, mb(await ingest.rss()))
+    const workerRss = Number(readFileSync(`/proc/${worker.pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)?.[1] ?? 0) * 1024
+    memory.workerPeakRssMb = Math.max(memory.workerPeakRssMb, mb(workerRss))
+    memory.redisPeakUsedMemoryMb = Math.max(memory.redisPeakUsedMemoryMb, mb(Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? 0)))
+    let entries = 0
+    for (const stream of allStreamKeys(Number(process.env.STREAM_SHARDS ?? 4))) entries += await redis.xlen(stream)
+    memory.peakStreamEntries = Math.max(memory.peakStreamEntries, entries)
+  }
 
   async function step(rate: number, seconds: number, keepLedger: boolean): Promise<EndToEndStep> {
     const tag = `r${++run}`
@@ -66,6 +90,7 @@ export async function benchEndToEnd(servers: TestServers, options: { stepSeconds
         await new Promise((r) => setTimeout(r, 100))
       }
     })()
+    const sampler = keepLedger ? setInterval(() => void sampleMemory().catch(() => {}), 500) : undefined
     const result = await autocannon({
       url: `http://127.0.0.1:${ingest.port}/api/v2/analytics/events`,
       method: 'POST',
@@ -92,6 +117,7 @@ export async function benchEndToEnd(servers: TestServers, options: { stepSeconds
         },
       ],
     })
+    clearInterval(sampler)
     stop = true
     drainDeadline = performance.now() + 30_000
     await poller
@@ -118,12 +144,14 @@ export async function benchEndToEnd(servers: TestServers, options: { stepSeconds
       const [row] = await sql`select count(*)::int as stored, count(*) - count(distinct event_id) as dups from user_activities where tenant_id = ${tenant.tenantId} and event_id like ${`r${run}-%`}`
       const storedIds = new Set((await sql`select event_id from user_activities where tenant_id = ${tenant.tenantId} and event_id like ${`r${run}-%`}`).map((r) => r.event_id as string))
       const lost = acked.filter((id) => !storedIds.has(id)).length
-      outcome.hold = { ...held, acked: acked.length, stored: Number(row!.stored), lost, duplicates: Number(row!.dups) }
+      outcome.hold = { ...held, acked: acked.length, stored: Number(row!.stored), lost, duplicates: Number(row!.dups), memory }
       // Stored may exceed acked: requests still in flight when the load stopped were written but not counted.
       log(`held ${best} events/s for ${options.holdSeconds} s: ${acked.length} acked, ${row!.stored} stored (in-flight requests included), ${lost} acked but lost, ${row!.dups} duplicated`)
+      log(`memory over the hold: ingest RSS ${memory.ingestPeakRssMb.toFixed(0)} MB, worker RSS ${memory.workerPeakRssMb.toFixed(0)} MB, Redis used_memory ${memory.redisPeakUsedMemoryMb.toFixed(0)} MB with at most ${memory.peakStreamEntries} stream entries`)
     }
     return outcome
   } finally {
+    redis.disconnect()
     await ingest.stop()
     worker.kill('SIGTERM')
     await new Promise((r) => worker.once('exit', r))

@@ -2,15 +2,28 @@ import { readdirSync, readFileSync } from 'node:fs'
 
 const TICKS = 100
 
-/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
-export function cpuSeconds(pid: number): number {
+/** The fields of /proc/<pid>/stat after the command name (state, ppid, …), or undefined once the process is gone. */
+function statFields(pid: number | string): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return (Number(fields[11]) + Number(fields[12])) / TICKS
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   } catch {
-    return Number.NaN
+    return undefined
   }
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
+export function cpuSeconds(pid: number): number {
+  const fields = statFields(pid)
+  return fields ? cpuOf(fields) : Number.NaN
+}
+
+/** utime + stime of stat fields, in seconds. */
+const cpuOf = (fields: string[]) => (Number(fields[11]) + Number(fields[12])) / TICKS
+
+/** Resident memory of a process in bytes, from /proc (Linux). */
+export function rssBytes(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)?.[1] ?? 0) * 1024
 }
 
 /**
@@ -21,13 +34,9 @@ export function treeCpuSeconds(pid: number): number {
   let total = cpuSeconds(pid)
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8')
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      if (Number(fields[1]) === pid) total += (Number(fields[11]) + Number(fields[12])) / TICKS
-    } catch {
-      // The process ended while we looked.
-    }
+    // One read per process: a child that ends while we look has no fields and is skipped.
+    const fields = statFields(name)
+    if (fields && Number(fields[1]) === pid) total += cpuOf(fields)
   }
   return total
 }

@@ -1,5 +1,4 @@
 import { fork, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
 import { Redis } from 'ioredis'
 import autocannon from 'autocannon'
 import postgres from 'postgres'
@@ -7,6 +6,7 @@ import { createDatabase, createTenant, runMigrations } from '@tributary/db'
 import { freePort, percentile, waitUntilReady, type TestServers } from '@tributary/servers'
 import { allStreamKeys } from '@tributary/shared'
 import { appExecArgv, workerBundle } from './bundles.ts'
+import { rssBytes } from './cpu.ts'
 import { startIngest } from './ingest.ts'
 
 const log = (line: string) => console.error(`[bench] ${line}`)
@@ -63,8 +63,7 @@ export async function benchEndToEnd(servers: TestServers, options: { stepSeconds
   async function sampleMemory() {
     const mb = (bytes: number) => bytes / 2 ** 20
     memory.ingestPeakRssMb = Math.max(memory.ingestPeakRssMb, mb(await ingest.rss()))
-    const workerRss = Number(readFileSync(`/proc/${worker.pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)?.[1] ?? 0) * 1024
-    memory.workerPeakRssMb = Math.max(memory.workerPeakRssMb, mb(workerRss))
+    memory.workerPeakRssMb = Math.max(memory.workerPeakRssMb, mb(rssBytes(worker.pid!)))
     memory.redisPeakUsedMemoryMb = Math.max(memory.redisPeakUsedMemoryMb, mb(Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? 0)))
     let entries = 0
     for (const stream of allStreamKeys(Number(process.env.STREAM_SHARDS ?? 4))) entries += await redis.xlen(stream)

@@ -1,5 +1,4 @@
 import { fork, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
 import { Redis } from 'ioredis'
 import postgres from 'postgres'
 import { createDatabase, createTenant, runMigrations } from '@tributary/db'
@@ -7,7 +6,7 @@ import { freePort, waitUntilReady, type TestServers } from '@tributary/servers'
 import { allStreamKeys, decodeEntry, encodeEventJson, groupPosition, normalizeNative } from '@tributary/shared'
 import { createEventLog } from '@tributary/ingest/event-log'
 import { appExecArgv, workerBundle } from './bundles.ts'
-import { cpuShares } from './cpu.ts'
+import { cpuShares, rssBytes } from './cpu.ts'
 
 const SHARDS = 4
 const log = (line: string) => console.error(`[bench] ${line}`)
@@ -96,8 +95,7 @@ async function drain(servers: TestServers, workers: number, expected: number, sq
         busy += position.undelivered + position.pending
       }
       for (const c of children) {
-        const rss = Number(readFileSync(`/proc/${c.pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)?.[1] ?? 0) * 1024
-        peakRss = Math.max(peakRss, rss)
+        peakRss = Math.max(peakRss, rssBytes(c.pid!))
       }
       if (busy === 0) break
     }

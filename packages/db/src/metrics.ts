@@ -14,7 +14,7 @@ function bind(text: string, values: unknown[]): SQL {
 const dateArray = (dates: string[]) => `{${dates.join(',')}}`
 
 export interface SyncResult {
-  /** false when another replica held the lock (periodic runs do not wait). */
+  /** false when another replica held the lock as this run began (periodic runs do not wait for it then). */
   ran: boolean
   syncedDays: number
   sessionsClosed: number
@@ -41,7 +41,11 @@ export interface SyncOptions {
  *   2. recompute every taken day from the raw tables (RECOMPUTE_DAYS_SQL, an idempotent
  *      upsert; then the user bitmaps) and remove it from metrics_syncing_days. Days a
  *      failed or killed run left there are recomputed by the next.
- * Events committed after step 1 mark their day dirty again, so the next run sees them.
+ * A worker that marks a day before step 1 takes it but commits after the recompute read
+ * the raw rows (its mark found the row there, so it added nothing) leaves its events out
+ * until that day is marked again — at once for today, never for a back-dated day. The
+ * single-transaction sync had the same window; closing it means waiting, before the
+ * recompute, for the transactions still running when step 1 committed.
  */
 export async function cleanupAndSync(db: Database, options: SyncOptions): Promise<SyncResult> {
   const started = performance.now()

@@ -50,7 +50,7 @@ export interface WorkerStats {
   transientErrors: number
   /** Peers' transactions ended because they blocked a write while their worker was silent. */
   stuckWritersEnded: number
-  /** Batches that held already-stored events, so went through the staging table (see write-batch.ts). */
+  /** Batches that held already-stored events, so were merged: only the new ones copied (see write-batch.ts). */
   mergedBatches: number
   lastBatch?: { entries: number; events: number; ms: number }
   lag: Record<string, number>
@@ -120,7 +120,8 @@ export class Worker {
       const result = await run
       if (result.ran) {
         this.stats.lastSync = { ...result, at: Date.now() }
-        if (result.syncedDays > 0 || result.sessionsClosed > 0) this.log.info(result, 'cleanup-and-sync')
+        if (!result.writersDone) this.log.warn(result, 'cleanup-and-sync: a transaction writing as the recompute began is still running; its days stay dirty for the next run')
+        else if (result.syncedDays > 0 || result.sessionsClosed > 0) this.log.info(result, 'cleanup-and-sync')
       }
       return result
     } catch (err) {

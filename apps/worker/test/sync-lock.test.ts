@@ -36,7 +36,9 @@ t.test('workers marking a day are never held up by the sync recomputing it; a sy
   await p.waitFor(async () => (await p.rowCount()) === 1, 'the event stored')
   t.match(await cleanupAndSync(p.database.db, { sessionTimeoutMinutes: 30, wait: true }), { ran: true, syncedDays: 1 })
 
-  // Pause the next sync inside its recompute: a client holds today's platform_metrics row.
+  // Pause the next sync inside its recompute: a client locks platform_metrics against
+  // writes. A table lock takes no transaction id, so the sync does not wait for the client
+  // as a writer (the next test) but blocks in the recompute's upsert.
   await p.produce([{ eventId: 'e2', type: 'action', action: 'x', userId: 'u2' }])
   await p.waitFor(async () => (await p.rowCount()) === 2, 'the second event stored')
   const blocker = postgres(p.database.url, { max: 1, onnotice: () => {} })
@@ -45,11 +47,11 @@ t.test('workers marking a day are never held up by the sync recomputing it; a sy
   const released = new Promise<void>((resolve) => (release = resolve))
   let locked = false
   const holding = blocker.begin(async (tx) => {
-    await tx`select 1 from platform_metrics where tenant_id = ${tenantId} and date = ${today}::date for update`
+    await tx`lock table platform_metrics in share mode`
     locked = true
     await released
   })
-  await p.waitFor(async () => locked, 'the row lock')
+  await p.waitFor(async () => locked, 'the table lock')
   // Settled into a value at once: it fails while the test awaits the kill, before any later
   // handler could be attached (an unhandled rejection otherwise).
   const sync = cleanupAndSync(p.database.db, { sessionTimeoutMinutes: 30, wait: true }).then(
@@ -80,4 +82,67 @@ t.test('workers marking a day are never held up by the sync recomputing it; a sy
   t.equal((await p.database.sql`select count(*)::int as n from metrics_syncing_days`)[0]!.n, 0)
   const [day] = await p.database.sql`select events, active_users from platform_metrics where tenant_id = ${tenantId} and date = ${today}::date`
   t.match(day, { events: 2, active_users: 2 }, 'both events counted')
+})
+
+/** What a worker's batch does, held open before its commit: write an event of today, then mark today. */
+async function openBatch(p: Awaited<ReturnType<typeof pipeline>>, eventId: string) {
+  const { tenantId } = p.tenant
+  const writer = postgres(p.database.url, { max: 1, onnotice: () => {} })
+  let commit!: () => void
+  const committed = new Promise<void>((resolve) => (commit = resolve))
+  let marked = false
+  const done = writer.begin(async (tx) => {
+    await tx`insert into user_activities (tenant_id, event_id, user_key, type, action, occurred_at, received_at)
+             values (${tenantId}, ${eventId}, ${`u:${eventId}`}, 'action', 'x', now(), now())`
+    await tx`insert into metrics_dirty_days (tenant_id, date) values (${tenantId}, (now() at time zone 'UTC')::date) on conflict do nothing`
+    marked = true
+    await committed
+  })
+  await p.waitFor(async () => marked, 'the batch to mark today')
+  return { commit, done, end: () => writer.end({ timeout: 1 }).catch(() => {}) }
+}
+
+t.test('a batch that marked its day before the sync took it, and commits after, is counted', async (t) => {
+  const p = await pipeline(t)
+  const { tenantId } = p.tenant
+  await p.produce([{ eventId: 'e1', type: 'action', action: 'x', userId: 'u1' }])
+  await p.startWorker()
+  await p.waitFor(async () => (await p.rowCount()) === 1, 'the event stored')
+  // Today is dirty (the stored event marked it) when the batch below marks it again: its
+  // mark finds the row and adds nothing, which is the window the sync must close.
+  const batch = await openBatch(p, 'late')
+  t.teardown(batch.end)
+
+  let settled = false
+  const sync = cleanupAndSync(p.database.db, { sessionTimeoutMinutes: 30, wait: true }).finally(() => (settled = true))
+  // Ample time for a sync of one day that does not wait (it takes a few ms).
+  await Promise.race([sync, new Promise((r) => setTimeout(r, 500))])
+  t.notOk(settled, 'the sync waits for the batch that was writing when it began')
+  t.equal((await p.database.sql`select count(*)::int as n from metrics_syncing_days`)[0]!.n, 1, 'having taken today')
+  batch.commit()
+  await batch.done
+  t.match(await sync, { ran: true, syncedDays: 1, writersDone: true })
+  const [day] = await p.database.sql`select events, active_users from platform_metrics where tenant_id = ${tenantId} and date = (now() at time zone 'UTC')::date`
+  t.match(day, { events: 2, active_users: 2 }, 'the late batch is counted')
+})
+
+t.test('a writer that outlasts the wait leaves its day dirty for the next run', async (t) => {
+  const p = await pipeline(t)
+  const { tenantId } = p.tenant
+  await p.produce([{ eventId: 'e1', type: 'action', action: 'x', userId: 'u1' }])
+  await p.startWorker()
+  await p.waitFor(async () => (await p.rowCount()) === 1, 'the event stored')
+  const batch = await openBatch(p, 'late')
+  t.teardown(batch.end)
+
+  const first = await cleanupAndSync(p.database.db, { sessionTimeoutMinutes: 30, wait: true, writerWaitMs: 200 })
+  t.match(first, { ran: true, syncedDays: 1, writersDone: false }, 'the sync gives up waiting')
+  const counted = async () => (await p.database.sql`select events from platform_metrics where tenant_id = ${tenantId} and date = (now() at time zone 'UTC')::date`)[0]?.events
+  t.equal(await counted(), 1, 'the open batch is not counted yet')
+  t.equal((await p.database.sql`select count(*)::int as n from metrics_dirty_days`)[0]!.n, 1, 'today is dirty again')
+
+  batch.commit()
+  await batch.done
+  t.match(await cleanupAndSync(p.database.db, { sessionTimeoutMinutes: 30, wait: true }), { ran: true, syncedDays: 1, writersDone: true })
+  t.equal(await counted(), 2, 'the next run counts it')
 })

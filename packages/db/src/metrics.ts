@@ -18,6 +18,8 @@ export interface SyncResult {
   ran: boolean
   syncedDays: number
   sessionsClosed: number
+  /** false when a transaction writing as the recompute began outlasted `writerWaitMs`; the days stay dirty. */
+  writersDone: boolean
   durationMs: number
 }
 
@@ -27,6 +29,36 @@ export interface SyncOptions {
   tenantId?: string
   /** Wait for a run in progress elsewhere instead of skipping. */
   wait: boolean
+  /** How long the recompute waits for transactions writing when it starts (default 30 s). */
+  writerWaitMs?: number
+}
+
+const DEFAULT_WRITER_WAIT_MS = 30_000
+
+/**
+ * Waits until no transaction that held a transaction id at the call is still running, by
+ * polling snapshots: an id that has left the in-progress list of a snapshot is visible to
+ * every later statement. Resolves true when they all finished, false after `timeoutMs`.
+ * A poll, not a lock wait, so Postgres's deadlock detector cannot see it — nothing a
+ * worker does waits on the sync's second transaction, and the timeout bounds it anyway.
+ */
+async function waitForWriters(tx: Parameters<Parameters<Database['transaction']>[0]>[0], timeoutMs: number): Promise<boolean> {
+  const [first] = await tx.execute<{ xids: string[] }>(sql`
+    select coalesce(array_agg(x::text), '{}') as xids from pg_snapshot_xip(pg_current_snapshot()) x
+    where x is distinct from pg_current_xact_id_if_assigned()`)
+  let running = first?.xids ?? []
+  const deadline = performance.now() + timeoutMs
+  let pause = 2
+  while (running.length > 0) {
+    if (performance.now() >= deadline) return false
+    await new Promise((resolve) => setTimeout(resolve, pause))
+    pause = Math.min(pause * 2, 100)
+    const [row] = await tx.execute<{ xids: string[] }>(sql`
+      select coalesce(array_agg(x::text), '{}') as xids from pg_snapshot_xip(pg_current_snapshot()) x
+      where x = any(${`{${running.join(',')}}`}::xid8[])`)
+    running = row?.xids ?? []
+  }
+  return true
 }
 
 /**
@@ -41,11 +73,15 @@ export interface SyncOptions {
  *   2. recompute every taken day from the raw tables (RECOMPUTE_DAYS_SQL, an idempotent
  *      upsert; then the user bitmaps) and remove it from metrics_syncing_days. Days a
  *      failed or killed run left there are recomputed by the next.
- * A worker that marks a day before step 1 takes it but commits after the recompute read
- * the raw rows (its mark found the row there, so it added nothing) leaves its events out
- * until that day is marked again — at once for today, never for a back-dated day. The
- * single-transaction sync had the same window; closing it means waiting, before the
- * recompute, for the transactions still running when step 1 committed.
+ * Before step 2 reads a raw row it waits for every transaction that was writing when it
+ * began (waitForWriters). A worker batch marks its days after writing its rows, and a mark
+ * that finds the day's row already there adds nothing and waits for nothing; without the
+ * wait, a batch that marked before step 1 took the day but committed after the recompute
+ * read it would be left out for good (a back-dated day is not marked again). Every such
+ * batch is either still running when step 2 starts — and waited for — or committed, and
+ * so visible. A writer still running after `writerWaitMs` (an operator's long
+ * transaction, say) is not waited for any longer: the days are recomputed and marked
+ * dirty again, so the next run recomputes them once it has finished.
  */
 export async function cleanupAndSync(db: Database, options: SyncOptions): Promise<SyncResult> {
   const started = performance.now()
@@ -78,10 +114,11 @@ export async function cleanupAndSync(db: Database, options: SyncOptions): Promis
       insert into metrics_syncing_days (tenant_id, date) select tenant_id, date from taken on conflict do nothing`)
     return closed?.closed ?? 0
   })
-  if (sessionsClosed === undefined) return { ran: false, syncedDays: 0, sessionsClosed: 0, durationMs: Math.round(performance.now() - started) }
+  if (sessionsClosed === undefined) return { ran: false, syncedDays: 0, sessionsClosed: 0, writersDone: true, durationMs: Math.round(performance.now() - started) }
   return db.transaction(async (tx) => {
     // Waits at most for another replica's recompute; that one may have taken our days already.
     await lock(tx, true)
+    const writersDone = await waitForWriters(tx, options.writerWaitMs ?? DEFAULT_WRITER_WAIT_MS)
     const syncing = await tx.execute<{ tenant_id: string; date: string; timezone: string }>(sql`
       select s.tenant_id, s.date::text as date, tn.timezone from metrics_syncing_days s join tenants tn on tn.id = s.tenant_id
       where true ${options.tenantId ? sql`and s.tenant_id = ${options.tenantId}` : sql``} order by 1, 2`)
@@ -96,8 +133,12 @@ export async function cleanupAndSync(db: Database, options: SyncOptions): Promis
       await tx.execute(bind(CLEAR_DAILY_USERS_SQL, [tenantId, dateArray(dates)]))
       await tx.execute(bind(REBUILD_DAILY_USERS_SQL, [tenantId, timezone, dateArray(dates)]))
       await tx.execute(sql`delete from metrics_syncing_days where tenant_id = ${tenantId} and date = any(${dateArray(dates)}::date[])`)
+      if (!writersDone) {
+        await tx.execute(sql`
+          insert into metrics_dirty_days (tenant_id, date) select ${tenantId}, d from unnest(${dateArray(dates)}::date[]) d on conflict do nothing`)
+      }
     }
-    const result = { ran: true, syncedDays: syncing.length, sessionsClosed, durationMs: Math.round(performance.now() - started) }
+    const result = { ran: true, syncedDays: syncing.length, sessionsClosed, writersDone, durationMs: Math.round(performance.now() - started) }
     await tx.execute(sql`
       insert into sync_runs (scope, last_run_at, duration_ms, synced_days, sessions_closed)
       values (${options.tenantId ?? 'all'}, now(), ${result.durationMs}, ${result.syncedDays}, ${result.sessionsClosed})

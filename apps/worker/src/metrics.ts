@@ -34,7 +34,7 @@ export function createWorkerMetrics(redis: Redis, streams: string[]) {
   counter('tributary_worker_dead_lettered_total', 'Entries moved to the dead-letter stream', (s) => s.deadLettered)
   counter('tributary_worker_claimed_total', 'Entries taken over from other consumers', (s) => s.claimed)
   counter('tributary_worker_transient_errors_total', 'Transient errors retried', (s) => s.transientErrors)
-  counter('tributary_worker_merged_batches_total', 'Batches that held events already stored (redeliveries) and were merged through a staging table instead of copied', (s) => s.mergedBatches)
+  counter('tributary_worker_merged_batches_total', 'Batches that held events already stored (redeliveries): the stored ones were looked up and only the others copied', (s) => s.mergedBatches)
   counter('tributary_worker_stuck_writers_ended_total', "Peers' transactions ended because they blocked a write while their worker was silent", (s) => s.stuckWritersEnded)
   counter('tributary_worker_lost_entries_total', 'Pending entries found deleted from the stream', (s) => s.lostEntries)
   new Gauge({ name: 'tributary_sync_last_success_timestamp_seconds', help: 'When cleanup-and-sync last ran here', registers: [registry], collect() { if (stats?.lastSync) this.set(stats.lastSync.at / 1000) } })

@@ -33,7 +33,7 @@ t.test('values COPY would misread arrive exactly as sent', async (t) => {
   ])
 })
 
-t.test('a batch holding stored events goes through the staging table and adds only the new ones', async (t) => {
+t.test('a batch holding stored events is merged: only the new ones are copied', async (t) => {
   const { db, sql } = await testDatabase(t)
   const tenant = await createTenant(db, 'merge')
   const event = (i: number): EventInput => ({ eventId: `e${i}`, type: 'action', userId: `u${i % 7}`, action: 'x', metadata: { pad: 'x'.repeat(200) } })
@@ -48,6 +48,18 @@ t.test('a batch holding stored events goes through the staging table and adds on
   t.equal(n, 3_010, 'every event once')
   const third = await writeBatch(db, [entry(tenant.tenantId, again)], 10_000)
   t.same(third, { inserted: 0, sessions: 7, path: 'merge' }, 'a whole batch delivered again adds nothing')
+})
+
+t.test('two writers of the same batch at once (a redelivery claimed while the first still writes) store it once', async (t) => {
+  const { db, sql } = await testDatabase(t)
+  const tenant = await createTenant(db, 'race')
+  const events = Array.from({ length: 2_000 }, (_, i): EventInput => ({ eventId: `e${i}`, type: 'action', userId: `u${i % 5}`, action: 'x' }))
+  const results = await Promise.all([writeBatch(db, [entry(tenant.tenantId, events)], 10_000), writeBatch(db, [entry(tenant.tenantId, events)], 10_000)])
+  // The second COPY waits on the first one's rows, fails when it commits, and merges.
+  t.same(results.map((r) => r.path).sort(), ['copy', 'merge'])
+  t.same(results.map((r) => r.inserted).sort((a, b) => a - b), [0, 2_000])
+  const [{ n }] = (await sql`select count(*)::int as n from user_activities`) as unknown as [{ n: number }]
+  t.equal(n, 2_000, 'every event once')
 })
 
 t.test('a row Postgres refuses fails the batch at once and leaves nothing behind', async (t) => {

@@ -5,8 +5,11 @@ import type { DecodedEntry } from '@tributary/shared'
  * per line, \N for NULL), in the column order of ACTIVITY_COLUMNS.
  */
 export interface ActivityRows {
-  copyText: string
-  count: number
+  /** One COPY line per row, newline included. */
+  lines: string[]
+  /** Each line's key, for finding rows already stored (the merge path). */
+  tenantIds: string[]
+  eventIds: string[]
 }
 
 export const ACTIVITY_COLUMNS = 'tenant_id, event_id, session_id, user_key, type, page, action, metadata, occurred_at, received_at'
@@ -60,6 +63,8 @@ export function copyValue(value: string | null | undefined): string {
  */
 export function buildRows(entries: DecodedEntry[]) {
   const lines: string[] = []
+  const tenantIds: string[] = []
+  const eventIds: string[] = []
   const quarterHours = new Map<string, { tenantId: string; first: number; last: number }>()
   const seen = new Set<string>()
   const sessions = new Map<string, SessionFacts>()
@@ -83,6 +88,8 @@ export function buildRows(entries: DecodedEntry[]) {
         const key = `${entry.tenantId}\n${e.eventId}`
         if (seen.has(key)) continue
         seen.add(key)
+        tenantIds.push(entry.tenantId)
+        eventIds.push(e.eventId)
         lines.push(
           `${copyValue(entry.tenantId)}\t${copyValue(e.eventId)}\t${copyValue(e.sessionId)}\t${copyValue(e.userKey)}\t${copyValue(e.type)}\t${copyValue(e.page)}\t${copyValue(e.action)}\t${copyValue(e.metadataJson)}\t${iso(e.occurredAt)}\t${receivedAt}\n`,
         )
@@ -120,7 +127,7 @@ export function buildRows(entries: DecodedEntry[]) {
       days.at.push(iso(last))
     }
   }
-  const activities: ActivityRows = { copyText: lines.join(''), count: lines.length }
+  const activities: ActivityRows = { lines, tenantIds, eventIds }
   return { activities, days, sessions: [...sessions.values()] }
 }
 

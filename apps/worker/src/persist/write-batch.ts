@@ -10,7 +10,7 @@ export interface WriteResult {
   sessions: number
   /**
    * `copy`: the events went straight into user_activities with COPY. `merge`: some were
-   * stored already (a redelivery), so they went through a staging table and ON CONFLICT.
+   * stored already (a redelivery), so only the others were copied.
    */
   path: 'copy' | 'merge'
 }
@@ -25,10 +25,15 @@ const UNIQUE_VIOLATION = '23505'
  *
  * Activities go in with COPY, the fastest way into Postgres (and the ceiling `pnpm bench`
  * measures against). COPY has no ON CONFLICT, so a batch holding an event that is already
- * stored fails as a whole with a unique violation and is written again the slower way:
- * COPY into a staging table, then INSERT … ON CONFLICT DO NOTHING. That only happens after
- * redeliveries (a worker that died before acknowledging, a client resending after the
- * de-duplication window), so nearly every batch takes the fast path.
+ * stored fails as a whole with a unique violation and is written again as a merge: look up
+ * which of its events are stored, copy the others. That only happens after redeliveries (a
+ * worker that died before acknowledging, a client resending after the de-duplication
+ * window), so nearly every batch takes the fast path. A merge can meet a unique violation
+ * too, when another worker commits one of the same events between the lookup and the
+ * copy (two workers on one redelivered entry); it is tried again, and after MERGE_ATTEMPTS
+ * the error goes to the worker, which retries the batch (23505 is transient there).
+ * The merge needs nothing beyond the INSERT and SELECT the fast path uses — no temporary
+ * table, so no TEMP privilege.
  *
  * Drizzle has no COPY, so this file speaks to postgres.js (the client under Drizzle)
  * directly; Drizzle still owns the schema, the migrations and every other query.
@@ -39,9 +44,17 @@ export async function writeBatch(db: Database, entries: DecodedEntry[], statemen
     return await writeRows(db, rows, statementTimeoutMs, 'copy')
   } catch (err) {
     if (errorCode(err) !== UNIQUE_VIOLATION) throw err
-    return writeRows(db, rows, statementTimeoutMs, 'merge')
+  }
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await writeRows(db, rows, statementTimeoutMs, 'merge')
+    } catch (err) {
+      if (errorCode(err) !== UNIQUE_VIOLATION || attempt >= MERGE_ATTEMPTS) throw err
+    }
   }
 }
+
+const MERGE_ATTEMPTS = 3
 
 interface BatchRows {
   activities: ActivityRows
@@ -53,16 +66,10 @@ async function writeRows(db: Database, { activities, days, sessions }: BatchRows
   return db.$client.begin(async (tx) => {
     await tx.unsafe(`set local statement_timeout = ${Math.floor(statementTimeoutMs)}`)
     let inserted = 0
-    if (activities.count > 0) {
-      if (path === 'copy') {
-        await copyIn(tx, `copy user_activities (${ACTIVITY_COLUMNS}) from stdin`, activities.copyText)
-        inserted = activities.count
-      } else {
-        await tx.unsafe(`create temp table if not exists staging_activities (like user_activities including defaults) on commit delete rows`)
-        await copyIn(tx, `copy staging_activities (${ACTIVITY_COLUMNS}) from stdin`, activities.copyText)
-        const result = await tx.unsafe(`insert into user_activities (${ACTIVITY_COLUMNS}) select ${ACTIVITY_COLUMNS} from staging_activities on conflict (tenant_id, event_id) do nothing`)
-        inserted = result.count
-      }
+    const lines = path === 'copy' ? activities.lines : await unstoredLines(tx, activities)
+    if (lines.length > 0) {
+      await copyIn(tx, `copy user_activities (${ACTIVITY_COLUMNS}) from stdin`, lines.join(''))
+      inserted = lines.length
     }
     if (sessions.length > 0) await upsertSessions(tx, sessions)
     if (days.at.length > 0) {
@@ -76,6 +83,19 @@ async function writeRows(db: Database, { activities, days, sessions }: BatchRows
     }
     return { inserted, sessions: sessions.length, path }
   })
+}
+
+/** The lines of the events not stored yet. */
+async function unstoredLines(tx: TransactionSql, activities: ActivityRows): Promise<string[]> {
+  if (activities.lines.length === 0) return []
+  // Positions (1-based), so that no key has to be compared as text on this side.
+  const stored = await tx.unsafe<{ n: string }[]>(
+    `select x.n from unnest($1::uuid[], $2::text[]) with ordinality as x(t, e, n)
+     join user_activities a on a.tenant_id = x.t and a.event_id = x.e`,
+    [textArray(activities.tenantIds), textArray(activities.eventIds)],
+  )
+  const storedAt = new Set(stored.map((r) => Number(r.n) - 1))
+  return activities.lines.filter((_, i) => !storedAt.has(i))
 }
 
 /** Streams COPY text into a COPY … FROM STDIN statement; settles once Postgres has answered. */

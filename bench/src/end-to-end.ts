@@ -2,7 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process'
 import { Redis } from 'ioredis'
 import autocannon from 'autocannon'
 import postgres from 'postgres'
-import { createDatabase, createTenant, runMigrations } from '@tributary/db'
+import { cleanupAndSync, createDatabase, createTenant, runMigrations } from '@tributary/db'
 import { freePort, percentile, waitUntilReady, type TestServers } from '@tributary/servers'
 import { allStreamKeys } from '@tributary/shared'
 import { appExecArgv, workerBundle } from './bundles.ts'
@@ -22,7 +22,18 @@ export interface EndToEndStep {
 export interface EndToEndBench {
   steps: EndToEndStep[]
   highestSteadyEventsPerSecond: number
-  hold?: EndToEndStep & { acked: number; stored: number; lost: number; duplicates: number; memory: HoldMemory }
+  hold?: EndToEndStep & { acked: number; stored: number; lost: number; counting: MetricsCount; memory: HoldMemory }
+}
+
+/**
+ * Counted once: after the hold, once the worker has written everything and a sync has run,
+ * the tenant's daily metrics against its stored rows (every step's, not just the hold's).
+ * Duplicate rows cannot be checked for — the primary key refuses them — but an event counted
+ * twice (or missed) by the metrics would show here.
+ */
+export interface MetricsCount {
+  storedEvents: number
+  metricsEvents: number
 }
 
 /** Peaks sampled every 500 ms over the hold: what each part needs under that load. */
@@ -40,13 +51,12 @@ export interface HoldMemory {
  * Postgres; every 10th request's first event is timed from its 2xx to the moment a poller
  * (every 100 ms) sees its row. The rate rises step by step until the p99 lag passes 1 s;
  * the highest rate below that is then held for HOLD seconds and checked against the ledger:
- * every acknowledged event stored, exactly once.
+ * every acknowledged event stored, and the daily metrics counting each stored event once.
  */
 export async function benchEndToEnd(servers: TestServers, options: { stepSeconds: number; holdSeconds: number; rates: number[] }): Promise<EndToEndBench> {
   await runMigrations(servers.databaseUrl)
   const { db, close } = createDatabase(servers.databaseUrl, { applicationName: 'bench', maxConnections: 2 })
   const tenant = await createTenant(db, `e2e-${Date.now()}`)
-  await close()
   const sql = postgres(servers.databaseUrl, { max: 2, onnotice: () => {} })
   const env = { DATABASE_URL: servers.databaseUrl, REDIS_URL: servers.redisUrl, RATE_LIMIT_EVENTS_PER_SECOND: '0', STREAM_BACKLOG_CAP: '0' }
   const ingest = await startIngest(env, 'real')
@@ -126,6 +136,21 @@ export async function benchEndToEnd(servers: TestServers, options: { stepSeconds
     return outcome
   }
 
+  /** Waits for the tenant's stored rows to stop growing (the worker has written everything), syncs, compares. */
+  async function countInMetrics(): Promise<MetricsCount> {
+    const storedNow = async () => Number((await sql`select count(*)::int as n from user_activities where tenant_id = ${tenant.tenantId}`)[0]!.n)
+    let storedEvents = await storedNow()
+    for (let quiet = 0; quiet < 2; ) {
+      await new Promise((r) => setTimeout(r, 500))
+      const next = await storedNow()
+      quiet = next === storedEvents ? quiet + 1 : 0
+      storedEvents = next
+    }
+    await cleanupAndSync(db, { sessionTimeoutMinutes: 30, tenantId: tenant.tenantId, wait: true })
+    const [row] = await sql`select coalesce(sum(events), 0)::int as n from platform_metrics where tenant_id = ${tenant.tenantId}`
+    return { storedEvents, metricsEvents: Number(row!.n) }
+  }
+
   try {
     await waitUntilReady('worker', workerPort, 10_000)
     const steps: EndToEndStep[] = []
@@ -140,12 +165,13 @@ export async function benchEndToEnd(servers: TestServers, options: { stepSeconds
     const outcome: EndToEndBench = { steps, highestSteadyEventsPerSecond: best }
     if (best > 0 && options.holdSeconds > 0) {
       const held = await step(best, options.holdSeconds, true)
-      const [row] = await sql`select count(*)::int as stored, count(*) - count(distinct event_id) as dups from user_activities where tenant_id = ${tenant.tenantId} and event_id like ${`r${run}-%`}`
       const storedIds = new Set((await sql`select event_id from user_activities where tenant_id = ${tenant.tenantId} and event_id like ${`r${run}-%`}`).map((r) => r.event_id as string))
       const lost = acked.filter((id) => !storedIds.has(id)).length
-      outcome.hold = { ...held, acked: acked.length, stored: Number(row!.stored), lost, duplicates: Number(row!.dups), memory }
+      const counting = await countInMetrics()
+      outcome.hold = { ...held, acked: acked.length, stored: storedIds.size, lost, counting, memory }
       // Stored may exceed acked: requests still in flight when the load stopped were written but not counted.
-      log(`held ${best} events/s for ${options.holdSeconds} s: ${acked.length} acked, ${row!.stored} stored (in-flight requests included), ${lost} acked but lost, ${row!.dups} duplicated`)
+      log(`held ${best} events/s for ${options.holdSeconds} s: ${acked.length} acked, ${storedIds.size} stored (in-flight requests included), ${lost} acked but lost`)
+      log(`daily metrics count ${counting.metricsEvents} events for ${counting.storedEvents} stored rows (${counting.metricsEvents - counting.storedEvents} counted twice or, if negative, missed)`)
       log(`memory over the hold: ingest RSS ${memory.ingestPeakRssMb.toFixed(0)} MB, worker RSS ${memory.workerPeakRssMb.toFixed(0)} MB, Redis used_memory ${memory.redisPeakUsedMemoryMb.toFixed(0)} MB with at most ${memory.peakStreamEntries} stream entries`)
     }
     return outcome
@@ -155,5 +181,6 @@ export async function benchEndToEnd(servers: TestServers, options: { stepSeconds
     worker.kill('SIGTERM')
     await new Promise((r) => worker.once('exit', r))
     await sql.end()
+    await close()
   }
 }

@@ -5,9 +5,10 @@ import type { DecodedEntry } from '@tributary/shared'
  * per line, \N for NULL), in the column order of ACTIVITY_COLUMNS.
  */
 export interface ActivityRows {
-  /** One COPY line per row, newline included. */
-  lines: string[]
-  /** Each line's key, for finding rows already stored (the merge path). */
+  /** One line per row, each ending in a newline (values never hold a raw one: copyValue escapes it). */
+  copyText: string
+  count: number
+  /** Each row's key, in line order, for finding rows already stored (the merge path). */
   tenantIds: string[]
   eventIds: string[]
 }
@@ -127,7 +128,10 @@ export function buildRows(entries: DecodedEntry[]) {
       days.at.push(iso(last))
     }
   }
-  const activities: ActivityRows = { lines, tenantIds, eventIds }
+  // Joined here, not at the write: the lines are short-lived garbage only if nothing keeps
+  // them across the transaction's awaits (kept, they survived into the old generation: +15 %
+  // worker CPU per row and +55 MB RSS in `pnpm bench`).
+  const activities: ActivityRows = { copyText: lines.join(''), count: lines.length, tenantIds, eventIds }
   return { activities, days, sessions: [...sessions.values()] }
 }
 

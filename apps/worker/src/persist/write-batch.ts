@@ -66,10 +66,10 @@ async function writeRows(db: Database, { activities, days, sessions }: BatchRows
   return db.$client.begin(async (tx) => {
     await tx.unsafe(`set local statement_timeout = ${Math.floor(statementTimeoutMs)}`)
     let inserted = 0
-    const lines = path === 'copy' ? activities.lines : await unstoredLines(tx, activities)
-    if (lines.length > 0) {
-      await copyIn(tx, `copy user_activities (${ACTIVITY_COLUMNS}) from stdin`, lines.join(''))
-      inserted = lines.length
+    const { copyText, count } = path === 'copy' ? activities : await unstoredRows(tx, activities)
+    if (count > 0) {
+      await copyIn(tx, `copy user_activities (${ACTIVITY_COLUMNS}) from stdin`, copyText)
+      inserted = count
     }
     if (sessions.length > 0) await upsertSessions(tx, sessions)
     if (days.at.length > 0) {
@@ -85,9 +85,9 @@ async function writeRows(db: Database, { activities, days, sessions }: BatchRows
   })
 }
 
-/** The lines of the events not stored yet. */
-async function unstoredLines(tx: TransactionSql, activities: ActivityRows): Promise<string[]> {
-  if (activities.lines.length === 0) return []
+/** The rows of the events not stored yet, as COPY text. */
+async function unstoredRows(tx: TransactionSql, activities: ActivityRows): Promise<{ copyText: string; count: number }> {
+  if (activities.count === 0) return activities
   // Positions (1-based), so that no key has to be compared as text on this side.
   const stored = await tx.unsafe<{ n: string }[]>(
     `select x.n from unnest($1::uuid[], $2::text[]) with ordinality as x(t, e, n)
@@ -95,7 +95,8 @@ async function unstoredLines(tx: TransactionSql, activities: ActivityRows): Prom
     [textArray(activities.tenantIds), textArray(activities.eventIds)],
   )
   const storedAt = new Set(stored.map((r) => Number(r.n) - 1))
-  return activities.lines.filter((_, i) => !storedAt.has(i))
+  const lines = activities.copyText.split('\n').slice(0, activities.count).filter((_, i) => !storedAt.has(i))
+  return { copyText: lines.map((line) => `${line}\n`).join(''), count: lines.length }
 }
 
 /** Streams COPY text into a COPY … FROM STDIN statement; settles once Postgres has answered. */

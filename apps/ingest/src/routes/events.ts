@@ -44,6 +44,8 @@ const events: FastifyPluginAsyncTypebox<IngestRouteOptions> = async (app, { even
         raw = [body]
       }
       const batch = prepareEvents(raw, tenantId, checkEvent, (event: EventInput) => normalizeNative(event, receivedAt, sentAt))
+      // Nothing needs the parsed body any more; see acceptBatch for why it must not wait for Redis.
+      ;(request as { body: unknown }).body = undefined
       const result = await acceptBatch(eventLog, tenantId, keyId, batch, receivedAt, app.metrics)
       return reply.code(202).send(result)
     },

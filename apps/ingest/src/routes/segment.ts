@@ -30,7 +30,7 @@ const segment: FastifyPluginAsyncTypebox<IngestRouteOptions> = async (app, { eve
   acceptCompressedBodies(app)
   const auth = { onRequest: app.requireKey('write', { allowBodyWriteKey: true }), preValidation: app.requireBodyWriteKey }
 
-  async function ingest(tenantId: string, keyId: string, raw: unknown[], typeOf: (m: SegmentMessage) => SegmentType | undefined, sentAt: string | null | undefined, context: unknown) {
+  async function ingest(request: { body: unknown }, tenantId: string, keyId: string, raw: unknown[], typeOf: (m: SegmentMessage) => SegmentType | undefined, sentAt: string | null | undefined, context: unknown) {
     const receivedAt = Date.now()
     const batch = prepareEvents(raw, tenantId, checkMessage, (message: SegmentMessage) => {
       const type = typeOf(message)
@@ -38,6 +38,8 @@ const segment: FastifyPluginAsyncTypebox<IngestRouteOptions> = async (app, { eve
       if (context && message.context === undefined) message.context = context as Record<string, unknown>
       return normalizeSegment(message, type, receivedAt, sentAt)
     })
+    // Nothing needs the parsed body any more; see acceptBatch for why it must not wait for Redis.
+    request.body = undefined
     const result = await acceptBatch(eventLog, tenantId, keyId, batch, receivedAt, app.metrics)
     return { success: true as const, ...result }
   }
@@ -51,7 +53,7 @@ const segment: FastifyPluginAsyncTypebox<IngestRouteOptions> = async (app, { eve
       refuseTenantClaims(body, tenantId)
       const problem = firstSchemaError(checkBatch, body)
       if (problem) throw new ApiError(400, problem.code, problem.message)
-      return ingest(tenantId, keyId, body.batch as unknown[], (m) => m.type, body.sentAt as string | null | undefined, body.context)
+      return ingest(request, tenantId, keyId, body.batch as unknown[], (m) => m.type, body.sentAt as string | null | undefined, body.context)
     },
   )
 
@@ -61,7 +63,7 @@ const segment: FastifyPluginAsyncTypebox<IngestRouteOptions> = async (app, { eve
       { bodyLimit, ...auth, validatorCompiler: objectOnly, schema: { summary: `Segment: one ${type} call`, body: SegmentMessageSchema, response: { 200: SegmentAcceptedSchema, ...errors } } },
       async (request) => {
         const { tenantId, keyId } = request.principal!
-        return ingest(tenantId, keyId, [request.body], () => type, undefined, undefined)
+        return ingest(request, tenantId, keyId, [request.body], () => type, undefined, undefined)
       },
     )
   }

@@ -40,21 +40,14 @@ function refused(result: { outcome: string; retryAfterMs?: number }): never {
  */
 export function acceptBatch(log: EventLog, tenantId: string, keyId: string, batch: PreparedBatch, receivedAt: number, metrics?: IngestMetrics): Promise<Accepted> {
   const indexes = batch.events.map((e) => e.index)
-  let appended: Promise<AppendResult> | undefined
-  if (batch.events.length > 0) {
-    try {
-      appended = log.appendEvents(tenantId, keyId, batch.events, receivedAt)
-    } catch (err) {
-      appended = Promise.reject(err)
-    }
-  }
+  const appended = batch.events.length > 0 ? callEventLog(() => log.appendEvents(tenantId, keyId, batch.events, receivedAt)) : undefined
   return answer(appended, indexes, [...batch.errors], batch.duplicates, metrics)
 }
 
 async function answer(appended: Promise<AppendResult> | undefined, indexes: number[], errors: EventError[], duplicates: number, metrics?: IngestMetrics): Promise<Accepted> {
   let accepted = 0
   if (appended) {
-    const result = await callEventLog(() => appended)
+    const result = await appended
     if (result.outcome !== 'ok') refused(result)
     result.statuses.forEach((status, i) => {
       if (status === 'accepted') accepted++

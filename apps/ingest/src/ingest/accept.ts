@@ -13,14 +13,24 @@ export interface Accepted {
  * Redis failures are the server's problem, not the client's: connection refused or lost,
  * no connection yet (no offline queue), a timeout, or Redis out of memory. All are a 503
  * the client can retry; the event ids make the retry safe.
+ *
+ * Not async, so that `call`, and whatever it closes over (a request's events), is dropped
+ * as soon as the call has started instead of being held until Redis answers.
  */
-export async function callEventLog<T>(call: () => Promise<T>): Promise<T> {
+export function callEventLog<T>(call: () => Promise<T>): Promise<T> {
+  let pending: Promise<T>
   try {
-    return await call()
+    pending = call()
   } catch (err) {
-    if (err instanceof ApiError) throw err
-    throw redisUnavailable()
+    return Promise.reject(asUnavailable(err))
   }
+  return pending.catch((err: unknown) => {
+    throw asUnavailable(err)
+  })
+}
+
+function asUnavailable(err: unknown): unknown {
+  return err instanceof ApiError ? err : redisUnavailable()
 }
 
 function refused(result: { outcome: string; retryAfterMs?: number }): never {
@@ -36,7 +46,8 @@ function refused(result: { outcome: string; retryAfterMs?: number }): never {
  * so nothing holds the parsed events while Redis answers. Requests wait tens of ms there
  * under load; objects kept that long outlive young-generation collections and are copied,
  * then promoted, which costs ingest CPU on every request. The routes also drop
- * request.body before they wait, for the same reason.
+ * request.body, and return this promise instead of awaiting it (a suspended async function
+ * keeps its locals, the parsed body among them), for the same reason.
  */
 export function acceptBatch(log: EventLog, tenantId: string, keyId: string, batch: PreparedBatch, receivedAt: number, metrics?: IngestMetrics): Promise<Accepted> {
   const indexes = batch.events.map((e) => e.index)

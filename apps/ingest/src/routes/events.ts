@@ -46,8 +46,7 @@ const events: FastifyPluginAsyncTypebox<IngestRouteOptions> = async (app, { even
       const batch = prepareEvents(raw, tenantId, checkEvent, (event: EventInput) => normalizeNative(event, receivedAt, sentAt))
       // Nothing needs the parsed body any more; see acceptBatch for why it must not wait for Redis.
       ;(request as { body: unknown }).body = undefined
-      const result = await acceptBatch(eventLog, tenantId, keyId, batch, receivedAt, app.metrics)
-      return reply.code(202).send(result)
+      return acceptBatch(eventLog, tenantId, keyId, batch, receivedAt, app.metrics).then((result) => reply.code(202).send(result))
     },
   )
 }

@@ -30,7 +30,8 @@ const segment: FastifyPluginAsyncTypebox<IngestRouteOptions> = async (app, { eve
   acceptCompressedBodies(app)
   const auth = { onRequest: app.requireKey('write', { allowBodyWriteKey: true }), preValidation: app.requireBodyWriteKey }
 
-  async function ingest(request: { body: unknown }, tenantId: string, keyId: string, raw: unknown[], typeOf: (m: SegmentMessage) => SegmentType | undefined, sentAt: string | null | undefined, context: unknown) {
+  // Not async: a suspended async function would keep `raw` and `batch` alive while Redis answers.
+  function ingest(request: { body: unknown }, tenantId: string, keyId: string, raw: unknown[], typeOf: (m: SegmentMessage) => SegmentType | undefined, sentAt: string | null | undefined, context: unknown) {
     const receivedAt = Date.now()
     const batch = prepareEvents(raw, tenantId, checkMessage, (message: SegmentMessage) => {
       const type = typeOf(message)
@@ -40,8 +41,7 @@ const segment: FastifyPluginAsyncTypebox<IngestRouteOptions> = async (app, { eve
     })
     // Nothing needs the parsed body any more; see acceptBatch for why it must not wait for Redis.
     request.body = undefined
-    const result = await acceptBatch(eventLog, tenantId, keyId, batch, receivedAt, app.metrics)
-    return { success: true as const, ...result }
+    return acceptBatch(eventLog, tenantId, keyId, batch, receivedAt, app.metrics).then((result) => ({ success: true as const, ...result }))
   }
 
   app.post(

@@ -1,7 +1,7 @@
 import { createDatabase, createTenant, runMigrations } from '@tributary/db'
 import { startTestServers } from '@tributary/servers'
 import { cpuShares } from './cpu.ts'
-import { batchBody, load, startIngest } from './ingest.ts'
+import { batchBodies, load, startIngest } from './ingest.ts'
 
 /**
  * Where the CPU goes for one mode of the 50-event batch benchmark: `tsx src/profile-ingest.ts
@@ -16,7 +16,7 @@ try {
   const tenant = await createTenant(db, `profile-${Date.now()}`)
   await close()
   const server = await startIngest({ DATABASE_URL: servers.databaseUrl, REDIS_URL: servers.redisUrl, RATE_LIMIT_EVENTS_PER_SECOND: '0', STREAM_BACKLOG_CAP: '0', ...(process.env.EXTRA_ENV ? JSON.parse(process.env.EXTRA_ENV) : {}) }, mode)
-  const scenario = { name: 'batch', url: `http://127.0.0.1:${server.port}/api/v2/analytics/events`, headers: { authorization: `Bearer ${tenant.writeKey}`, 'content-type': 'application/json' }, eventsPerRequest: 50, body: (n: number) => batchBody(`p${Date.now()}`, n) }
+  const scenario = { name: 'batch', url: `http://127.0.0.1:${server.port}/api/v2/analytics/events`, headers: { authorization: `Bearer ${tenant.writeKey}`, 'content-type': 'application/json' }, eventsPerRequest: 50, body: batchBodies(`p${Date.now()}`) }
   await load(scenario, 3, 50, server.rss)
   const rate = process.argv[3] ? Number(process.argv[3]) : undefined
   const { result, shares } = await cpuShares({ ingest: server.child.pid!, redis: servers.redis.pid, loadgen: process.pid }, () => load(scenario, Number(process.env.BENCH_SECONDS ?? 8), 50, server.rss, rate))

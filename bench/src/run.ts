@@ -3,7 +3,7 @@ import os from 'node:os'
 import { Redis } from 'ioredis'
 import { createDatabase, createTenant, runMigrations } from '@tributary/db'
 import { startTestServers } from '@tributary/servers'
-import { batchBody, gzipBatchBody, load, segmentBatchBody, singleEventBody, startIngest, type IngestScenario, type LoadResult } from './ingest.ts'
+import { batchBodies, gzipBatchBody, load, segmentBatchBody, singleEventBody, startIngest, type IngestScenario, type LoadResult } from './ingest.ts'
 import { benchWorker } from './worker.ts'
 import { benchReads } from './reads.ts'
 import { benchEndToEnd } from './end-to-end.ts'
@@ -39,7 +39,7 @@ try {
     if (kind === 'single') return { name: kind, url: `${base}/api/v2/analytics/events`, headers: auth, eventsPerRequest: 1, body: (n) => singleEventBody(run, n) }
     if (kind === 'gzip') return { name: kind, url: `${base}/api/v2/analytics/events`, headers: { ...auth, 'content-encoding': 'gzip' }, eventsPerRequest: 50, body: (n) => gzipBatchBody(run, n) }
     if (kind === 'segment') return { name: kind, url: `${base}/v1/batch`, headers: auth, eventsPerRequest: 50, body: (n) => segmentBatchBody(run, n) }
-    return { name: kind, url: `${base}/api/v2/analytics/events`, headers: auth, eventsPerRequest: 50, body: (n) => batchBody(run, n) }
+    return { name: kind, url: `${base}/api/v2/analytics/events`, headers: auth, eventsPerRequest: 50, body: batchBodies(run) }
   }
 
   const redis = new Redis(servers.redisUrl)

@@ -7,7 +7,7 @@ import { freePort, percentile, waitUntilReady, type TestServers } from '@tributa
 import { allStreamKeys } from '@tributary/shared'
 import { appExecArgv, workerBundle } from './bundles.ts'
 import { rssBytes } from './cpu.ts'
-import { startIngest } from './ingest.ts'
+import { stampedBodies, stampOf, startIngest } from './ingest.ts'
 
 const log = (line: string) => console.error(`[bench] ${line}`)
 
@@ -82,7 +82,8 @@ export async function benchEndToEnd(servers: TestServers, options: { stepSeconds
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })
   let run = 0
-  const acked: string[] = []
+  /** Request numbers of the acked requests of the hold: 50 ids each, written out only to check them. */
+  const acked: number[] = []
   const redis = new Redis(servers.redisUrl)
   const noPeaks = (): HoldMemory => ({ ingestPeakRssMb: 0, workerPeakRssMb: 0, redisPeakUsedMemoryMb: 0, peakStreamEntries: 0 })
   const memory = noPeaks()
@@ -101,6 +102,7 @@ export async function benchEndToEnd(servers: TestServers, options: { stepSeconds
     const sent = new Map<string, number>() // sampled event id → ack time
     const seen = new Map<string, number>()
     let n = 0
+    const body = stampedBodies((variant, stamp) => JSON.stringify({ events: Array.from({ length: 50 }, (_, i) => ({ eventId: `${tag}-${stamp}-${i}`, type: i % 3 ? 'pageview' : 'action', page: `/p/${i % 12}`, action: 'click', anonymousId: `v${variant}` })) }), 997)
     let stop = false
     let drainDeadline = Number.POSITIVE_INFINITY
     const poller = (async () => {
@@ -129,15 +131,14 @@ export async function benchEndToEnd(servers: TestServers, options: { stepSeconds
             const context = ctx as Record<string, unknown>
             const id = n++
             context.id = id
-            const events = Array.from({ length: 50 }, (_, i) => ({ eventId: `${tag}-${id}-${i}`, type: i % 3 ? 'pageview' : 'action', page: `/p/${i % 12}`, action: 'click', anonymousId: `v${id % 997}` }))
-            return { ...req, body: JSON.stringify({ events }) }
+            return { ...req, body: body(id) }
           },
           onResponse: (status, _body, ctx: object) => {
             const context = ctx as Record<string, unknown>
             if (status !== 202) return
             const id = context.id as number
-            if (keepLedger) for (let i = 0; i < 50; i++) acked.push(`${tag}-${id}-${i}`)
-            if (id % 10 === 0) sent.set(`${tag}-${id}-0`, performance.now())
+            if (keepLedger) acked.push(id)
+            if (id % 10 === 0) sent.set(`${tag}-${stampOf(id)}-0`, performance.now())
           },
         },
       ],
@@ -184,10 +185,11 @@ export async function benchEndToEnd(servers: TestServers, options: { stepSeconds
       Object.assign(memory, noPeaks())
       const held = await step(rate, options.holdSeconds, true)
       const storedIds = new Set((await sql`select event_id from user_activities where tenant_id = ${tenant.tenantId} and event_id like ${`r${run}-%`}`).map((r) => r.event_id as string))
-      const lost = acked.filter((id) => !storedIds.has(id)).length
-      const hold: Hold = { ...held, acked: acked.length, stored: storedIds.size, lost, memory: { ...memory } }
+      let lost = 0
+      for (const id of acked) for (let i = 0; i < 50; i++) if (!storedIds.has(`r${run}-${stampOf(id)}-${i}`)) lost++
+      const hold: Hold = { ...held, acked: acked.length * 50, stored: storedIds.size, lost, memory: { ...memory } }
       // Stored may exceed acked: requests still in flight when the load stopped were written but not counted.
-      log(`held ${rate} events/s for ${options.holdSeconds} s: ${acked.length} acked, ${storedIds.size} stored (in-flight requests included), ${lost} acked but lost`)
+      log(`held ${rate} events/s for ${options.holdSeconds} s: ${hold.acked} acked, ${storedIds.size} stored (in-flight requests included), ${lost} acked but lost`)
       log(`memory over the hold: ingest RSS ${memory.ingestPeakRssMb.toFixed(0)} MB, worker RSS ${memory.workerPeakRssMb.toFixed(0)} MB, Redis used_memory ${memory.redisPeakUsedMemoryMb.toFixed(0)} MB with at most ${memory.peakStreamEntries} stream entries`)
       if (isSteady(held)) {
         outcome.heldEventsPerSecond = rate

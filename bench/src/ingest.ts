@@ -63,11 +63,14 @@ export function stampedBodies(build: (variant: number, stamp: string) => string,
   return (n) => {
     const { bytes, at } = templates[n % variants]!
     const body = Buffer.from(bytes)
-    const digits = String(n).padStart(STAMP.length, '0')
+    const digits = stampOf(n)
     for (const i of at) body.write(digits, i, 'latin1')
     return body
   }
 }
+
+/** What a stamped body holds in place of STAMP for request `n`. */
+export const stampOf = (n: number) => String(n).padStart(STAMP.length, '0')
 
 /** batchBody's requests, stamped: `run`-<12-digit request number>-<index> ids. */
 export const batchBodies = (run: string) => stampedBodies((variant, stamp) => batchJson(run, stamp, variant), 997)

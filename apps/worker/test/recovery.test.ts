@@ -33,6 +33,28 @@ t.test('a poison entry (NUL character written straight to the stream): the rest 
   t.equal(worker.stats.deadLettered, 1)
 })
 
+t.test("a deleted tenant's events: refused with the foreign-key SQLSTATE, dead-lettered; the rest lands", async (t) => {
+  const p = await pipeline(t)
+  const stream = streamKey(shardFor(p.tenant.tenantId, 2))
+  await p.produce(Array.from({ length: 40 }, (_, i) => pageview(`ok${i}`)))
+  // The same entry, for a tenant that no longer exists (user_activities has no foreign key;
+  // the worker checks the batch's tenants itself).
+  const [first] = await p.redis.xrange(stream, '-', '+')
+  const fields = [...first![1]]
+  fields[fields.indexOf('t') + 1] = '00000000-0000-7000-8000-00000000dead'
+  const ghostId = await p.redis.xadd(stream, '*', ...fields)
+  await p.produce(Array.from({ length: 40 }, (_, i) => pageview(`late${i}`)))
+  const worker = await p.startWorker()
+  await p.waitFor(async () => (await p.rowCount()) === 80 && (await p.pendingCount()) === 0, 'the 80 events of the live tenant')
+  const dlq = await p.redis.xrange(deadLetterKey(shardFor(p.tenant.tenantId, 2)), '-', '+')
+  t.equal(dlq.length, 1, 'exactly one dead letter')
+  const letter = Object.fromEntries(Array.from({ length: dlq[0]![1].length / 2 }, (_, i) => [dlq[0]![1][2 * i], dlq[0]![1][2 * i + 1]]))
+  t.match(letter, { stream, id: ghostId, code: '23503' })
+  t.equal(worker.stats.deadLettered, 1)
+  const [{ n }] = (await p.database.sql`select count(*)::int as n from user_activities where tenant_id <> ${p.tenant.tenantId}`) as unknown as [{ n: number }]
+  t.equal(n, 0, 'no row of the missing tenant')
+})
+
 t.test('an entry that cannot be decoded is dead-lettered without touching Postgres', async (t) => {
   const p = await pipeline(t)
   const stream = streamKey(shardFor(p.tenant.tenantId, 2))

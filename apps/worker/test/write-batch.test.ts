@@ -2,6 +2,7 @@ import t from 'tap'
 import { createTenant } from '@tributary/db'
 import { testDatabase } from '@tributary/db/testing'
 import { decodeEventLine, encodeEventJson, normalizeNative, type DecodedEntry, type EventInput } from '@tributary/shared'
+import { classify, errorCode } from '../src/persist/errors.ts'
 import { writeBatch } from '../src/persist/write-batch.ts'
 
 /** An events entry as the worker decodes it from the stream, without going through Redis. */
@@ -87,4 +88,27 @@ t.test('every local day a batch touches is marked, even where midnight is not on
   await writeBatch(db, [batch], 10_000)
   const days = await sql`select date::text as date from metrics_dirty_days where tenant_id = ${tenant.tenantId} order by date`
   t.same(days.map((d) => d.date), ['1930-06-01', '1930-06-02'])
+})
+
+t.test('a batch naming a tenant that does not exist is refused whole, as the foreign key did (23503, permanent)', async (t) => {
+  const { db, sql } = await testDatabase(t)
+  const tenant = await createTenant(db, 'live')
+  const ghost = '00000000-0000-7000-8000-00000000dead'
+  const err = await writeBatch(db, [entry(tenant.tenantId, [{ eventId: 'a', type: 'pageview', anonymousId: 'v' }]), entry(ghost, [{ eventId: 'b', type: 'pageview', anonymousId: 'v' }])], 10_000).catch((e: unknown) => e)
+  t.equal(errorCode(err), '23503')
+  t.equal(classify(err), 'permanent', 'so the worker bisects the batch and dead-letters only the ghost entry')
+  t.match((err as Error).message, ghost)
+  const [{ n }] = (await sql`select count(*)::int as n from user_activities`) as unknown as [{ n: number }]
+  t.equal(n, 0, 'nothing of the batch is stored')
+})
+
+t.test("deleting tenants deletes their activities (the trigger that stands in for ON DELETE CASCADE), and no one else's", async (t) => {
+  const { db, sql } = await testDatabase(t)
+  const [a, b, c] = [await createTenant(db, 'a'), await createTenant(db, 'b'), await createTenant(db, 'c')]
+  for (const tenant of [a, b, c]) {
+    await writeBatch(db, [entry(tenant.tenantId, Array.from({ length: 5 }, (_, i): EventInput => ({ eventId: `e${i}`, type: 'pageview', anonymousId: 'v' })))], 10_000)
+  }
+  await sql`delete from tenants where id in (${a.tenantId}, ${b.tenantId})`
+  const rows = await sql`select tenant_id, count(*)::int as n from user_activities group by 1`
+  t.same(rows.map((r) => ({ ...r })), [{ tenant_id: c.tenantId, n: 5 }])
 })

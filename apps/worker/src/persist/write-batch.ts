@@ -16,6 +16,7 @@ export interface WriteResult {
 }
 
 const UNIQUE_VIOLATION = '23505'
+const FOREIGN_KEY_VIOLATION = '23503'
 
 /**
  * One transaction for a batch: activities inserted once per (tenant_id, event_id) whatever
@@ -66,6 +67,7 @@ async function writeRows(db: Database, { activities, days, sessions }: BatchRows
   return db.$client.begin(async (tx) => {
     await tx.unsafe(`set local statement_timeout = ${Math.floor(statementTimeoutMs)}`)
     let inserted = 0
+    await lockTenants(tx, activities.tenantIds)
     const { copyText, count } = path === 'copy' ? activities : await unstoredRows(tx, activities)
     if (count > 0) {
       await copyIn(tx, `copy user_activities (${ACTIVITY_COLUMNS}) from stdin`, copyText)
@@ -83,6 +85,26 @@ async function writeRows(db: Database, { activities, days, sessions }: BatchRows
     }
     return { inserted, sessions: sessions.length, path }
   })
+}
+
+/**
+ * What the foreign key from user_activities to tenants did row by row (and what cost ~45 %
+ * of Postgres's CPU in the COPY), once per batch: locks the batch's tenants against deletion
+ * until the batch commits (FOR KEY SHARE, the key check's lock) and refuses the batch when
+ * one is gone, with the key check's SQLSTATE, so a deleted tenant's events take the same
+ * way as before: a permanent error, bisected down to those events, dead-lettered.
+ */
+async function lockTenants(tx: TransactionSql, tenantIds: string[]): Promise<void> {
+  if (tenantIds.length === 0) return
+  const ids = textArray([...new Set(tenantIds)])
+  const [row] = await tx.unsafe<{ missing: string[] }[]>(
+    `with locked as materialized (select id from tenants where id = any($1::uuid[]) for key share)
+     select array(select x::text from unnest($1::uuid[]) x where x not in (select id from locked)) as missing`,
+    [ids],
+  )
+  if (row && row.missing.length > 0) {
+    throw Object.assign(new Error(`tenant ${row.missing.join(', ')} does not exist (deleted?); its events cannot be stored`), { code: FOREIGN_KEY_VIOLATION })
+  }
 }
 
 /** The rows of the events not stored yet, as COPY text. */

@@ -98,7 +98,7 @@ try {
   const endToEnd = await benchEndToEnd(e2eServers, {
     stepSeconds: Number(process.env.BENCH_E2E_STEP_SECONDS ?? 20),
     holdSeconds: Number(process.env.BENCH_E2E_HOLD_SECONDS ?? 60),
-    rates: [5_000, 10_000, 15_000, 20_000, 25_000, 30_000, 40_000, 50_000, 60_000],
+    rates: [5_000, 10_000, 15_000, 20_000, 25_000, 30_000, 40_000, 50_000, 60_000, 70_000, 80_000],
   }).finally(() => e2eServers.stop())
   console.log(`| end to end, highest steady rate of the ramp (${endToEnd.steps[0]?.seconds ?? 0} s steps) | ${endToEnd.highestSteadyEventsPerSecond} | | | |`)
   for (const failed of endToEnd.failedHolds) {

@@ -102,7 +102,7 @@ t.test('a batch naming a tenant that does not exist is refused whole, as the for
   t.equal(n, 0, 'nothing of the batch is stored')
 })
 
-t.test("deleting tenants deletes their activities (the trigger that stands in for ON DELETE CASCADE), and no one else's", async (t) => {
+t.test("deleting or truncating tenants deletes their activities (the triggers that stand in for ON DELETE CASCADE), and no one else's", async (t) => {
   const { db, sql } = await testDatabase(t)
   const [a, b, c] = [await createTenant(db, 'a'), await createTenant(db, 'b'), await createTenant(db, 'c')]
   for (const tenant of [a, b, c]) {
@@ -111,4 +111,8 @@ t.test("deleting tenants deletes their activities (the trigger that stands in fo
   await sql`delete from tenants where id in (${a.tenantId}, ${b.tenantId})`
   const rows = await sql`select tenant_id, count(*)::int as n from user_activities group by 1`
   t.same(rows.map((r) => ({ ...r })), [{ tenant_id: c.tenantId, n: 5 }])
+  // TRUNCATE fires no DELETE trigger; it has its own.
+  await sql`truncate tenants cascade`
+  const [{ n }] = (await sql`select count(*)::int as n from user_activities`) as unknown as [{ n: number }]
+  t.equal(n, 0, 'truncating tenants empties user_activities too')
 })

@@ -30,7 +30,8 @@ const segment: FastifyPluginAsyncTypebox<IngestRouteOptions> = async (app, { eve
   acceptCompressedBodies(app)
   const auth = { onRequest: app.requireKey('write', { allowBodyWriteKey: true }), preValidation: app.requireBodyWriteKey }
 
-  // Not async: a suspended async function would keep `raw` and `batch` alive while Redis answers.
+  // Not async: a suspended async function would keep `raw` and `batch` alive while Redis
+  // answers. (The callback below still holds `context` and `typeOf`, which are small.)
   function ingest(request: { body: unknown }, tenantId: string, keyId: string, raw: unknown[], typeOf: (m: SegmentMessage) => SegmentType | undefined, sentAt: string | null | undefined, context: unknown) {
     const receivedAt = Date.now()
     const batch = prepareEvents(raw, tenantId, checkMessage, (message: SegmentMessage) => {

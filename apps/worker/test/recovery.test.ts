@@ -1,7 +1,7 @@
 import { mkdtempSync, chmodSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { Redis } from 'ioredis'
 import { pino } from 'pino'
 import { createDatabase, createTenant, runMigrations } from '@tributary/db'
@@ -10,46 +10,47 @@ import { deadLetterKey, shardFor, streamKey } from '@tributary/shared'
 import { Worker } from '../src/worker.ts'
 import { pageview, pipeline } from './fixtures/pipeline.ts'
 
-t.test('a poison entry (NUL character written straight to the stream): the rest lands, one dead letter', async (t) => {
+/**
+ * 40 good events, then a copy of their first entry that `spoil` has changed, then 40 more;
+ * runs a worker until the 80 good events are stored and nothing is pending, and returns the
+ * one dead letter (its fields as an object) with what went into the bad entry.
+ */
+async function oneBadEntryAmongGood(t: Test, spoil: (fields: string[]) => void) {
   const p = await pipeline(t)
   const stream = streamKey(shardFor(p.tenant.tenantId, 2))
   await p.produce(Array.from({ length: 40 }, (_, i) => pageview(`ok${i}`)))
-  // Bypass the API, which would refuse it: an event whose page holds U+0000.
   const [first] = await p.redis.xrange(stream, '-', '+')
   const fields = [...first![1]]
-  const e = fields.indexOf('e')
-  fields[e + 1] = JSON.stringify({ i: 'poison', y: 'pageview', ai: 'visitor', p: 'a\u0000b', o: Date.now() })
-  fields[fields.indexOf('s') + 1] = 'some-session'
-  fields[fields.indexOf('u') + 1] = 'visitor'
-  const poisonId = await p.redis.xadd(stream, '*', ...fields)
+  spoil(fields)
+  const badId = await p.redis.xadd(stream, '*', ...fields)
   await p.produce(Array.from({ length: 40 }, (_, i) => pageview(`late${i}`)))
   const worker = await p.startWorker()
   await p.waitFor(async () => (await p.rowCount()) === 80 && (await p.pendingCount()) === 0, 'the 80 good events')
   const dlq = await p.redis.xrange(deadLetterKey(shardFor(p.tenant.tenantId, 2)), '-', '+')
   t.equal(dlq.length, 1, 'exactly one dead letter')
   const letter = Object.fromEntries(Array.from({ length: dlq[0]![1].length / 2 }, (_, i) => [dlq[0]![1][2 * i], dlq[0]![1][2 * i + 1]]))
-  t.match(letter, { stream, id: poisonId, code: /^22/ }, 'a data exception (22021 or 22P05)')
+  return { p, stream, fields, badId, letter, worker }
+}
+
+t.test('a poison entry (NUL character written straight to the stream): the rest lands, one dead letter', async (t) => {
+  // Bypass the API, which would refuse it: an event whose page holds U+0000.
+  const { stream, fields, badId, letter, worker } = await oneBadEntryAmongGood(t, (fields) => {
+    fields[fields.indexOf('e') + 1] = JSON.stringify({ i: 'poison', y: 'pageview', ai: 'visitor', p: 'a\u0000b', o: Date.now() })
+    fields[fields.indexOf('s') + 1] = 'some-session'
+    fields[fields.indexOf('u') + 1] = 'visitor'
+  })
+  t.match(letter, { stream, id: badId, code: /^22/ }, 'a data exception (22021 or 22P05)')
   t.same(JSON.parse(letter.fields!), fields, 'the original entry is kept whole')
   t.equal(worker.stats.deadLettered, 1)
 })
 
 t.test("a deleted tenant's events: refused with the foreign-key SQLSTATE, dead-lettered; the rest lands", async (t) => {
-  const p = await pipeline(t)
-  const stream = streamKey(shardFor(p.tenant.tenantId, 2))
-  await p.produce(Array.from({ length: 40 }, (_, i) => pageview(`ok${i}`)))
   // The same entry, for a tenant that no longer exists (user_activities has no foreign key;
   // the worker checks the batch's tenants itself).
-  const [first] = await p.redis.xrange(stream, '-', '+')
-  const fields = [...first![1]]
-  fields[fields.indexOf('t') + 1] = '00000000-0000-7000-8000-00000000dead'
-  const ghostId = await p.redis.xadd(stream, '*', ...fields)
-  await p.produce(Array.from({ length: 40 }, (_, i) => pageview(`late${i}`)))
-  const worker = await p.startWorker()
-  await p.waitFor(async () => (await p.rowCount()) === 80 && (await p.pendingCount()) === 0, 'the 80 events of the live tenant')
-  const dlq = await p.redis.xrange(deadLetterKey(shardFor(p.tenant.tenantId, 2)), '-', '+')
-  t.equal(dlq.length, 1, 'exactly one dead letter')
-  const letter = Object.fromEntries(Array.from({ length: dlq[0]![1].length / 2 }, (_, i) => [dlq[0]![1][2 * i], dlq[0]![1][2 * i + 1]]))
-  t.match(letter, { stream, id: ghostId, code: '23503' })
+  const { p, stream, badId, letter, worker } = await oneBadEntryAmongGood(t, (fields) => {
+    fields[fields.indexOf('t') + 1] = '00000000-0000-7000-8000-00000000dead'
+  })
+  t.match(letter, { stream, id: badId, code: '23503' })
   t.equal(worker.stats.deadLettered, 1)
   const [{ n }] = (await p.database.sql`select count(*)::int as n from user_activities where tenant_id <> ${p.tenant.tenantId}`) as unknown as [{ n: number }]
   t.equal(n, 0, 'no row of the missing tenant')

@@ -68,6 +68,9 @@ export interface HoldMemory {
  * against the ledger (every acknowledged event stored); after the last, the daily metrics
  * must count each stored event once.
  */
+/** The id of event `i` of request `request` (a stamp, or the number stampOf wrote over it) in step `tag`. */
+const eventIdOf = (tag: string, request: string, i: number) => `${tag}-${request}-${i}`
+
 export async function benchEndToEnd(servers: TestServers, options: { stepSeconds: number; holdSeconds: number; rates: number[] }): Promise<EndToEndBench> {
   await runMigrations(servers.databaseUrl)
   const { db, close } = createDatabase(servers.databaseUrl, { applicationName: 'bench', maxConnections: 2 })
@@ -102,7 +105,7 @@ export async function benchEndToEnd(servers: TestServers, options: { stepSeconds
     const sent = new Map<string, number>() // sampled event id → ack time
     const seen = new Map<string, number>()
     let n = 0
-    const body = stampedBodies((variant, stamp) => JSON.stringify({ events: Array.from({ length: 50 }, (_, i) => ({ eventId: `${tag}-${stamp}-${i}`, type: i % 3 ? 'pageview' : 'action', page: `/p/${i % 12}`, action: 'click', anonymousId: `v${variant}` })) }), 997)
+    const body = stampedBodies((variant, stamp) => JSON.stringify({ events: Array.from({ length: 50 }, (_, i) => ({ eventId: eventIdOf(tag, stamp, i), type: i % 3 ? 'pageview' : 'action', page: `/p/${i % 12}`, action: 'click', anonymousId: `v${variant}` })) }), 997)
     let stop = false
     let drainDeadline = Number.POSITIVE_INFINITY
     const poller = (async () => {
@@ -138,7 +141,7 @@ export async function benchEndToEnd(servers: TestServers, options: { stepSeconds
             if (status !== 202) return
             const id = context.id as number
             if (keepLedger) acked.push(id)
-            if (id % 10 === 0) sent.set(`${tag}-${stampOf(id)}-0`, performance.now())
+            if (id % 10 === 0) sent.set(eventIdOf(tag, stampOf(id), 0), performance.now())
           },
         },
       ],
@@ -186,7 +189,7 @@ export async function benchEndToEnd(servers: TestServers, options: { stepSeconds
       const held = await step(rate, options.holdSeconds, true)
       const storedIds = new Set((await sql`select event_id from user_activities where tenant_id = ${tenant.tenantId} and event_id like ${`r${run}-%`}`).map((r) => r.event_id as string))
       let lost = 0
-      for (const id of acked) for (let i = 0; i < 50; i++) if (!storedIds.has(`r${run}-${stampOf(id)}-${i}`)) lost++
+      for (const id of acked) for (let i = 0; i < 50; i++) if (!storedIds.has(eventIdOf(`r${run}`, stampOf(id), i))) lost++
       const hold: Hold = { ...held, acked: acked.length * 50, stored: storedIds.size, lost, memory: { ...memory } }
       // Stored may exceed acked: requests still in flight when the load stopped were written but not counted.
       log(`held ${rate} events/s for ${options.holdSeconds} s: ${hold.acked} acked, ${storedIds.size} stored (in-flight requests included), ${lost} acked but lost`)

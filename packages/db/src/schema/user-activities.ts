@@ -7,7 +7,7 @@ export const userActivities = pgTable(
      * No foreign key, on purpose: Postgres checks one row by row (a SELECT … FOR KEY SHARE
      * on tenants per inserted row), which was ~45 % of its CPU in the worker's COPY. The
      * worker checks and locks a batch's tenants once per batch instead (write-batch.ts),
-     * and a trigger on tenants deletes a deleted tenant's activities
+     * and triggers on tenants remove a deleted or truncated tenant's activities
      * (drizzle/0006_activities_tenant_check.sql), so both halves of the old constraint hold.
      */
     tenantId: uuid().notNull(),

@@ -66,7 +66,7 @@ t.test('workers marking a day are never held up by the sync recomputing it; a sy
   const started = performance.now()
   await p.database.sql.begin(async (tx) => {
     await tx`set local lock_timeout = '2s'`
-    await tx`insert into metrics_dirty_days (tenant_id, date) values (${tenantId}, ${today}::date) on conflict do nothing`
+    await tx`insert into metrics_dirty_days (tenant_id, date, recompute_activities) values (${tenantId}, ${today}::date, false) on conflict do nothing`
   })
   t.ok(performance.now() - started < 1_000, `marking took ${Math.round(performance.now() - started)} ms while the sync recomputed`)
 
@@ -85,9 +85,11 @@ t.test('workers marking a day are never held up by the sync recomputing it; a sy
 })
 
 /**
- * One event stored by the worker (so today is marked dirty), then what a worker's batch does,
- * held open before its commit: write another event of today, then mark today — a mark that
- * finds the row and adds nothing, which is the window the sync must close.
+ * One event stored by the worker (so today is marked dirty for its session), then what a
+ * worker's batch does, held open before its commit: write another event of today with its
+ * delta, upsert a session that starts today, then mark today — a mark that finds the row and
+ * adds nothing, which is the window the sync must close for the session figures. (The
+ * event is counted through its delta whatever the timing.)
  */
 async function storedEventAndOpenBatch(t: Parameters<typeof pipeline>[0]) {
   const p = await pipeline(t)
@@ -102,7 +104,9 @@ async function storedEventAndOpenBatch(t: Parameters<typeof pipeline>[0]) {
   const done = writer.begin(async (tx) => {
     await tx`insert into user_activities (tenant_id, event_id, user_key, type, action, occurred_at, received_at)
              values (${tenantId}, 'late', 'u:late', 'action', 'x', now(), now())`
-    await tx`insert into metrics_dirty_days (tenant_id, date) values (${tenantId}, (now() at time zone 'UTC')::date) on conflict do nothing`
+    await tx`insert into activity_deltas (tenant_id, date, user_key, events, page_views) values (${tenantId}, (now() at time zone 'UTC')::date, 'u:late', 1, 0)`
+    await tx`insert into user_sessions (tenant_id, id, user_key, started_at, last_seen_at) values (${tenantId}, 's-late', 'u:late', now(), now())`
+    await tx`insert into metrics_dirty_days (tenant_id, date, recompute_activities) values (${tenantId}, (now() at time zone 'UTC')::date, false) on conflict do nothing`
     marked = true
     await committed
   })
@@ -123,8 +127,8 @@ t.test('a batch that marked its day before the sync took it, and commits after, 
   batch.commit()
   await batch.done
   t.match(await sync, { ran: true, syncedDays: 1, writersDone: true })
-  const [day] = await p.database.sql`select events, active_users from platform_metrics where tenant_id = ${tenantId} and date = (now() at time zone 'UTC')::date`
-  t.match(day, { events: 2, active_users: 2 }, 'the late batch is counted')
+  const [day] = await p.database.sql`select events, active_users, sessions from platform_metrics where tenant_id = ${tenantId} and date = (now() at time zone 'UTC')::date`
+  t.match(day, { events: 2, active_users: 2, sessions: 2 }, 'the late batch is counted, its session too')
 })
 
 t.test('a writer that outlasts the wait leaves its day dirty for the next run', async (t) => {
@@ -132,12 +136,12 @@ t.test('a writer that outlasts the wait leaves its day dirty for the next run', 
 
   const first = await cleanupAndSync(p.database.db, { sessionTimeoutMinutes: 30, wait: true, writerWaitMs: 200 })
   t.match(first, { ran: true, syncedDays: 1, writersDone: false }, 'the sync gives up waiting')
-  const counted = async () => (await p.database.sql`select events from platform_metrics where tenant_id = ${tenantId} and date = (now() at time zone 'UTC')::date`)[0]?.events
-  t.equal(await counted(), 1, 'the open batch is not counted yet')
+  const counted = async () => (await p.database.sql`select events, sessions from platform_metrics where tenant_id = ${tenantId} and date = (now() at time zone 'UTC')::date`)[0]
+  t.match(await counted(), { events: 1, sessions: 1 }, 'the open batch is not counted yet')
   t.equal((await p.database.sql`select count(*)::int as n from metrics_dirty_days`)[0]!.n, 1, 'today is dirty again')
 
   batch.commit()
   await batch.done
   t.match(await cleanupAndSync(p.database.db, { sessionTimeoutMinutes: 30, wait: true }), { ran: true, syncedDays: 1, writersDone: true })
-  t.equal(await counted(), 2, 'the next run counts it')
+  t.match(await counted(), { events: 2, sessions: 2 }, 'the next run counts it')
 })

@@ -49,6 +49,10 @@ t.test('a batch holding stored events is merged: only the new ones are copied', 
   t.equal(n, 3_010, 'every event once')
   const third = await writeBatch(db, [entry(tenant.tenantId, again)], 10_000)
   t.same(third, { inserted: 0, sessions: 7, path: 'merge' }, 'a whole batch delivered again adds nothing')
+  const deltas = await sql`select user_key, sum(events)::int as events from activity_deltas group by 1 order by 1`
+  const expected = new Map<string, number>()
+  for (const i of [...Array.from({ length: 10 }, (_, i) => i), ...Array.from({ length: 3_000 }, (_, i) => 100 + i)]) expected.set(`u${i % 7}`, (expected.get(`u${i % 7}`) ?? 0) + 1)
+  t.same(deltas.map((d) => [d.user_key, d.events]), [...expected].sort(), 'the daily metrics get each stored event once: the merge adds only what it copied')
 })
 
 t.test('two writers of the same batch at once (a redelivery claimed while the first still writes) store it once', async (t) => {
@@ -61,6 +65,8 @@ t.test('two writers of the same batch at once (a redelivery claimed while the fi
   t.same(results.map((r) => r.inserted).sort((a, b) => a - b), [0, 2_000])
   const [{ n }] = (await sql`select count(*)::int as n from user_activities`) as unknown as [{ n: number }]
   t.equal(n, 2_000, 'every event once')
+  const [{ counted }] = (await sql`select sum(events)::int as counted from activity_deltas`) as unknown as [{ counted: number }]
+  t.equal(counted, 2_000, 'and counted once for the daily metrics')
 })
 
 t.test('a row Postgres refuses fails the batch at once and leaves nothing behind', async (t) => {
@@ -75,19 +81,19 @@ t.test('a row Postgres refuses fails the batch at once and leaves nothing behind
   t.equal(n, 0)
 })
 
-t.test('every local day a batch touches is marked, even where midnight is not on a quarter hour', async (t) => {
+t.test("each event counts towards its tenant's local day, even where midnight is not on a whole minute", async (t) => {
   const { db, sql } = await testDatabase(t)
   const tenant = await createTenant(db, 'amsterdam-1930')
   // Amsterdam kept its local mean time until 1937: summer 1930 was UTC+01:19:32, so the
-  // midnight that began 2 June fell at 22:40:28 UTC, inside the quarter hour from 22:30.
+  // midnight that began 2 June fell at 22:40:28 UTC, inside the minute from 22:40.
   await sql`update tenants set timezone = 'Europe/Amsterdam' where id = ${tenant.tenantId}`
-  const minutes = [39, 35, 44, 40]
-  const batch = entry(tenant.tenantId, minutes.map((m) => ({ eventId: `22:${m}`, type: 'action', userId: 'u', action: 'x' })))
+  const times = [[22, 39, 0], [22, 40, 27], [22, 40, 28], [22, 41, 0], [22, 40, 29]] as const
+  const batch = entry(tenant.tenantId, times.map(([h, m, s]) => ({ eventId: `${h}:${m}:${s}`, type: m === 41 ? 'pageview' : 'action', userId: 'u', action: 'x' })))
   // Ingest clamps times to this century; the worker stores what the stream holds.
-  if (batch.kind === 'ev') batch.events.forEach((e, i) => (e.occurredAt = Date.UTC(1930, 5, 1, 22, minutes[i]!)))
+  if (batch.kind === 'ev') batch.events.forEach((e, i) => (e.occurredAt = Date.UTC(1930, 5, 1, ...times[i]!)))
   await writeBatch(db, [batch], 10_000)
-  const days = await sql`select date::text as date from metrics_dirty_days where tenant_id = ${tenant.tenantId} order by date`
-  t.same(days.map((d) => d.date), ['1930-06-01', '1930-06-02'])
+  const days = await sql`select date::text as date, sum(events)::int as events, sum(page_views)::int as page_views from activity_deltas where tenant_id = ${tenant.tenantId} group by 1 order by 1`
+  t.same(days.map((d) => [d.date, d.events, d.page_views]), [['1930-06-01', 2, 0], ['1930-06-02', 3, 1]])
 })
 
 t.test('a batch naming a tenant that does not exist is refused whole, as the foreign key did (23503, permanent)', async (t) => {

@@ -1,5 +1,17 @@
 import { sql, type SQL } from 'drizzle-orm'
-import { addDays, CLEAR_DAILY_USERS_SQL, REBUILD_DAILY_USERS_SQL, RECOMPUTE_DAYS_SQL, totalsOf, zeroFill, publicDay, type StoredDay } from '@tributary/shared'
+import {
+  ACTIVE_USERS_SQL,
+  addDays,
+  APPLY_DELTAS_SQL,
+  CLEAR_DAILY_USERS_SQL,
+  REBUILD_DAILY_USERS_SQL,
+  RECOMPUTE_DAYS_SQL,
+  SESSION_DAYS_SQL,
+  totalsOf,
+  zeroFill,
+  publicDay,
+  type StoredDay,
+} from '@tributary/shared'
 import type { Database } from './client.ts'
 
 /** Turns `$1`-style placeholders into Drizzle parameters (each occurrence its own). */
@@ -67,13 +79,17 @@ async function waitForWriters(tx: Parameters<Parameters<Database['transaction']>
  * one runs at a time across all replicas, and a replica that dies mid-run releases it with
  * its connection:
  *   1. (short) close sessions idle past the timeout (inactive, ended_at = last_seen_at),
- *      marking their start days dirty; then take the dirty (tenant, day) pairs — days
- *      touched by the worker since the last run, late and back-dated events included — by
- *      moving them to metrics_syncing_days, and commit. Workers marking those days again
- *      meanwhile add fresh dirty rows without waiting on anything.
- *   2. recompute every taken day from the raw tables (RECOMPUTE_DAYS_SQL, an idempotent
- *      upsert; then the user bitmaps) and remove it from metrics_syncing_days. Days a
- *      failed or killed run left there are recomputed by the next.
+ *      marking their start days dirty; then take the dirty (tenant, day) pairs — the start
+ *      days of the sessions the worker wrote since the last run, late and back-dated ones
+ *      included, and days marked for a whole recompute — by moving them to
+ *      metrics_syncing_days, and commit. Workers marking those days again meanwhile add
+ *      fresh dirty rows without waiting on anything.
+ *   2. recompute the taken days (their session figures from user_sessions, or the whole day
+ *      from the raw tables when so marked; idempotent upserts) and remove them from
+ *      metrics_syncing_days; days a failed or killed run left there are recomputed by the
+ *      next. Then add up the activity deltas the workers appended since the last run, and
+ *      count the active users of every day they touched from its bitmaps. Each delta is taken
+ *      in the statement that adds it, so none is counted twice or missed, whatever the timing.
  * Before step 2 reads a raw row it waits for every transaction that was writing when it
  * began (waitForWriters). A worker batch marks its days after writing its rows, and a mark
  * that finds the day's row already there adds nothing and waits for nothing; without the
@@ -104,15 +120,16 @@ export async function cleanupAndSync(db: Database, options: SyncOptions): Promis
         returning tenant_id, started_at
       ),
       marked as (
-        insert into metrics_dirty_days (tenant_id, date)
-        select distinct c.tenant_id, (c.started_at at time zone tn.timezone)::date from closed c join tenants tn on tn.id = c.tenant_id
+        insert into metrics_dirty_days (tenant_id, date, recompute_activities)
+        select distinct c.tenant_id, (c.started_at at time zone tn.timezone)::date, false from closed c join tenants tn on tn.id = c.tenant_id
         on conflict do nothing
       )
       select count(*)::int as closed from closed`)
     // A second statement: it sees the days the first one marked.
     await tx.execute(sql`
-      with taken as (delete from metrics_dirty_days where true ${tenantFilter} returning tenant_id, date)
-      insert into metrics_syncing_days (tenant_id, date) select tenant_id, date from taken on conflict do nothing`)
+      with taken as (delete from metrics_dirty_days where true ${tenantFilter} returning tenant_id, date, recompute_activities)
+      insert into metrics_syncing_days as s (tenant_id, date, recompute_activities) select tenant_id, date, recompute_activities from taken
+      on conflict (tenant_id, date) do update set recompute_activities = s.recompute_activities or excluded.recompute_activities`)
     return closed?.closed ?? 0
   })
   if (sessionsClosed === undefined) return { ran: false, syncedDays: 0, sessionsClosed: 0, writersDone: true, durationMs: Math.round(performance.now() - started) }
@@ -120,26 +137,48 @@ export async function cleanupAndSync(db: Database, options: SyncOptions): Promis
     // Waits at most for another replica's recompute; that one may have taken our days already.
     await lock(tx, true)
     const writersDone = await waitForWriters(tx, options.writerWaitMs ?? DEFAULT_WRITER_WAIT_MS)
-    const syncing = await tx.execute<{ tenant_id: string; date: string; timezone: string }>(sql`
-      select s.tenant_id, s.date::text as date, tn.timezone from metrics_syncing_days s join tenants tn on tn.id = s.tenant_id
+    const syncing = await tx.execute<{ tenant_id: string; date: string; whole: boolean; timezone: string }>(sql`
+      select s.tenant_id, s.date::text as date, s.recompute_activities as whole, tn.timezone from metrics_syncing_days s join tenants tn on tn.id = s.tenant_id
       where true ${options.tenantId ? sql`and s.tenant_id = ${options.tenantId}` : sql``} order by 1, 2`)
-    const byTenant = new Map<string, { timezone: string; dates: string[] }>()
+    const byTenant = new Map<string, { timezone: string; whole: string[]; sessions: string[] }>()
     for (const row of syncing) {
-      const entry = byTenant.get(row.tenant_id) ?? { timezone: row.timezone, dates: [] }
-      entry.dates.push(row.date)
+      const entry = byTenant.get(row.tenant_id) ?? { timezone: row.timezone, whole: [], sessions: [] }
+      ;(row.whole ? entry.whole : entry.sessions).push(row.date)
       byTenant.set(row.tenant_id, entry)
     }
-    for (const [tenantId, { timezone, dates }] of byTenant) {
-      await tx.execute(bind(RECOMPUTE_DAYS_SQL, [tenantId, timezone, dateArray(dates)]))
-      await tx.execute(bind(CLEAR_DAILY_USERS_SQL, [tenantId, dateArray(dates)]))
-      await tx.execute(bind(REBUILD_DAILY_USERS_SQL, [tenantId, timezone, dateArray(dates)]))
+    /** (tenant, day) pairs whose active users to count again from the bitmaps. */
+    const touched = new Map<string, Set<string>>()
+    const touch = (tenantId: string, dates: string[]) => {
+      const days = touched.get(tenantId) ?? new Set<string>()
+      for (const d of dates) days.add(d)
+      touched.set(tenantId, days)
+    }
+    for (const [tenantId, { timezone, whole, sessions }] of byTenant) {
+      if (whole.length > 0) {
+        await tx.execute(bind(RECOMPUTE_DAYS_SQL, [tenantId, timezone, dateArray(whole)]))
+        await tx.execute(bind(CLEAR_DAILY_USERS_SQL, [tenantId, dateArray(whole)]))
+        await tx.execute(bind(REBUILD_DAILY_USERS_SQL, [tenantId, timezone, dateArray(whole)]))
+        touch(tenantId, whole)
+      }
+      if (sessions.length > 0) await tx.execute(bind(SESSION_DAYS_SQL, [tenantId, timezone, dateArray(sessions)]))
+      const dates = [...whole, ...sessions]
       await tx.execute(sql`delete from metrics_syncing_days where tenant_id = ${tenantId} and date = any(${dateArray(dates)}::date[])`)
       if (!writersDone) {
         await tx.execute(sql`
-          insert into metrics_dirty_days (tenant_id, date) select ${tenantId}, d from unnest(${dateArray(dates)}::date[]) d on conflict do nothing`)
+          insert into metrics_dirty_days as m (tenant_id, date, recompute_activities)
+          select ${tenantId}, d, d = any(${dateArray(whole)}::date[]) from unnest(${dateArray(dates)}::date[]) d
+          on conflict (tenant_id, date) do update set recompute_activities = m.recompute_activities or excluded.recompute_activities`)
       }
     }
-    const result = { ran: true, syncedDays: syncing.length, sessionsClosed, writersDone, durationMs: Math.round(performance.now() - started) }
+    const applied = await tx.execute<{ tenant_id: string; date: string }>(bind(APPLY_DELTAS_SQL, [options.tenantId ?? null]))
+    for (const row of applied) touch(row.tenant_id, [row.date])
+    let syncedDays = 0
+    for (const [tenantId, days] of touched) {
+      await tx.execute(bind(ACTIVE_USERS_SQL, [tenantId, dateArray([...days])]))
+      syncedDays += days.size
+    }
+    for (const [tenantId, { sessions }] of byTenant) syncedDays += sessions.filter((d) => !touched.get(tenantId)?.has(d)).length
+    const result = { ran: true, syncedDays, sessionsClosed, writersDone, durationMs: Math.round(performance.now() - started) }
     await tx.execute(sql`
       insert into sync_runs (scope, last_run_at, duration_ms, synced_days, sessions_closed)
       values (${options.tenantId ?? 'all'}, now(), ${result.durationMs}, ${result.syncedDays}, ${result.sessionsClosed})

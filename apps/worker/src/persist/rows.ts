@@ -11,22 +11,26 @@ export interface ActivityRows {
   /** Each row's key, in line order, for finding rows already stored (the merge path). */
   tenantIds: string[]
   eventIds: string[]
+  /** The groups the rows count towards, and each row's group (line order). */
+  groups: ActivityGroups
+  groupOf: number[]
 }
 
 export const ACTIVITY_COLUMNS = 'tenant_id, event_id, session_id, user_key, type, page, action, metadata, occurred_at, received_at'
 
 /**
- * Instants whose local days have new activities, per tenant: for each quarter hour that
- * holds events, its earliest and latest event. A quarter hour holds at most one local
- * midnight in any time zone, so these two name every local day its events fall on; the
- * dirty-day insert gets a few instants instead of one per event.
+ * What a batch adds to the daily metrics, before the tenant's time zone turns seconds into
+ * local days (in SQL, on the way into activity_deltas): one group per tenant, second, user
+ * and page-view-or-not, with the number of its events. Seconds, not coarser buckets, because
+ * some zones' offsets were not whole minutes (Amsterdam was UTC+01:19:32 in 1930).
  */
-export interface DayHints {
+export interface ActivityGroups {
   tenantId: string[]
-  at: string[]
+  second: number[]
+  userKey: string[]
+  pageView: boolean[]
+  events: number[]
 }
-
-const QUARTER_HOUR_MS = 15 * 60_000
 
 /** What a batch knows about one session, merged over all its entries. */
 export interface SessionFacts {
@@ -79,7 +83,8 @@ export function copyValue(value: string | null | undefined): string {
 
 /**
  * Turns decoded entries into what one transaction writes: activity rows (an event repeated
- * inside the batch appears once), the days they touch, and one merged record per session.
+ * inside the batch appears once) with what they add to the daily metrics, and one merged
+ * record per session.
  * Merging follows the rules the upsert applies in SQL — earliest start, latest activity,
  * earliest end — so the outcome is the same whatever the order or number of deliveries.
  */
@@ -87,7 +92,9 @@ export function buildRows(entries: DecodedEntry[]) {
   const lines: string[] = []
   const tenantIds: string[] = []
   const eventIds: string[] = []
-  const quarterHours = new Map<string, { tenantId: string; first: number; last: number }>()
+  const groups: ActivityGroups = { tenantId: [], second: [], userKey: [], pageView: [], events: [] }
+  const groupIndex = new Map<string, number>()
+  const groupOf: number[] = []
   const seen = new Set<string>()
   const sessions = new Map<string, SessionFacts>()
 
@@ -116,11 +123,21 @@ export function buildRows(entries: DecodedEntry[]) {
         lines.push(
           `${tenantId}\t${copyValue(e.eventId)}\t${copyValue(e.sessionId)}\t${copyValue(e.userKey)}\t${copyValue(e.type)}\t${copyValue(e.page)}\t${copyValue(e.action)}\t${copyValue(e.metadataJson)}\t${isoTimestamp(e.occurredAt)}\t${receivedAt}\n`,
         )
-        const quarter = `${entry.tenantId}\n${Math.floor(e.occurredAt / QUARTER_HOUR_MS)}`
-        const hint = quarterHours.get(quarter)
-        if (!hint) quarterHours.set(quarter, { tenantId: entry.tenantId, first: e.occurredAt, last: e.occurredAt })
-        else if (e.occurredAt < hint.first) hint.first = e.occurredAt
-        else if (e.occurredAt > hint.last) hint.last = e.occurredAt
+        const second = Math.floor(e.occurredAt / 1000)
+        const pageView = e.type === 'pageview'
+        const groupKey = `${entry.tenantId}\n${second}\n${pageView ? 'p' : 'a'}${e.userKey}`
+        let group = groupIndex.get(groupKey)
+        if (group === undefined) {
+          group = groups.events.length
+          groupIndex.set(groupKey, group)
+          groups.tenantId.push(entry.tenantId)
+          groups.second.push(second)
+          groups.userKey.push(e.userKey)
+          groups.pageView.push(pageView)
+          groups.events.push(0)
+        }
+        groups.events[group]!++
+        groupOf.push(group)
         const s = sessionOf(entry.tenantId, e.sessionId, e.userKey, e.occurredAt)
         s.userId ??= e.userId ?? null
         s.anonymousId ??= e.anonymousId ?? null
@@ -141,20 +158,28 @@ export function buildRows(entries: DecodedEntry[]) {
       }
     }
   }
-  const days: DayHints = { tenantId: [], at: [] }
-  for (const { tenantId, first, last } of quarterHours.values()) {
-    days.tenantId.push(tenantId)
-    days.at.push(iso(first))
-    if (last !== first) {
-      days.tenantId.push(tenantId)
-      days.at.push(iso(last))
-    }
-  }
   // Joined here, not at the write: the lines are short-lived garbage only if nothing keeps
   // them across the transaction's awaits (kept, they reached the old generation: ~20 % more
   // worker CPU per row and ~50 MB more RSS in `pnpm bench` worker runs).
-  const activities: ActivityRows = { copyText: lines.join(''), count: lines.length, tenantIds, eventIds }
-  return { activities, days, sessions: [...sessions.values()] }
+  const activities: ActivityRows = { copyText: lines.join(''), count: lines.length, tenantIds, eventIds, groups, groupOf }
+  return { activities, sessions: [...sessions.values()] }
+}
+
+/** The groups of the rows at `kept` (line positions) only: what a merge, which copies those, adds. */
+export function groupsOfRows(activities: ActivityRows, kept: number[]): ActivityGroups {
+  const counts = new Array<number>(activities.groups.events.length).fill(0)
+  for (const i of kept) counts[activities.groupOf[i]!]!++
+  const { tenantId, second, userKey, pageView } = activities.groups
+  const out: ActivityGroups = { tenantId: [], second: [], userKey: [], pageView: [], events: [] }
+  counts.forEach((n, g) => {
+    if (n === 0) return
+    out.tenantId.push(tenantId[g]!)
+    out.second.push(second[g]!)
+    out.userKey.push(userKey[g]!)
+    out.pageView.push(pageView[g]!)
+    out.events.push(n)
+  })
+  return out
 }
 
 export function sessionColumns(sessions: SessionFacts[]) {

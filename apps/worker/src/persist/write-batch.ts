@@ -3,7 +3,7 @@ import type { Database } from '@tributary/db'
 import type { DecodedEntry } from '@tributary/shared'
 import { errorCode } from './errors.ts'
 import { textArray } from './pg-array.ts'
-import { ACTIVITY_COLUMNS, buildRows, sessionColumns, type ActivityRows, type DayHints, type SessionFacts } from './rows.ts'
+import { ACTIVITY_COLUMNS, buildRows, groupsOfRows, sessionColumns, type ActivityGroups, type ActivityRows, type SessionFacts } from './rows.ts'
 
 export interface WriteResult {
   inserted: number
@@ -21,8 +21,10 @@ const FOREIGN_KEY_VIOLATION = '23503'
 /**
  * One transaction for a batch: activities inserted once per (tenant_id, event_id) whatever
  * the number of deliveries, sessions upserted so that the result does not depend on order
- * or repetition (earliest start, latest activity, earliest end, first known details), and
- * the (tenant, day) pairs whose daily metrics changed marked for cleanup-and-sync.
+ * or repetition (earliest start, latest activity, earliest end, first known details), what
+ * the inserted activities add to the daily metrics appended to activity_deltas (so counted
+ * exactly once: with the rows, or not at all), and the start days of the sessions marked for
+ * cleanup-and-sync.
  *
  * Activities go in with COPY, the fastest way into Postgres (and the ceiling `pnpm bench`
  * measures against). COPY has no ON CONFLICT, so a batch holding an event that is already
@@ -59,32 +61,38 @@ const MERGE_ATTEMPTS = 3
 
 interface BatchRows {
   activities: ActivityRows
-  days: DayHints
   sessions: SessionFacts[]
 }
 
-async function writeRows(db: Database, { activities, days, sessions }: BatchRows, statementTimeoutMs: number, path: WriteResult['path']): Promise<WriteResult> {
+async function writeRows(db: Database, { activities, sessions }: BatchRows, statementTimeoutMs: number, path: WriteResult['path']): Promise<WriteResult> {
   return db.$client.begin(async (tx) => {
     await tx.unsafe(`set local statement_timeout = ${Math.floor(statementTimeoutMs)}`)
     let inserted = 0
     await lockTenants(tx, activities.tenantIds)
-    const { copyText, count } = path === 'copy' ? activities : await unstoredRows(tx, activities)
+    const { copyText, count, groups } = path === 'copy' ? activities : await unstoredRows(tx, activities)
     if (count > 0) {
       await copyIn(tx, `copy user_activities (${ACTIVITY_COLUMNS}) from stdin`, copyText)
+      await appendDeltas(tx, groups)
       inserted = count
     }
     if (sessions.length > 0) await upsertSessions(tx, sessions)
-    if (days.at.length > 0) {
-      await tx.unsafe(
-        `insert into metrics_dirty_days (tenant_id, date)
-         select distinct x.t, (x.o at time zone tn.timezone)::date
-         from unnest($1::uuid[], $2::timestamptz[]) as x(t, o) join tenants tn on tn.id = x.t
-         on conflict do nothing`,
-        [textArray(days.tenantId), textArray(days.at)],
-      )
-    }
     return { inserted, sessions: sessions.length, path }
   })
+}
+
+/**
+ * What the copied rows add to each (tenant, local day, user), for cleanup-and-sync to add
+ * up. The tenant's time zone turns each second into its local day here, in the same
+ * transaction that locked the tenant.
+ */
+async function appendDeltas(tx: TransactionSql, groups: ActivityGroups): Promise<void> {
+  await tx.unsafe(
+    `insert into activity_deltas (tenant_id, date, user_key, events, page_views)
+     select x.t, (to_timestamp(x.s) at time zone tn.timezone)::date, x.u, sum(x.n)::int, coalesce(sum(x.n) filter (where x.p), 0)::int
+     from unnest($1::uuid[], $2::bigint[], $3::text[], $4::bool[], $5::int[]) as x(t, s, u, p, n) join tenants tn on tn.id = x.t
+     group by 1, 2, 3`,
+    [textArray(groups.tenantId), textArray(groups.second.map(String)), textArray(groups.userKey), textArray(groups.pageView.map(String)), textArray(groups.events.map(String))],
+  )
 }
 
 /**
@@ -107,8 +115,8 @@ async function lockTenants(tx: TransactionSql, tenantIds: string[]): Promise<voi
   }
 }
 
-/** The rows of the events not stored yet, as COPY text. */
-async function unstoredRows(tx: TransactionSql, activities: ActivityRows): Promise<{ copyText: string; count: number }> {
+/** The rows of the events not stored yet, as COPY text, and what they add to the daily metrics. */
+async function unstoredRows(tx: TransactionSql, activities: ActivityRows): Promise<{ copyText: string; count: number; groups: ActivityGroups }> {
   if (activities.count === 0) return activities
   // Positions (1-based), so that no key has to be compared as text on this side.
   const stored = await tx.unsafe<{ n: string }[]>(
@@ -117,8 +125,10 @@ async function unstoredRows(tx: TransactionSql, activities: ActivityRows): Promi
     [textArray(activities.tenantIds), textArray(activities.eventIds)],
   )
   const storedAt = new Set(stored.map((r) => Number(r.n) - 1))
-  const lines = activities.copyText.split('\n').slice(0, activities.count).filter((_, i) => !storedAt.has(i))
-  return { copyText: lines.map((line) => `${line}\n`).join(''), count: lines.length }
+  const kept: number[] = []
+  for (let i = 0; i < activities.count; i++) if (!storedAt.has(i)) kept.push(i)
+  const lines = activities.copyText.split('\n')
+  return { copyText: kept.map((i) => `${lines[i]}\n`).join(''), count: kept.length, groups: groupsOfRows(activities, kept) }
 }
 
 /** Streams COPY text into a COPY … FROM STDIN statement; settles once Postgres has answered. */
@@ -132,8 +142,8 @@ async function copyIn(tx: TransactionSql, statement: string, text: string): Prom
 }
 
 /**
- * The days to recompute are the start days before and after the merge: a session whose
- * start moves earlier leaves one day and joins another.
+ * The days whose session columns to recompute are the start days before and after the
+ * merge: a session whose start moves earlier leaves one day and joins another.
  */
 async function upsertSessions(tx: TransactionSql, sessions: SessionFacts[]) {
   const s = sessionColumns(sessions)
@@ -168,8 +178,8 @@ async function upsertSessions(tx: TransactionSql, sessions: SessionFacts[]) {
         updated_at = now()
       returning tenant_id, started_at
     )
-    insert into metrics_dirty_days (tenant_id, date)
-    select distinct d.tenant_id, (d.started_at at time zone tn.timezone)::date
+    insert into metrics_dirty_days (tenant_id, date, recompute_activities)
+    select distinct d.tenant_id, (d.started_at at time zone tn.timezone)::date, false
     from (select * from previous union all select * from merged) d join tenants tn on tn.id = d.tenant_id
     on conflict do nothing`,
     [

@@ -3,7 +3,7 @@ import { USERS_PER_BITMAP } from '@tributary/shared'
 import { tenants } from './tenants.ts'
 
 /**
- * Who was active on each day (tenant timezone), rebuilt with platform_metrics by
+ * Who was active on each day (tenant timezone), kept with platform_metrics by
  * cleanup-and-sync: bit n of chunk c is set when user number c × USERS_PER_BITMAP + n
  * (tenant_users) had an activity that day. Distinct users over a range are the set bits of
  * the OR of its days, chunk by chunk — a few thousand 1 KB rows for a year of 50,000 users,

@@ -1,10 +1,13 @@
-import { date, pgTable, primaryKey, timestamp, uuid } from 'drizzle-orm/pg-core'
+import { boolean, date, pgTable, primaryKey, timestamp, uuid } from 'drizzle-orm/pg-core'
 import { tenants } from './tenants.ts'
 
 /**
- * Days whose platform_metrics row is out of date: the worker marks (tenant, day) here in
- * the same transaction that writes the events or sessions, and cleanup-and-sync recomputes
- * exactly these days, so a sync costs what was touched, not the size of the tables.
+ * Days whose platform_metrics row is out of date, for cleanup-and-sync to recompute. The
+ * worker marks the start days of the sessions it writes here, in the same transaction
+ * (recomputeActivities false: the session columns are recomputed from user_sessions; the
+ * activity columns follow activity_deltas). A mark with recomputeActivities true asks for
+ * the whole day from the raw tables: for rows written other than by the worker (a restore,
+ * a repair, the reads bench), and for marks left by workers older than activity_deltas.
  */
 export const metricsDirtyDays = pgTable(
   'metrics_dirty_days',
@@ -13,6 +16,7 @@ export const metricsDirtyDays = pgTable(
       .notNull()
       .references(() => tenants.id, { onDelete: 'cascade' }),
     date: date({ mode: 'string' }).notNull(),
+    recomputeActivities: boolean().notNull().default(true),
     markedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [primaryKey({ name: 'metrics_dirty_days_pkey', columns: [t.tenantId, t.date] })],

@@ -1,4 +1,4 @@
-import { date, pgTable, primaryKey, uuid } from 'drizzle-orm/pg-core'
+import { boolean, date, pgTable, primaryKey, uuid } from 'drizzle-orm/pg-core'
 import { tenants } from './tenants.ts'
 
 /**
@@ -15,6 +15,7 @@ export const metricsSyncingDays = pgTable(
       .notNull()
       .references(() => tenants.id, { onDelete: 'cascade' }),
     date: date({ mode: 'string' }).notNull(),
+    recomputeActivities: boolean().notNull().default(true),
   },
   (t) => [primaryKey({ name: 'metrics_syncing_days_pkey', columns: [t.tenantId, t.date] })],
 )

@@ -1,7 +1,7 @@
 import { date, doublePrecision, integer, pgTable, primaryKey, timestamp, uuid } from 'drizzle-orm/pg-core'
 import { tenants } from './tenants.ts'
 
-/** One row per tenant per calendar day (in the tenant's timezone), rebuilt by cleanup-and-sync. */
+/** One row per tenant per calendar day (in the tenant's timezone), kept up by cleanup-and-sync (docs/worker.md). */
 export const platformMetrics = pgTable(
   'platform_metrics',
   {

@@ -12,70 +12,142 @@ import { eachDay } from './calendar.ts'
  * Over a range, the totals are sums, except activeUsers (distinct over the whole range) and
  * the average duration (weighted by the ended sessions of each day).
  *
- * RECOMPUTE_DAYS_SQL computes D's row from the raw tables and upserts it, for a list of
- * days of one tenant: $1 tenant id, $2 timezone, $3 the days (date[]). Its cost follows the
- * days asked for (index ranges on (tenant_id, occurred_at) and (tenant_id, started_at)),
- * and running it twice gives the same row. CLEAR_DAILY_USERS_SQL then REBUILD_DAILY_USERS_SQL
- * rebuild the days' user bitmaps, from which distinct users over a range are counted.
+ * How platform_metrics keeps up (cleanup-and-sync, packages/db/src/metrics.ts):
+ *   - events, pageViews and activeUsers follow activity_deltas, which each worker batch
+ *     appends to in its own transaction: APPLY_DELTAS_SQL takes them, adds the counts, sets
+ *     the users' bits in daily_user_bitmaps, and ACTIVE_USERS_SQL counts each touched day's
+ *     bits. Its cost follows what was written since the last sync, not the size of the day.
+ *   - sessions and the average duration are recomputed from user_sessions for the days the
+ *     worker marked (SESSION_DAYS_SQL): sessions change after they are written (a later
+ *     start, an end), so their figures cannot be added up as they come.
+ *   - a day marked with recompute_activities is rebuilt whole from the raw tables
+ *     (RECOMPUTE_DAYS_SQL, then CLEAR_DAILY_USERS_SQL and REBUILD_DAILY_USERS_SQL): for rows
+ *     that did not come through a worker. Running it twice gives the same row.
  */
 /** Users per row of daily_user_bitmaps: bit(8192), 1 KB. */
 export const USERS_PER_BITMAP = 8192
 
-/** First half of rebuilding the days' user bitmaps: $1 tenant id, $2 the days (date[]). */
-export const CLEAR_DAILY_USERS_SQL = `delete from daily_user_bitmaps where tenant_id = $1 and date = any($2::date[])`
+/** The local days asked for, as instants: $2 timezone, $3 the days (date[]). */
+const BOUNDS_CTE = `bounds as (
+  select d::date as day, (d::date::timestamp at time zone $2) as starts, ((d::date + 1)::timestamp at time zone $2) as ends
+  from unnest($3::date[]) as d
+)`
 
-/**
- * Second half: numbers the users first seen on these days (tenant_users; the caller holds
- * the cleanup-and-sync lock, so max + row_number is safe) and writes one bitmap per day and
- * chunk of user numbers. $1 tenant id, $2 timezone, $3 the days (date[]).
- */
-export const REBUILD_DAILY_USERS_SQL = `
-with bounds as (
-  select d::date as day, (d::date::timestamp at time zone $2) as starts, ((d::date + 1)::timestamp at time zone $2) as ends
-  from unnest($3::date[]) as d
-),
-day_users as (
-  select distinct b.day, a.user_key
-  from bounds b join user_activities a on a.tenant_id = $1 and a.occurred_at >= b.starts and a.occurred_at < b.ends
-),
-known as (
-  select tu.user_key, tu.user_number from tenant_users tu
-  where tu.tenant_id = $1 and tu.user_key in (select user_key from day_users)
-),
-numbered as (
-  insert into tenant_users (tenant_id, user_key, user_number)
-  select $1, n.user_key, (select coalesce(max(user_number), -1) from tenant_users where tenant_id = $1) + row_number() over (order by n.user_key)
-  from (select distinct d.user_key from day_users d left join known k using (user_key) where k.user_key is null) n
-  returning user_key, user_number
-),
-numbers as (select user_key, user_number from known union all select user_key, user_number from numbered)
-insert into daily_user_bitmaps (tenant_id, date, chunk, users)
-select $1, d.day, n.user_number / ${USERS_PER_BITMAP}, bit_or(set_bit(B'0'::bit(${USERS_PER_BITMAP}), n.user_number % ${USERS_PER_BITMAP}, 1))
-from day_users d join numbers n using (user_key)
-group by d.day, n.user_number / ${USERS_PER_BITMAP}
-`
-export const RECOMPUTE_DAYS_SQL = `
-with bounds as (
-  select d::date as day, (d::date::timestamp at time zone $2) as starts, ((d::date + 1)::timestamp at time zone $2) as ends
-  from unnest($3::date[]) as d
-),
-activity as (
-  select b.day, count(*)::int as events, (count(*) filter (where a.type = 'pageview'))::int as page_views, count(distinct a.user_key)::int as active_users
-  from bounds b join user_activities a on a.tenant_id = $1 and a.occurred_at >= b.starts and a.occurred_at < b.ends
-  group by b.day
-),
-started as (
+/** The session figures of the days in `bounds`, from user_sessions ($1 tenant id). */
+const STARTED_CTE = `started as (
   select b.day, count(*)::int as sessions, (count(*) filter (where s.ended_at is not null))::int as ended_sessions,
     coalesce(avg(extract(epoch from s.ended_at - s.started_at)) filter (where s.ended_at is not null), 0)::float8 as avg_duration
   from bounds b join user_sessions s on s.tenant_id = $1 and s.started_at >= b.starts and s.started_at < b.ends
   group by b.day
-)
-insert into platform_metrics as pm (tenant_id, date, active_users, sessions, avg_session_duration_seconds, ended_sessions, events, page_views, updated_at)
-select $1, b.day, coalesce(a.active_users, 0), coalesce(s.sessions, 0), coalesce(s.avg_duration, 0), coalesce(s.ended_sessions, 0),
+)`
+
+/**
+ * Numbers the users of `day_users(tenant_id, day, user_key)` that have none yet (tenant_users;
+ * the caller holds the cleanup-and-sync lock, so max + row_number is safe) and sets their
+ * bits in the days' bitmaps, one row per tenant, day and chunk of user numbers. Setting a
+ * bit twice changes nothing, so the same user may come from several sources.
+ */
+const SET_USER_BITS_CTES = `known as (
+  select tu.tenant_id, tu.user_key, tu.user_number from tenant_users tu
+  join (select distinct tenant_id, user_key from day_users) d on d.tenant_id = tu.tenant_id and d.user_key = tu.user_key
+),
+numbered as (
+  insert into tenant_users (tenant_id, user_key, user_number)
+  select n.tenant_id, n.user_key,
+    (select coalesce(max(user_number), -1) from tenant_users t where t.tenant_id = n.tenant_id) + row_number() over (partition by n.tenant_id order by n.user_key)
+  from (select distinct d.tenant_id, d.user_key from day_users d left join known k using (tenant_id, user_key) where k.user_key is null) n
+  returning tenant_id, user_key, user_number
+),
+numbers as (select tenant_id, user_key, user_number from known union all select tenant_id, user_key, user_number from numbered),
+bits as (
+  insert into daily_user_bitmaps as ub (tenant_id, date, chunk, users)
+  select d.tenant_id, d.day, n.user_number / ${USERS_PER_BITMAP}, bit_or(set_bit(B'0'::bit(${USERS_PER_BITMAP}), n.user_number % ${USERS_PER_BITMAP}, 1))
+  from day_users d join numbers n using (tenant_id, user_key)
+  group by 1, 2, 3
+  on conflict (tenant_id, date, chunk) do update set users = ub.users | excluded.users
+)`
+
+/** First half of rebuilding the days' user bitmaps from the raw rows: $1 tenant id, $2 the days (date[]). */
+export const CLEAR_DAILY_USERS_SQL = `delete from daily_user_bitmaps where tenant_id = $1 and date = any($2::date[])`
+
+/** Second half: the bits of every user with an activity on the days. $1 tenant id, $2 timezone, $3 the days (date[]). */
+export const REBUILD_DAILY_USERS_SQL = `
+with ${BOUNDS_CTE},
+day_users as (
+  select distinct $1::uuid as tenant_id, b.day, a.user_key
+  from bounds b join user_activities a on a.tenant_id = $1 and a.occurred_at >= b.starts and a.occurred_at < b.ends
+),
+${SET_USER_BITS_CTES}
+select 1
+`
+
+/**
+ * Takes the activity deltas ($1: one tenant's, or every tenant's when null), adds their
+ * events and page views to the days' rows and sets their users' bits. Returns the
+ * (tenant_id, date) pairs touched, whose active users ACTIVE_USERS_SQL then counts. Taken and
+ * applied in one statement: the deltas are gone exactly when their counts are in.
+ */
+export const APPLY_DELTAS_SQL = `
+with taken as (
+  delete from activity_deltas where $1::uuid is null or tenant_id = $1::uuid
+  returning tenant_id, date, user_key, events, page_views
+),
+counted as (
+  insert into platform_metrics as pm (tenant_id, date, events, page_views, updated_at)
+  select tenant_id, date, sum(events), sum(page_views), now() from taken group by 1, 2
+  on conflict (tenant_id, date) do update set events = pm.events + excluded.events, page_views = pm.page_views + excluded.page_views, updated_at = now()
+  returning tenant_id, date
+),
+day_users as (select distinct tenant_id, date as day, user_key from taken),
+${SET_USER_BITS_CTES}
+select tenant_id::text as tenant_id, date::text as date from counted
+`
+
+/** Active users of each day asked for, from its bitmaps: $1 tenant id, $2 the days (date[]). */
+export const ACTIVE_USERS_SQL = `
+update platform_metrics pm set active_users = coalesce((
+  select sum(bit_count(ub.users)) from daily_user_bitmaps ub where ub.tenant_id = pm.tenant_id and ub.date = pm.date
+), 0), updated_at = now()
+where pm.tenant_id = $1 and pm.date = any($2::date[])
+`
+
+/**
+ * The session figures of the days, from user_sessions: $1 tenant id, $2 timezone, $3 the
+ * days (date[]). The activity figures are left as they are.
+ */
+export const SESSION_DAYS_SQL = `
+with ${BOUNDS_CTE},
+${STARTED_CTE}
+insert into platform_metrics as pm (tenant_id, date, sessions, avg_session_duration_seconds, ended_sessions, updated_at)
+select $1, b.day, coalesce(s.sessions, 0), coalesce(s.avg_duration, 0), coalesce(s.ended_sessions, 0), now()
+from bounds b left join started s on s.day = b.day
+on conflict (tenant_id, date) do update set
+  sessions = excluded.sessions, avg_session_duration_seconds = excluded.avg_session_duration_seconds,
+  ended_sessions = excluded.ended_sessions, updated_at = now()
+`
+
+/**
+ * The days whole from the raw tables, but active users (ACTIVE_USERS_SQL counts them from
+ * the bitmaps REBUILD_DAILY_USERS_SQL rebuilds): $1 tenant id, $2 timezone, $3 the days
+ * (date[]). The same statement drops the days' pending activity deltas: it sees the rows of
+ * exactly the batches whose deltas it sees (one snapshot), so each event is counted once,
+ * by the recompute or, for a batch committed after it began, by the next APPLY_DELTAS_SQL.
+ */
+export const RECOMPUTE_DAYS_SQL = `
+with ${BOUNDS_CTE},
+consumed as (delete from activity_deltas where tenant_id = $1 and date = any($3::date[])),
+activity as (
+  select b.day, count(*)::int as events, (count(*) filter (where a.type = 'pageview'))::int as page_views
+  from bounds b join user_activities a on a.tenant_id = $1 and a.occurred_at >= b.starts and a.occurred_at < b.ends
+  group by b.day
+),
+${STARTED_CTE}
+insert into platform_metrics as pm (tenant_id, date, sessions, avg_session_duration_seconds, ended_sessions, events, page_views, updated_at)
+select $1, b.day, coalesce(s.sessions, 0), coalesce(s.avg_duration, 0), coalesce(s.ended_sessions, 0),
   coalesce(a.events, 0), coalesce(a.page_views, 0), now()
 from bounds b left join activity a on a.day = b.day left join started s on s.day = b.day
 on conflict (tenant_id, date) do update set
-  active_users = excluded.active_users, sessions = excluded.sessions, avg_session_duration_seconds = excluded.avg_session_duration_seconds,
+  sessions = excluded.sessions, avg_session_duration_seconds = excluded.avg_session_duration_seconds,
   ended_sessions = excluded.ended_sessions, events = excluded.events, page_views = excluded.page_views, updated_at = now()
 `
 

@@ -114,6 +114,9 @@ export function buildRows(entries: DecodedEntry[]) {
     if (entry.kind === 'ev') {
       const receivedAt = isoTimestamp(entry.receivedAt)
       const tenantId = copyValue(entry.tenantId)
+      // The last group of this entry per kind (action, page view): a request's events mostly
+      // share their second and user, so most events need no group key built and looked up.
+      const lastGroup = [-1, -1]
       for (const e of entry.events) {
         const key = `${entry.tenantId}\n${e.eventId}`
         if (seen.has(key)) continue
@@ -125,16 +128,20 @@ export function buildRows(entries: DecodedEntry[]) {
         )
         const second = Math.floor(e.occurredAt / 1000)
         const pageView = e.type === 'pageview'
-        const groupKey = `${entry.tenantId}\n${second}\n${pageView ? 'p' : 'a'}${e.userKey}`
-        let group = groupIndex.get(groupKey)
-        if (group === undefined) {
-          group = groups.events.length
-          groupIndex.set(groupKey, group)
-          groups.tenantId.push(entry.tenantId)
-          groups.second.push(second)
-          groups.userKey.push(e.userKey)
-          groups.pageView.push(pageView)
-          groups.events.push(0)
+        let group = lastGroup[+pageView]!
+        if (group === -1 || groups.second[group] !== second || groups.userKey[group] !== e.userKey) {
+          const groupKey = `${entry.tenantId}\n${second}\n${pageView ? 'p' : 'a'}${e.userKey}`
+          group = groupIndex.get(groupKey) ?? -1
+          if (group === -1) {
+            group = groups.events.length
+            groupIndex.set(groupKey, group)
+            groups.tenantId.push(entry.tenantId)
+            groups.second.push(second)
+            groups.userKey.push(e.userKey)
+            groups.pageView.push(pageView)
+            groups.events.push(0)
+          }
+          lastGroup[+pageView] = group
         }
         groups.events[group]!++
         groupOf.push(group)

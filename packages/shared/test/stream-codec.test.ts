@@ -36,3 +36,34 @@ t.test('a line whose keys are not in the encoder’s order is refused, not misre
   t.throws(() => decodeEventLine('{"i":"x","y":"action","m":[1],"o":1}', 's', 'u'), misordered, 'metadata that is not an object')
   t.throws(() => decodeEntry(['v', '1', 'k', 'ev', 't', 'tenant', 'r', '1', 'e', '{"i":"x","m":{"a":1},"o":', 's', 's', 'u', 'u']), 'a truncated line')
 })
+
+t.test('every field reads back as JSON.parse reads it, whether or not the strings hold escapes', async (t) => {
+  const strings = ['plain', '', 'é 😀 日本', 'say "hi"', 'back\\slash', 'tab\there', 'ctl\u0001', '\u2028', ',"o":1}', ',"m":{}', '"', '\\']
+  let checked = 0
+  for (let i = 0; i < 600; i++) {
+    const pick = (k: number) => strings[(i * 7 + k * 13) % strings.length]!
+    const event = {
+      eventId: `e${i}-${pick(1)}`,
+      type: i % 2 ? 'pageview' : pick(2),
+      ...(i % 3 === 0 ? { userId: pick(3) } : {}),
+      ...(i % 4 === 0 ? { anonymousId: pick(4) } : {}),
+      ...(i % 5 < 3 ? { page: pick(5) } : {}),
+      ...(i % 6 < 2 ? { action: pick(6) } : {}),
+      ...(i % 7 < 4 ? { metadata: { s: pick(7), n: i } } : {}),
+      occurredAt: 946_684_800_000 + i * 1_234_567,
+    }
+    const line = encodeEventJson(event as never)
+    const { metadata, ...rest } = event
+    const expected = { ...rest, sessionId: 's', userKey: 'u', ...(metadata ? { metadataJson: JSON.stringify(metadata) } : {}) }
+    if (!t.same(decodeEventLine(line, 's', 'u'), expected, line)) break
+    checked++
+  }
+  t.equal(checked, 600)
+})
+
+t.test('lines in another shape than the encoder writes are still read as JSON (unknown keys, other numbers)', async (t) => {
+  t.same(decodeEventLine('{"i":"x","y":"action","zz":"q","a":"go","o":1764000000000}', 's', 'u'), { eventId: 'x', type: 'action', action: 'go', occurredAt: 1764000000000, sessionId: 's', userKey: 'u' }, 'an unknown key is ignored')
+  t.same(decodeEventLine('{"i":"x","y":"action","a":"go","p":"/","o":1.5e3}', 's', 'u'), { eventId: 'x', type: 'action', action: 'go', page: '/', occurredAt: 1500, sessionId: 's', userKey: 'u' }, 'keys out of order, a number with an exponent')
+  t.throws(() => decodeEventLine('{"i":"x","y":"action","o":12}trailing', 's', 'u'), 'text after the object')
+  t.throws(() => decodeEventLine('{"i":"x","y":"action","o":}', 's', 'u'), 'no occurredAt')
+})

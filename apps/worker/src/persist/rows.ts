@@ -95,9 +95,14 @@ export function buildRows(entries: DecodedEntry[]) {
   const groups: ActivityGroups = { tenantId: [], second: [], userKey: [], pageView: [], events: [] }
   const groupIndex = new Map<string, number>()
   const groupOf: number[] = []
-  const seen = new Set<string>()
+  /** Event ids already in the batch, per tenant. */
+  const seen = new Map<string, Set<string>>()
   const sessions = new Map<string, SessionFacts>()
 
+  const seenAt = (s: SessionFacts, at: number) => {
+    if (at < s.startedAt) s.startedAt = at
+    if (at > s.lastSeenAt) s.lastSeenAt = at
+  }
   const sessionOf = (tenantId: string, id: string, userKey: string, at: number): SessionFacts => {
     const key = `${tenantId}\n${id}`
     let s = sessions.get(key)
@@ -105,8 +110,7 @@ export function buildRows(entries: DecodedEntry[]) {
       s = { tenantId, id, userKey, userId: null, anonymousId: null, startedAt: at, lastSeenAt: at, endedAt: null, device: null, platform: null, browser: null, os: null, referrer: null }
       sessions.set(key, s)
     }
-    if (at < s.startedAt) s.startedAt = at
-    if (at > s.lastSeenAt) s.lastSeenAt = at
+    seenAt(s, at)
     return s
   }
 
@@ -117,10 +121,13 @@ export function buildRows(entries: DecodedEntry[]) {
       // The last group of this entry per kind (action, page view): a request's events mostly
       // share their second and user, so most events need no group key built and looked up.
       const lastGroup = [-1, -1]
+      let seenOfTenant = seen.get(entry.tenantId)
+      if (!seenOfTenant) seen.set(entry.tenantId, (seenOfTenant = new Set()))
+      // Likewise, a request's events mostly belong to one session.
+      let lastSession: SessionFacts | undefined
       for (const e of entry.events) {
-        const key = `${entry.tenantId}\n${e.eventId}`
-        if (seen.has(key)) continue
-        seen.add(key)
+        if (seenOfTenant.has(e.eventId)) continue
+        seenOfTenant.add(e.eventId)
         tenantIds.push(entry.tenantId)
         eventIds.push(e.eventId)
         lines.push(
@@ -145,7 +152,9 @@ export function buildRows(entries: DecodedEntry[]) {
         }
         groups.events[group]!++
         groupOf.push(group)
-        const s = sessionOf(entry.tenantId, e.sessionId, e.userKey, e.occurredAt)
+        let s: SessionFacts
+        if (lastSession?.id === e.sessionId) seenAt((s = lastSession), e.occurredAt)
+        else s = lastSession = sessionOf(entry.tenantId, e.sessionId, e.userKey, e.occurredAt)
         s.userId ??= e.userId ?? null
         s.anonymousId ??= e.anonymousId ?? null
       }

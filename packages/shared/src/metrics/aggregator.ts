@@ -51,11 +51,19 @@ const SET_USER_BITS_CTES = `known as (
   select tu.tenant_id, tu.user_key, tu.user_number from tenant_users tu
   join (select distinct tenant_id, user_key from day_users) d on d.tenant_id = tu.tenant_id and d.user_key = tu.user_key
 ),
+-- Each tenant's highest number, looked up once per tenant. Looked up once per new user (a
+-- correlated subquery), each lookup walked back over the index entries this statement had
+-- inserted so far (invisible to it, but there): quadratic, 146 s instead of 2.9 s for the
+-- days of 2M events.
+bases as materialized (
+  select d.tenant_id, coalesce((select max(t.user_number) from tenant_users t where t.tenant_id = d.tenant_id), -1) as base
+  from (select distinct tenant_id from day_users) d
+),
 numbered as (
   insert into tenant_users (tenant_id, user_key, user_number)
-  select n.tenant_id, n.user_key,
-    (select coalesce(max(user_number), -1) from tenant_users t where t.tenant_id = n.tenant_id) + row_number() over (partition by n.tenant_id order by n.user_key)
+  select n.tenant_id, n.user_key, b.base + row_number() over (partition by n.tenant_id order by n.user_key)
   from (select distinct d.tenant_id, d.user_key from day_users d left join known k using (tenant_id, user_key) where k.user_key is null) n
+  join bases b using (tenant_id)
   returning tenant_id, user_key, user_number
 ),
 numbers as (select tenant_id, user_key, user_number from known union all select tenant_id, user_key, user_number from numbered),

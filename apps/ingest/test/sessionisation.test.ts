@@ -77,6 +77,20 @@ t.test('events arriving out of order and across requests join the same session',
   t.equal(s.early, s.late)
 })
 
+t.test('one user\'s request jumping between two sessions puts each event in the session whose time it falls in', async (t) => {
+  const { app, write, redis, config } = await build(t)
+  const now = Date.now() - 120 * MIN
+  // Two visits 50 minutes apart, the events sent interleaved: the request's last session is
+  // not the right one for every next event.
+  const times: Array<[string, number]> = [['a1', 0], ['a2', 10], ['b1', 60], ['a3', 5], ['b2', 70], ['b3', 65], ['a4', 10], ['a5', 12]]
+  const res = await send(app, write, times.map(([id, m]) => ({ eventId: id, type: 'pageview', page: '/', userId: 'u', timestamp: iso(now + m * MIN) })))
+  t.equal(res.statusCode, 202)
+  const s = sessionsOf(await storedEvents(redis, config.STREAM_SHARDS))
+  for (const id of ['a2', 'a3', 'a4', 'a5']) t.equal(s[id], s.a1, `${id} in the first visit`)
+  for (const id of ['b2', 'b3']) t.equal(s[id], s.b1, `${id} in the second visit`)
+  t.not(s.a1, s.b1)
+})
+
 t.test('two ingest processes sessionise one user consistently (state lives in Redis)', async (t) => {
   const { app, write, redis, config } = await build(t)
   const second = await buildApp({ config, logger: pino({ level: 'silent' }) })

@@ -141,13 +141,25 @@ export function createEventLog(redis: Redis, options: EventLogOptions): EventLog
 
   return {
     appendEvents(tenantId, keyId, events, receivedAt) {
-      // See append.lua for the layout: records split by \x1e, fields by \x1f. No field can
-      // hold either: ids and event names refuse control characters, pages are cleaned.
-      const meta: string[] = []
+      // See append.lua for the layout: records split by \x1e, fields by \x1f, and \x1d
+      // opening the short form. No field can hold any of them: ids and event names refuse
+      // control characters, pages are cleaned.
+      const first = events[0]?.event
+      const userKey = first ? (userKeyOf(first) ?? '') : ''
+      const sessionId = first?.sessionId ?? ''
+      let shared = true
+      for (const { event } of events) {
+        if ((userKeyOf(event) ?? '') !== userKey || (event.sessionId ?? '') !== sessionId) {
+          shared = false
+          break
+        }
+      }
+      // Most requests come from one user in one session: then those two go once, up front.
+      const meta: string[] = shared ? [`\x1d${userKey}\x1f${sessionId}`] : []
       const lines: string[] = []
       for (const { event, json } of events) {
         const page = event.type === 'pageview' && event.page ? event.page : ''
-        meta.push(`${seenToken(event.eventId)}\x1f${userKeyOf(event) ?? ''}\x1f${event.sessionId ?? ''}\x1f${event.occurredAt}\x1f${page}`)
+        meta.push(shared ? `${seenToken(event.eventId)}\x1f${event.occurredAt}\x1f${page}` : `${seenToken(event.eventId)}\x1f${userKeyOf(event) ?? ''}\x1f${event.sessionId ?? ''}\x1f${event.occurredAt}\x1f${page}`)
         lines.push(json)
       }
       const shard = shardFor(tenantId, options.shards)

@@ -1,5 +1,5 @@
 import postgres from 'postgres'
-import { createDatabase, createTenant, runMigrations, cleanupAndSync } from '@tributary/db'
+import { createDatabase, createTenant, runMigrations, cleanupAndSync, markDaysForRecompute } from '@tributary/db'
 import { percentile, type TestServers } from '@tributary/servers'
 import { startIngest } from './ingest.ts'
 
@@ -54,7 +54,8 @@ export async function benchReads(servers: TestServers, events: number): Promise<
     await sql`analyze user_sessions`
     const loadSeconds = (performance.now() - loadStarted) / 1000
     log(`loaded ${events} activities over 365 days in ${loadSeconds.toFixed(0)} s`)
-    await sql`insert into metrics_dirty_days (tenant_id, date) select ${tenant.tenantId}, d::date from generate_series(current_date - 366, current_date, interval '1 day') d on conflict do nothing`
+    const days = (await sql`select d::date::text as d from generate_series(current_date - 366, current_date, interval '1 day') d`).map((r) => r.d as string)
+    await markDaysForRecompute(db, tenant.tenantId, days)
     const syncStarted = performance.now()
     await cleanupAndSync(db, { sessionTimeoutMinutes: 30, wait: true })
     const syncSeconds = (performance.now() - syncStarted) / 1000

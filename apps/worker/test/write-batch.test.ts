@@ -1,5 +1,5 @@
 import t from 'tap'
-import { createTenant } from '@tributary/db'
+import { cleanupAndSync, createTenant, markDaysForRecompute } from '@tributary/db'
 import { testDatabase } from '@tributary/db/testing'
 import { decodeEventLine, encodeEventJson, normalizeNative, type DecodedEntry, type EventInput } from '@tributary/shared'
 import { classify, errorCode } from '../src/persist/errors.ts'
@@ -94,6 +94,26 @@ t.test("each event counts towards its tenant's local day, even where midnight is
   await writeBatch(db, [batch], 10_000)
   const days = await sql`select date::text as date, sum(events)::int as events, sum(page_views)::int as page_views from activity_deltas where tenant_id = ${tenant.tenantId} group by 1 order by 1`
   t.same(days.map((d) => [d.date, d.events, d.page_views]), [['1930-06-01', 2, 0], ['1930-06-02', 3, 1]])
+})
+
+t.test('where local midnight happens twice, the deltas and a rebuild from the raw rows put each event on the same day', async (t) => {
+  const { db, sql } = await testDatabase(t)
+  const tenant = await createTenant(db, 'havana-fall-back')
+  // America/Havana fell back from 01:00 CDT to 00:00 CST on 2 November 2025: local 00:00-00:59
+  // ran twice, 04:00-04:59 and 05:00-05:59 UTC. A rebuild reads "2 November 00:00" as the
+  // second (05:00 UTC), so the first of them counts towards 1 November.
+  await sql`update tenants set timezone = 'America/Havana' where id = ${tenant.tenantId}`
+  const times = ['2025-11-02T03:30:00Z', '2025-11-02T04:30:00Z', '2025-11-02T05:30:00Z', '2025-11-02T12:00:00Z']
+  const batch = entry(tenant.tenantId, times.map((_, i) => ({ eventId: `e${i}`, type: 'pageview', page: '/', userId: `u${i}` })))
+  if (batch.kind === 'ev') batch.events.forEach((e, i) => (e.occurredAt = Date.parse(times[i]!)))
+  await writeBatch(db, [batch], 10_000)
+  const figures = async () => (await sql`select date::text as date, events, active_users from platform_metrics where tenant_id = ${tenant.tenantId} order by date`).map((r) => [r.date, r.events, r.active_users])
+  await cleanupAndSync(db, { sessionTimeoutMinutes: 30, wait: true })
+  const fromDeltas = await figures()
+  t.same(fromDeltas, [['2025-11-01', 2, 2], ['2025-11-02', 2, 2]])
+  await markDaysForRecompute(db, tenant.tenantId, ['2025-11-01', '2025-11-02'])
+  await cleanupAndSync(db, { sessionTimeoutMinutes: 30, wait: true })
+  t.same(await figures(), fromDeltas, 'rebuilt whole, both days keep their figures')
 })
 
 t.test('a batch naming a tenant that does not exist is refused whole, as the foreign key did (23503, permanent)', async (t) => {

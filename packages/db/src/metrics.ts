@@ -121,7 +121,7 @@ export async function cleanupAndSync(db: Database, options: SyncOptions): Promis
       ),
       marked as (
         insert into metrics_dirty_days (tenant_id, date, recompute_activities)
-        select distinct c.tenant_id, (c.started_at at time zone tn.timezone)::date, false from closed c join tenants tn on tn.id = c.tenant_id
+        select distinct c.tenant_id, tributary_local_day(c.started_at, tn.timezone), false from closed c join tenants tn on tn.id = c.tenant_id
         on conflict do nothing
       )
       select count(*)::int as closed from closed`)
@@ -186,6 +186,20 @@ export async function cleanupAndSync(db: Database, options: SyncOptions): Promis
         synced_days = excluded.synced_days, sessions_closed = excluded.sessions_closed`)
     return result
   })
+}
+
+/**
+ * Asks the next cleanup-and-sync to rebuild these days of a tenant whole, from the raw rows:
+ * after rows were written other than by a worker (a restore, a repair, generated data), which
+ * wrote no activity deltas for them. A session mark already on a day is upgraded, not
+ * skipped: a plain `on conflict do nothing` would lose the request on any day a worker has
+ * marked, today nearly always.
+ */
+export async function markDaysForRecompute(db: Database, tenantId: string, dates: string[]): Promise<void> {
+  await db.execute(sql`
+    insert into metrics_dirty_days as m (tenant_id, date, recompute_activities)
+    select ${tenantId}, d, true from unnest(${dateArray(dates)}::date[]) d
+    on conflict (tenant_id, date) do update set recompute_activities = true`)
 }
 
 export interface Range {

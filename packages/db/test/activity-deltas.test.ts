@@ -1,5 +1,5 @@
 import t from 'tap'
-import { cleanupAndSync, createTenant, historical } from '../src/index.ts'
+import { cleanupAndSync, createTenant, historical, markDaysForRecompute } from '../src/index.ts'
 import { testDatabase } from '../src/testing.ts'
 
 type Sql = Awaited<ReturnType<typeof testDatabase>>['sql']
@@ -54,7 +54,9 @@ t.test('a day recomputed from the raw rows takes its pending deltas with it: eve
     from generate_series(1, 40) n`
   await appendDelta(sql, tenant.tenantId, '2026-11-01', 'u0', 40, 20)
   await appendDelta(sql, tenant.tenantId, '2026-11-02', 'u9', 3, 0)
-  await sql`insert into metrics_dirty_days (tenant_id, date) values (${tenant.tenantId}, '2026-11-01')`
+  // A worker's session mark on the day already: the request for a whole rebuild upgrades it.
+  await sql`insert into metrics_dirty_days (tenant_id, date, recompute_activities) values (${tenant.tenantId}, '2026-11-01', false)`
+  await markDaysForRecompute(db, tenant.tenantId, ['2026-11-01'])
   await cleanupAndSync(db, { sessionTimeoutMinutes: 30, wait: true })
   t.same(await dayRows(sql, tenant.tenantId), [['2026-11-01', 40, 20, 4], ['2026-11-02', 3, 0, 1]], 'the raw rows counted, not their deltas again; the other day from its delta')
   t.equal((await sql`select count(*)::int as n from activity_deltas`)[0]!.n, 0)
@@ -69,7 +71,8 @@ t.test("a session mark recomputes the day's sessions and leaves its activity fig
             values (${tenant.tenantId}, 's1', 'u1', '2026-11-01T10:00:00Z', '2026-11-01T10:01:00Z', '2026-11-01T10:01:00Z', false),
                    (${tenant.tenantId}, 's2', 'u1', '2026-11-01T11:00:00Z', '2026-11-01T11:00:00Z', null, true)`
   await sql`insert into metrics_dirty_days (tenant_id, date, recompute_activities) values (${tenant.tenantId}, '2026-11-01', false)`
-  await cleanupAndSync(db, { sessionTimeoutMinutes: 30 * 24 * 60 * 365, wait: true })
+  // Never closes s2 by timeout, whatever today's date (a century, in minutes).
+  await cleanupAndSync(db, { sessionTimeoutMinutes: 100 * 366 * 24 * 60, wait: true })
   const [day] = await sql`select events, page_views, active_users, sessions, ended_sessions, avg_session_duration_seconds as avg from platform_metrics where tenant_id = ${tenant.tenantId}`
   t.same({ ...day }, { events: 10, page_views: 4, active_users: 1, sessions: 2, ended_sessions: 1, avg: 60 }, 'no raw activity rows exist, yet the deltas stay counted')
 })

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { cleanupAndSync, createTenant, historical } from '../src/index.ts'
+import { cleanupAndSync, createTenant, historical, markDaysForRecompute } from '../src/index.ts'
 import { testDatabase } from '../src/testing.ts'
 
 const DAYS = ['2026-11-01', '2026-11-02', '2026-11-03']
@@ -19,7 +19,7 @@ t.test('distinct users over any range equal count(distinct) over the raw activit
       insert into user_activities (tenant_id, event_id, session_id, user_key, type, occurred_at, received_at)
       select ${tenant.tenantId}, ${tag} || '-' || u || '-' || d, 's' || u, 'user-' || u, 'pageview', ${DAYS[0]!}::date + d + interval '12 hours', now()
       from generate_series(${fromUser}::int, ${toUser - 1}::int) u, generate_series(0, 2) d where u % 3 <> d`
-    await sql`insert into metrics_dirty_days (tenant_id, date) select ${tenant.tenantId}, d::date from unnest(${DAYS}::date[]) d on conflict do nothing`
+    await markDaysForRecompute(db, tenant.tenantId, DAYS)
     await cleanupAndSync(db, { sessionTimeoutMinutes: 30, wait: true })
   }
   const check = async (label: string) => {

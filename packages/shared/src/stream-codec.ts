@@ -115,7 +115,9 @@ const OPTIONAL_KEYS = [',"ui":"', ',"ai":"', ',"p":"', ',"a":"'] as const
  * The fields of a line whose strings hold no escape (no backslash before the metadata), read
  * by position: a string's content then runs to the next quote, as it is. Worth it: with
  * JSON.parse (and the string it needs without the metadata) decoding was ~15 % of the
- * worker's CPU. Anything but encodeEventJson's exact shape gets undefined, and JSON.parse.
+ * worker's CPU. Anything but encodeEventJson's shape gets undefined, and JSON.parse. Not
+ * checked here, because the encoder never writes them and JSON.stringify escapes them: raw
+ * control characters inside a string, which JSON.parse would refuse (COPY escapes them).
  */
 function plainHead(line: string, metaStart: number, metaEnd: number, sessionId: string, userKey: string): StoredEvent | undefined {
   if (!line.startsWith('{"i":"')) return undefined
@@ -142,9 +144,10 @@ function plainHead(line: string, metaStart: number, metaEnd: number, sessionId: 
     next = key + 1
     pos = end + 1
   }
-  // "o": digits to the closing brace, which ends the line.
+  // "o": digits to the closing brace, which ends the line; no leading zero, as in JSON.
   const digits = pos + 5
   if (line.length - 1 <= digits || line.charCodeAt(line.length - 1) !== 0x7d) return undefined
+  if (line.charCodeAt(digits) === 0x30 && line.length - 1 > digits + 1) return undefined
   let occurredAt = 0
   for (let i = digits; i < line.length - 1; i++) {
     const d = line.charCodeAt(i) - 0x30

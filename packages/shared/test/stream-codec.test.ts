@@ -55,7 +55,7 @@ t.test('every field reads back as JSON.parse reads it, whether or not the string
     const line = encodeEventJson(event as never)
     const { metadata, ...rest } = event
     const expected = { ...rest, sessionId: 's', userKey: 'u', ...(metadata ? { metadataJson: JSON.stringify(metadata) } : {}) }
-    if (!t.same(decodeEventLine(line, 's', 'u'), expected, line)) break
+    if (!t.strictSame(decodeEventLine(line, 's', 'u'), expected, line)) break
     checked++
   }
   t.equal(checked, 600)
@@ -66,4 +66,6 @@ t.test('lines in another shape than the encoder writes are still read as JSON (u
   t.same(decodeEventLine('{"i":"x","y":"action","a":"go","p":"/","o":1.5e3}', 's', 'u'), { eventId: 'x', type: 'action', action: 'go', page: '/', occurredAt: 1500, sessionId: 's', userKey: 'u' }, 'keys out of order, a number with an exponent')
   t.throws(() => decodeEventLine('{"i":"x","y":"action","o":12}trailing', 's', 'u'), 'text after the object')
   t.throws(() => decodeEventLine('{"i":"x","y":"action","o":}', 's', 'u'), 'no occurredAt')
+  t.throws(() => decodeEventLine('{"i":"x","y":"action","o":012}', 's', 'u'), 'a leading zero, which JSON refuses')
+  t.equal(decodeEventLine('{"i":"x","y":"action","o":0}', 's', 'u').occurredAt, 0, 'zero itself')
 })

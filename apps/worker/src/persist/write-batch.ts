@@ -83,12 +83,13 @@ async function writeRows(db: Database, { activities, sessions }: BatchRows, stat
 /**
  * What the copied rows add to each (tenant, local day, user), for cleanup-and-sync to add
  * up. The tenant's time zone turns each second into its local day here, in the same
- * transaction that locked the tenant.
+ * transaction that locked the tenant, by the same definition of a local day as a rebuild
+ * from the raw rows (tributary_local_day, migration 0007).
  */
 async function appendDeltas(tx: TransactionSql, groups: ActivityGroups): Promise<void> {
   await tx.unsafe(
     `insert into activity_deltas (tenant_id, date, user_key, events, page_views)
-     select x.t, (to_timestamp(x.s) at time zone tn.timezone)::date, x.u, sum(x.n)::int, coalesce(sum(x.n) filter (where x.p), 0)::int
+     select x.t, tributary_local_day(to_timestamp(x.s), tn.timezone), x.u, sum(x.n)::int, coalesce(sum(x.n) filter (where x.p), 0)::int
      from unnest($1::uuid[], $2::bigint[], $3::text[], $4::bool[], $5::int[]) as x(t, s, u, p, n) join tenants tn on tn.id = x.t
      group by 1, 2, 3`,
     [textArray(groups.tenantId), textArray(groups.second.map(String)), textArray(groups.userKey), textArray(groups.pageView.map(String)), textArray(groups.events.map(String))],
@@ -179,7 +180,7 @@ async function upsertSessions(tx: TransactionSql, sessions: SessionFacts[]) {
       returning tenant_id, started_at
     )
     insert into metrics_dirty_days (tenant_id, date, recompute_activities)
-    select distinct d.tenant_id, (d.started_at at time zone tn.timezone)::date, false
+    select distinct d.tenant_id, tributary_local_day(d.started_at, tn.timezone), false
     from (select * from previous union all select * from merged) d join tenants tn on tn.id = d.tenant_id
     on conflict do nothing`,
     [

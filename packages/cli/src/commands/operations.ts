@@ -53,7 +53,7 @@ export async function status(redis: Redis, db: Database, out: Output, configured
   if (consumers.size === 0) out.line('workers seen: none yet (start one: pnpm start:worker)')
   else out.table(['worker', 'pending', 'last seen'], [...consumers].map(([name, c]) => [name, String(c.pending), `${ago(c.idleMs)} ago`]))
   out.line('')
-  out.line(lastSync ? `last sync: ${ago(now - new Date(lastSync.last_run_at).getTime())} ago, ${lastSync.synced_days} days recomputed, ${lastSync.sessions_closed} sessions closed, ${lastSync.duration_ms} ms` : 'last sync: never')
+  out.line(lastSync ? `last sync: ${ago(now - new Date(lastSync.last_run_at).getTime())} ago, ${lastSync.synced_days} days synced, ${lastSync.sessions_closed} sessions closed, ${lastSync.duration_ms} ms` : 'last sync: never')
 }
 
 interface DeadLetter {

@@ -7,8 +7,9 @@ import { tenants } from './tenants.ts'
  * views the batch inserted. Cleanup-and-sync takes the rows (DELETE … RETURNING), adds the
  * counts to platform_metrics and sets the users' bits in daily_user_bitmaps, so a sync costs
  * what was written since the last one, not the size of the day. Append-only between syncs:
- * no key and no index to keep up per batch; a batch writes one row per user and day it
- * touches, far fewer than its events.
+ * no primary key and no index to keep up per batch. A batch writes one row per user and day
+ * it touches, far fewer than its events, so the foreign key's per-row check (what
+ * user_activities dropped, migration 0006) costs little here and keeps ON DELETE CASCADE.
  */
 export const activityDeltas = pgTable('activity_deltas', {
   tenantId: uuid()

@@ -22,8 +22,8 @@ function bind(text: string, values: unknown[]): SQL {
   return sql.join(chunks)
 }
 
-/** A Postgres array literal of plain dates (YYYY-MM-DD, so nothing to escape). */
-const dateArray = (dates: string[]) => `{${dates.join(',')}}`
+/** A Postgres array literal of plain dates (YYYY-MM-DD) or uuids: nothing to escape. */
+const dateArray = (values: string[]) => `{${values.join(',')}}`
 
 export interface SyncResult {
   /** false when another replica held the lock as this run began (periodic runs do not wait for it then). */
@@ -172,11 +172,15 @@ export async function cleanupAndSync(db: Database, options: SyncOptions): Promis
     }
     const applied = await tx.execute<{ tenant_id: string; date: string }>(bind(APPLY_DELTAS_SQL, [options.tenantId ?? null]))
     for (const row of applied) touch(row.tenant_id, [row.date])
-    let syncedDays = 0
+    const pairs: { tenantIds: string[]; dates: string[] } = { tenantIds: [], dates: [] }
     for (const [tenantId, days] of touched) {
-      await tx.execute(bind(ACTIVE_USERS_SQL, [tenantId, dateArray([...days])]))
-      syncedDays += days.size
+      for (const d of days) {
+        pairs.tenantIds.push(tenantId)
+        pairs.dates.push(d)
+      }
     }
+    if (pairs.dates.length > 0) await tx.execute(bind(ACTIVE_USERS_SQL, [dateArray(pairs.tenantIds), dateArray(pairs.dates)]))
+    let syncedDays = pairs.dates.length
     for (const [tenantId, { sessions }] of byTenant) syncedDays += sessions.filter((d) => !touched.get(tenantId)?.has(d)).length
     const result = { ran: true, syncedDays, sessionsClosed, writersDone, durationMs: Math.round(performance.now() - started) }
     await tx.execute(sql`

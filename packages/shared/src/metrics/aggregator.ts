@@ -115,12 +115,16 @@ ${SET_USER_BITS_CTES}
 select tenant_id::text as tenant_id, date::text as date from counted
 `
 
-/** Active users of each day asked for, from its bitmaps: $1 tenant id, $2 the days (date[]). */
+/**
+ * Active users of each (tenant, day) asked for, from its bitmaps, in one statement: $1 the
+ * tenant ids (uuid[]) and $2 the days (date[]), paired by position.
+ */
 export const ACTIVE_USERS_SQL = `
 update platform_metrics pm set active_users = coalesce((
   select sum(bit_count(ub.users)) from daily_user_bitmaps ub where ub.tenant_id = pm.tenant_id and ub.date = pm.date
 ), 0), updated_at = now()
-where pm.tenant_id = $1 and pm.date = any($2::date[])
+from unnest($1::uuid[], $2::date[]) as asked(tenant_id, date)
+where pm.tenant_id = asked.tenant_id and pm.date = asked.date
 `
 
 /**

@@ -92,7 +92,7 @@ export function buildRows(entries: DecodedEntry[]) {
   const lines: string[] = []
   const tenantIds: string[] = []
   const eventIds: string[] = []
-  const groups: ActivityGroups = { tenantId: [], second: [], userKey: [], pageView: [], events: [] }
+  const groups = noGroups()
   const groupIndex = new Map<string, number>()
   const groupOf: number[] = []
   /** Event ids already in the batch, per tenant. */
@@ -140,13 +140,8 @@ export function buildRows(entries: DecodedEntry[]) {
           const groupKey = `${entry.tenantId}\n${second}\n${pageView ? 'p' : 'a'}${e.userKey}`
           group = groupIndex.get(groupKey) ?? -1
           if (group === -1) {
-            group = groups.events.length
+            group = addGroup(groups, entry.tenantId, second, e.userKey, pageView, 0)
             groupIndex.set(groupKey, group)
-            groups.tenantId.push(entry.tenantId)
-            groups.second.push(second)
-            groups.userKey.push(e.userKey)
-            groups.pageView.push(pageView)
-            groups.events.push(0)
           }
           lastGroup[+pageView] = group
         }
@@ -186,16 +181,22 @@ export function groupsOfRows(activities: ActivityRows, kept: number[]): Activity
   const counts = new Array<number>(activities.groups.events.length).fill(0)
   for (const i of kept) counts[activities.groupOf[i]!]!++
   const { tenantId, second, userKey, pageView } = activities.groups
-  const out: ActivityGroups = { tenantId: [], second: [], userKey: [], pageView: [], events: [] }
+  const out = noGroups()
   counts.forEach((n, g) => {
-    if (n === 0) return
-    out.tenantId.push(tenantId[g]!)
-    out.second.push(second[g]!)
-    out.userKey.push(userKey[g]!)
-    out.pageView.push(pageView[g]!)
-    out.events.push(n)
+    if (n > 0) addGroup(out, tenantId[g]!, second[g]!, userKey[g]!, pageView[g]!, n)
   })
   return out
+}
+
+const noGroups = (): ActivityGroups => ({ tenantId: [], second: [], userKey: [], pageView: [], events: [] })
+
+/** Appends a group to the columns; returns its index. */
+function addGroup(groups: ActivityGroups, tenantId: string, second: number, userKey: string, pageView: boolean, events: number): number {
+  groups.tenantId.push(tenantId)
+  groups.second.push(second)
+  groups.userKey.push(userKey)
+  groups.pageView.push(pageView)
+  return groups.events.push(events) - 1
 }
 
 export function sessionColumns(sessions: SessionFacts[]) {

@@ -58,6 +58,19 @@ t.test('resending accepted events changes nothing and counts them as duplicates'
   t.same(mixed.json(), { accepted: 1, duplicates: 2, errors: [] }, 'a repeat inside one batch is a duplicate too')
 })
 
+t.test('an event id is a duplicate for the whole de-duplication window, across its seen sets, and forgotten after', async (t) => {
+  // A 3 s window keeps ids in 1 s sets; the resends land in later sets than the first send.
+  const { app, write } = await build(t, { DEDUP_WINDOW_SECONDS: '3' })
+  const event = (id: string) => ({ eventId: id, type: 'pageview', page: '/', anonymousId: 'a' })
+  t.same((await post(app, write, event('w1'))).json(), { accepted: 1, duplicates: 0, errors: [] })
+  await new Promise((resolve) => setTimeout(resolve, 1_200))
+  t.same((await post(app, write, { events: [event('w1'), event('w2')] })).json(), { accepted: 1, duplicates: 1, errors: [] }, 'one set later')
+  await new Promise((resolve) => setTimeout(resolve, 1_600))
+  t.same((await post(app, write, { events: [event('w1'), event('w2')] })).json(), { accepted: 0, duplicates: 2, errors: [] }, '2.8 s after the first send: still inside the window')
+  await new Promise((resolve) => setTimeout(resolve, 1_500))
+  t.same((await post(app, write, event('w1'))).json(), { accepted: 1, duplicates: 0, errors: [] }, '4.3 s after: past the window and its last set, so accepted again')
+})
+
 t.test('the same event id in two tenants is two events', async (t) => {
   const { app, write, database, redis, config } = await build(t)
   const { createTenant } = await import('@tributary/db')

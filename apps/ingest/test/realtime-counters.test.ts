@@ -45,3 +45,23 @@ t.test('session start, heartbeat and end move the active sessions', async (t) =>
   await app.inject({ method: 'POST', url: '/api/v2/analytics/sessions/s1/end', headers: write, payload: {} })
   t.match(await readRealtime(redis, tenant.tenantId, options), { activeSessions: 1 })
 })
+
+t.test('pages, user keys and event ids with quotes, backslashes, escapes and non-ASCII reach Redis as sent', async (t) => {
+  const { app, write, redis, tenant, config } = await build(t)
+  const page = '/p/"quoted"\\back\\slash/ü/😀/\u2028'
+  const user = 'user "ü" \\ 😀'
+  const longId = 'é'.repeat(70)
+  const send = (events: unknown[]) => app.inject({ method: 'POST', url: '/api/v2/analytics/events', headers: write, payload: { events } })
+  const events = [
+    { eventId: 'q"1\\', type: 'pageview', page, userId: user },
+    { eventId: longId, type: 'pageview', page, userId: user },
+    { eventId: 'q3', type: 'pageview', page, anonymousId: 'other "ü"' },
+  ]
+  t.same((await send(events)).json(), { accepted: 3, duplicates: 0, errors: [] })
+  t.same((await send(events)).json(), { accepted: 0, duplicates: 3, errors: [] }, 'each id, the long one hashed, is found again')
+  const realtime = await readRealtime(redis, tenant.tenantId, { shards: config.STREAM_SHARDS, sessionTimeoutMs: 30 * MIN })
+  t.same(realtime.topPages, [{ page, views: 3 }])
+  t.equal(realtime.activeUsers, 2)
+  const keys = realtimeKeys(tenant.tenantId, shardFor(tenant.tenantId, config.STREAM_SHARDS))
+  t.same((await redis.zrange(keys.users, 0, -1)).sort(), ['other "ü"', user].sort())
+})

@@ -141,27 +141,31 @@ export function createEventLog(redis: Redis, options: EventLogOptions): EventLog
 
   return {
     appendEvents(tenantId, keyId, events, receivedAt) {
-      // See append.lua for the layout: records split by \x1e, fields by \x1f, and \x1d
-      // opening the short form. No field can hold any of them: ids and event names refuse
-      // control characters, pages are cleaned.
-      const first = events[0]?.event
-      const userKey = first ? (userKeyOf(first) ?? '') : ''
-      const sessionId = first?.sessionId ?? ''
-      let shared = true
-      for (const { event } of events) {
-        if ((userKeyOf(event) ?? '') !== userKey || (event.sessionId ?? '') !== sessionId) {
-          shared = false
-          break
-        }
-      }
-      // Most requests come from one user in one session: then those two go once, up front.
-      const meta: string[] = shared ? [`\x1d${userKey}\x1f${sessionId}`] : []
+      // See append.lua for the layout. Most requests come from one user in one session:
+      // then those two go once, as strings, instead of one per event.
+      const tokens: string[] = []
+      const ats: number[] = []
+      const pages: string[] = []
+      const userKeys: string[] = []
+      const sessionIds: string[] = []
       const lines: string[] = []
+      let sharedUser = true
+      let sharedSession = true
       for (const { event, json } of events) {
-        const page = event.type === 'pageview' && event.page ? event.page : ''
-        meta.push(shared ? `${seenToken(event.eventId)}\x1f${event.occurredAt}\x1f${page}` : `${seenToken(event.eventId)}\x1f${userKeyOf(event) ?? ''}\x1f${event.sessionId ?? ''}\x1f${event.occurredAt}\x1f${page}`)
+        const userKey = userKeyOf(event) ?? ''
+        const sessionId = event.sessionId ?? ''
+        if (userKeys.length > 0) {
+          sharedUser &&= userKey === userKeys[0]
+          sharedSession &&= sessionId === sessionIds[0]
+        }
+        tokens.push(seenToken(event.eventId))
+        ats.push(event.occurredAt)
+        pages.push(event.type === 'pageview' && event.page ? event.page : '')
+        userKeys.push(userKey)
+        sessionIds.push(sessionId)
         lines.push(json)
       }
+      const meta = JSON.stringify([tokens, ats, pages, sharedUser ? (userKeys[0] ?? '') : userKeys, sharedSession ? (sessionIds[0] ?? '') : sessionIds])
       const shard = shardFor(tenantId, options.shards)
       let queue = queues.get(shard)
       if (!queue) {
@@ -170,7 +174,7 @@ export function createEventLog(redis: Redis, options: EventLogOptions): EventLog
       }
       const q = queue
       return new Promise<AppendResult>((resolve, reject) => {
-        q.waiting.push({ tenantId, keyId, receivedAt, count: events.length, random: randomHex(8), meta: Buffer.from(meta.join('\x1e')), lines: Buffer.from(lines.join('\n')), resolve, reject })
+        q.waiting.push({ tenantId, keyId, receivedAt, count: events.length, random: randomHex(8), meta: Buffer.from(meta), lines: Buffer.from(lines.join('\n')), resolve, reject })
         schedule(shard, q)
       })
     },

@@ -118,7 +118,7 @@ for r = 1, nRequests do
   local tenant = ARGV[pos]
   -- cjson parses in C: ~3x faster than splitting a delimited string with gmatch here.
   local parsed, meta = pcall(cjson.decode, ARGV[pos + 5])
-  if not parsed then return redis.error_reply('append.lua: request ' .. r .. ' has unreadable meta') end
+  if not parsed or #meta[1] ~= tonumber(ARGV[pos + 3]) then return redis.error_reply('append.lua: request ' .. r .. ' has unreadable meta') end
   local tokens = meta[1]
   local list = tokensOf[tenant]
   if list == nil then

@@ -93,3 +93,20 @@ t.test('a Segment message claiming another tenant is refused', async (t) => {
   t.equal(res.json().code, 'tenant_mismatch')
   t.same(await redisState(redis), before)
 })
+
+t.test('a page cut at 2,048 characters never keeps half of a character, and does not sink the requests sharing its Redis call', async (t) => {
+  const { app, tenant, redis, config } = await build(t)
+  const auth = basic(tenant.writeKey)
+  // The emoji's two UTF-16 units sit at 2,047 and 2,048: a plain slice would keep the first.
+  const path = '/' + 'a'.repeat(2046) + '😀' + '/rest'
+  const [cut, other] = await Promise.all([
+    post(app, '/v1/page', auth, { messageId: 'm-long', anonymousId: 'anon', properties: { path } }),
+    post(app, '/v1/page', auth, { messageId: 'm-short', anonymousId: 'anon', properties: { path: '/short' } }),
+  ])
+  t.equal(cut.statusCode, 200, cut.body)
+  t.equal(other.statusCode, 200, other.body)
+  const byId = Object.fromEntries((await storedEvents(redis, config.STREAM_SHARDS)).map((e) => [e.eventId, e]))
+  t.equal(byId['m-long']?.page, '/' + 'a'.repeat(2046), 'cut before the emoji')
+  t.notMatch(byId['m-long']?.page ?? '', /[\ud800-\udfff]/, 'no lone surrogate')
+  t.equal(byId['m-short']?.page, '/short')
+})

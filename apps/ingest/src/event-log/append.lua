@@ -18,7 +18,9 @@
 --   JSON, one per line. Few large arguments cost Redis (and ioredis) far less than several
 --   small ones per event.
 --   Returns two items per request: 'ok' and one letter per event (a accepted, d duplicate,
---   u unknown session), or 'rate' and the ms until the next second, or 'backlog' and ''.
+--   u unknown session), or 'rate' and the ms until the next second, or 'backlog' and '',
+--   or 'bad' and '' for a request whose meta does not hold its count of events (a bug in
+--   ingest: that request changes nothing, the others of the call go on).
 -- op 'ss' | 'sh' | 'se' (session start, heartbeat, end): tenant, keyId, session id,
 --   user key, at (ms), entry JSON. Returns {'ok'} | {'dup'} | {'unknown'} | {'rate', ms} | {'backlog'}.
 
@@ -110,42 +112,68 @@ end
 local nRequests = tonumber(ARGV[10])
 local floor = math.floor
 
+-- A request's meta, checked before anything is written: ingest always sends it whole, and a
+-- script that failed half-way would break the all-or-nothing of the call. A request whose
+-- meta does not hold `count` events is answered 'bad' on its own; the others go on.
+local function readMeta(json, count)
+  local parsed, meta = pcall(cjson.decode, json) -- in C: ~3x faster than gmatch over a delimited string
+  if not parsed or type(meta) ~= 'table' then return nil end
+  local tokens, ats, pages, userKeys, sessionIds = meta[1], meta[2], meta[3], meta[4], meta[5]
+  if type(tokens) ~= 'table' or type(ats) ~= 'table' or type(pages) ~= 'table' then return nil end
+  if #tokens ~= count or #ats ~= count or #pages ~= count then return nil end
+  for _, perEvent in ipairs({ userKeys, sessionIds }) do
+    if not (type(perEvent) == 'string' or (type(perEvent) == 'table' and #perEvent == count)) then return nil end
+  end
+  return { tokens = tokens, ats = ats, pages = pages, userKeys = userKeys, sessionIds = sessionIds }
+end
+
 -- Pass 1: unpack each request's events, and gather every event token per tenant.
 local requests = {}
 local tokensOf = {} -- tenant -> { tokens }
 for r = 1, nRequests do
   local pos = 11 + (r - 1) * 7
   local tenant = ARGV[pos]
-  -- cjson parses in C: ~3x faster than splitting a delimited string with gmatch here.
-  local parsed, meta = pcall(cjson.decode, ARGV[pos + 5])
-  if not parsed or #meta[1] ~= tonumber(ARGV[pos + 3]) then return redis.error_reply('append.lua: request ' .. r .. ' has unreadable meta') end
-  local tokens = meta[1]
-  local list = tokensOf[tenant]
-  if list == nil then
-    list = {}
-    tokensOf[tenant] = list
+  local count = tonumber(ARGV[pos + 3])
+  local req = readMeta(ARGV[pos + 5], count) or { bad = true }
+  req.tenant, req.keyId, req.receivedAt, req.count, req.random, req.lines = tenant, ARGV[pos + 1], ARGV[pos + 2], count, ARGV[pos + 4], ARGV[pos + 6]
+  if not req.bad then
+    local list = tokensOf[tenant]
+    if list == nil then
+      list = {}
+      tokensOf[tenant] = list
+    end
+    local n = #list
+    for i = 1, count do list[n + i] = req.tokens[i] end
   end
-  local n = #list
-  for i = 1, #tokens do list[n + i] = tokens[i] end
-  requests[r] = {
-    tenant = tenant, keyId = ARGV[pos + 1], receivedAt = ARGV[pos + 2], count = #tokens, random = ARGV[pos + 4], lines = ARGV[pos + 6],
-    tokens = tokens, ats = meta[2], pages = meta[3], userKeys = meta[4], sessionIds = meta[5],
-  }
+  requests[r] = req
 end
 
--- Seen event ids live in per-tenant sets, one per time bucket of a third of dedupTtl; the
--- last 4 buckets cover the whole window (an id stays findable for dedupTtl to 4/3 of it).
--- One SMISMEMBER per bucket and tenant answers for every event of the call; each costs
--- ~0.25 µs per token here, which is why the buckets are few and long.
+-- Seen event ids live in per-tenant sets, one per time bucket of a third of dedupTtl
+-- (rounded up to whole seconds); the last 4 buckets cover the whole window: an id stays
+-- findable for at least dedupTtl and at most 4 buckets, and its set expires a minute after
+-- that. One SMISMEMBER per bucket and tenant answers for every event of the call; each
+-- costs ~0.25 µs per token here, which is why the buckets are few and long.
 local BUCKETS = 4
 local bucketSeconds = math.ceil(dedupTtl / (BUCKETS - 1))
 local bucket = floor(floor(now / 1000) / bucketSeconds)
-local function seenKey(tenant, b) return ns .. 'seen:' .. tag .. ':' .. tenant .. ':' .. b end
+local function seenKey(tenant, b) return ns .. 'dedup:' .. tag .. ':' .. tenant .. ':' .. b end
+-- Until 4bb1bce the sets were 7 buckets of a sixth of dedupTtl, under 'seen:'. Those that
+-- still exist are read too, so an upgrade forgets no id; they are gone a window after it,
+-- and then this costs one EXISTS each. Remove once no deployment can hold them.
+local legacyBucketSeconds = math.ceil(dedupTtl / 6)
+local legacyBucket = floor(floor(now / 1000) / legacyBucketSeconds)
+local function legacySeenKey(tenant, b) return ns .. 'seen:' .. tag .. ':' .. tenant .. ':' .. b end
 local seenBefore = {} -- tenant -> { token -> true }
 for tenant, list in pairs(tokensOf) do
   local seen = {}
-  for b = bucket - BUCKETS + 1, bucket do
-    local found = redis.call('SMISMEMBER', seenKey(tenant, b), unpack(list))
+  local keys = {}
+  for b = bucket - BUCKETS + 1, bucket do keys[#keys + 1] = seenKey(tenant, b) end
+  for b = legacyBucket - 6, legacyBucket do
+    local key = legacySeenKey(tenant, b)
+    if redis.call('EXISTS', key) == 1 then keys[#keys + 1] = key end
+  end
+  for _, key in ipairs(keys) do
+    local found = redis.call('SMISMEMBER', key, unpack(list))
     for i = 1, #list do
       if found[i] == 1 then seen[list[i]] = true end
     end
@@ -216,7 +244,10 @@ local minutesFrom, pagesFrom, minutesTo = now - 60 * MINUTE, now - 30 * MINUTE, 
 local reply = {}
 for r = 1, nRequests do
   local req = requests[r]
-  if backlogFull then
+  if req.bad then
+    reply[#reply + 1] = 'bad'
+    reply[#reply + 1] = ''
+  elseif backlogFull then
     reply[#reply + 1] = 'backlog'
     reply[#reply + 1] = ''
   elseif not takeRate(req.keyId, req.count) then

@@ -127,6 +127,7 @@ export function createEventLog(redis: Redis, options: EventLogOptions): EventLog
             const [outcome, detail] = [reply[2 * i], reply[2 * i + 1] ?? '']
             if (outcome === 'rate') p.resolve({ outcome: 'rate_limited', retryAfterMs: Number(detail) })
             else if (outcome === 'backlog') p.resolve({ outcome: 'backlog_full' })
+            else if (outcome === 'bad') p.reject(new Error('append.lua could not read this request\'s meta; nothing of it was written'))
             else p.resolve({ outcome: 'ok', statuses: [...detail].map((c) => STATUS[c]!) })
           })
         } catch (err) {

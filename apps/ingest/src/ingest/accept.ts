@@ -30,7 +30,11 @@ export function callEventLog<T>(call: () => Promise<T>): Promise<T> {
 }
 
 function asUnavailable(err: unknown): unknown {
-  return err instanceof ApiError ? err : redisUnavailable()
+  if (err instanceof ApiError) return err
+  const unavailable = redisUnavailable()
+  // Logged with the 503 by the error handler; never sent to the client.
+  unavailable.cause = err
+  return unavailable
 }
 
 function refused(result: { outcome: string; retryAfterMs?: number }): never {

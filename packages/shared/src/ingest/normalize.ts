@@ -42,10 +42,21 @@ export function normalizeNative(input: EventInput, receivedAt: number, sentAt: s
 const SEGMENT_MAPPED = new Set(['type', 'messageId', 'userId', 'anonymousId', 'timestamp', 'sentAt', 'writeKey', 'receivedAt', 'originalTimestamp'])
 
 const asId = (v: unknown): string | undefined => (typeof v === 'number' ? String(v) : typeof v === 'string' && v.length > 0 ? v : undefined)
-/** Pages come from free-form Segment properties: control characters are dropped, the length capped. */
+/** Longest page kept from a Segment message, in UTF-16 code units. */
+const MAX_SEGMENT_PAGE = 2048
+
+/**
+ * Pages come from free-form Segment properties: control characters are dropped, the length
+ * capped. The cap never splits a character in two: half of a surrogate pair is refused by
+ * Redis's JSON parser and by Postgres.
+ */
 const asPath = (v: unknown): string | undefined => {
   if (typeof v !== 'string') return undefined
-  const clean = v.replace(/[\u0000-\u001f\u007f]/g, '').slice(0, 2048)
+  let clean = v.replace(/[\u0000-\u001f\u007f]/g, '')
+  if (clean.length > MAX_SEGMENT_PAGE) {
+    const last = clean.charCodeAt(MAX_SEGMENT_PAGE - 1)
+    clean = clean.slice(0, last >= 0xd800 && last <= 0xdbff ? MAX_SEGMENT_PAGE - 1 : MAX_SEGMENT_PAGE)
+  }
   return clean.length > 0 ? clean : undefined
 }
 

@@ -22,8 +22,8 @@ function bind(text: string, values: unknown[]): SQL {
   return sql.join(chunks)
 }
 
-/** A Postgres array literal of plain dates (YYYY-MM-DD) or uuids: nothing to escape. */
-const dateArray = (values: string[]) => `{${values.join(',')}}`
+/** A Postgres array literal of values with nothing to escape: dates (YYYY-MM-DD) or uuids. */
+const plainArray = (values: string[]) => `{${values.join(',')}}`
 
 export interface SyncResult {
   /** false when another replica held the lock as this run began (periodic runs do not wait for it then). */
@@ -155,18 +155,18 @@ export async function cleanupAndSync(db: Database, options: SyncOptions): Promis
     }
     for (const [tenantId, { timezone, whole, sessions }] of byTenant) {
       if (whole.length > 0) {
-        await tx.execute(bind(RECOMPUTE_DAYS_SQL, [tenantId, timezone, dateArray(whole)]))
-        await tx.execute(bind(CLEAR_DAILY_USERS_SQL, [tenantId, dateArray(whole)]))
-        await tx.execute(bind(REBUILD_DAILY_USERS_SQL, [tenantId, timezone, dateArray(whole)]))
+        await tx.execute(bind(RECOMPUTE_DAYS_SQL, [tenantId, timezone, plainArray(whole)]))
+        await tx.execute(bind(CLEAR_DAILY_USERS_SQL, [tenantId, plainArray(whole)]))
+        await tx.execute(bind(REBUILD_DAILY_USERS_SQL, [tenantId, timezone, plainArray(whole)]))
         touch(tenantId, whole)
       }
-      if (sessions.length > 0) await tx.execute(bind(SESSION_DAYS_SQL, [tenantId, timezone, dateArray(sessions)]))
+      if (sessions.length > 0) await tx.execute(bind(SESSION_DAYS_SQL, [tenantId, timezone, plainArray(sessions)]))
       const dates = [...whole, ...sessions]
-      await tx.execute(sql`delete from metrics_syncing_days where tenant_id = ${tenantId} and date = any(${dateArray(dates)}::date[])`)
+      await tx.execute(sql`delete from metrics_syncing_days where tenant_id = ${tenantId} and date = any(${plainArray(dates)}::date[])`)
       if (!writersDone) {
         await tx.execute(sql`
           insert into metrics_dirty_days as m (tenant_id, date, recompute_activities)
-          select ${tenantId}, d, d = any(${dateArray(whole)}::date[]) from unnest(${dateArray(dates)}::date[]) d
+          select ${tenantId}, d, d = any(${plainArray(whole)}::date[]) from unnest(${plainArray(dates)}::date[]) d
           on conflict (tenant_id, date) do update set recompute_activities = m.recompute_activities or excluded.recompute_activities`)
       }
     }
@@ -179,7 +179,7 @@ export async function cleanupAndSync(db: Database, options: SyncOptions): Promis
         pairs.dates.push(d)
       }
     }
-    if (pairs.dates.length > 0) await tx.execute(bind(ACTIVE_USERS_SQL, [dateArray(pairs.tenantIds), dateArray(pairs.dates)]))
+    if (pairs.dates.length > 0) await tx.execute(bind(ACTIVE_USERS_SQL, [plainArray(pairs.tenantIds), plainArray(pairs.dates)]))
     let syncedDays = pairs.dates.length
     for (const [tenantId, { sessions }] of byTenant) syncedDays += sessions.filter((d) => !touched.get(tenantId)?.has(d)).length
     const result = { ran: true, syncedDays, sessionsClosed, writersDone, durationMs: Math.round(performance.now() - started) }
@@ -202,7 +202,7 @@ export async function cleanupAndSync(db: Database, options: SyncOptions): Promis
 export async function markDaysForRecompute(db: Database, tenantId: string, dates: string[]): Promise<void> {
   await db.execute(sql`
     insert into metrics_dirty_days as m (tenant_id, date, recompute_activities)
-    select ${tenantId}, d, true from unnest(${dateArray(dates)}::date[]) d
+    select ${tenantId}, d, true from unnest(${plainArray(dates)}::date[]) d
     on conflict (tenant_id, date) do update set recompute_activities = true`)
 }
 

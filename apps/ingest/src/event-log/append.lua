@@ -118,12 +118,11 @@ local floor = math.floor
 local function readMeta(json, count)
   local parsed, meta = pcall(cjson.decode, json) -- in C: ~3x faster than gmatch over a delimited string
   if not parsed or type(meta) ~= 'table' then return nil end
+  local function perEvent(v) return type(v) == 'table' and #v == count end
   local tokens, ats, pages, userKeys, sessionIds = meta[1], meta[2], meta[3], meta[4], meta[5]
-  if type(tokens) ~= 'table' or type(ats) ~= 'table' or type(pages) ~= 'table' then return nil end
-  if #tokens ~= count or #ats ~= count or #pages ~= count then return nil end
-  for _, perEvent in ipairs({ userKeys, sessionIds }) do
-    if not (type(perEvent) == 'string' or (type(perEvent) == 'table' and #perEvent == count)) then return nil end
-  end
+  if not (perEvent(tokens) and perEvent(ats) and perEvent(pages)) then return nil end
+  -- These two are one string when every event shares it.
+  if not ((type(userKeys) == 'string' or perEvent(userKeys)) and (type(sessionIds) == 'string' or perEvent(sessionIds))) then return nil end
   return { tokens = tokens, ats = ats, pages = pages, userKeys = userKeys, sessionIds = sessionIds }
 end
 

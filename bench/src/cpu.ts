@@ -12,8 +12,8 @@ function statFields(pid: number | string): string[] | undefined {
   }
 }
 
-/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
-export function cpuSeconds(pid: number): number {
+/** CPU seconds (user + system) a process (or `<pid>/task/<tid>`, one thread) has used so far, from /proc (Linux). */
+export function cpuSeconds(pid: number | string): number {
   const fields = statFields(pid)
   return fields ? cpuOf(fields) : Number.NaN
 }
@@ -42,7 +42,7 @@ export function treeCpuSeconds(pid: number): number {
 }
 
 /** Measures how much CPU each named process used while `work` ran, as a share of one core. */
-export async function cpuShares<T>(pids: Record<string, number>, work: () => Promise<T>, trees: Record<string, number> = {}): Promise<{ result: T; shares: Record<string, number> }> {
+export async function cpuShares<T>(pids: Record<string, number | string>, work: () => Promise<T>, trees: Record<string, number> = {}): Promise<{ result: T; shares: Record<string, number> }> {
   const measure = () => ({ ...Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid)])), ...Object.fromEntries(Object.entries(trees).map(([name, pid]) => [name, treeCpuSeconds(pid)])) })
   const before = measure()
   const started = performance.now()

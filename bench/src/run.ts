@@ -24,10 +24,10 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
 /**
  * The 50-event batch is also measured with many more clients at once, as when a large
- * fleet of SDKs sends together. With 50, the connections' requests all wait for Redis at
- * times, and ingest idles (10–15 % of its time); the ceiling answers at once and never
- * does. So the two figures bound the ratio: closed-loop load from few clients, and load that
- * keeps ingest busy.
+ * fleet of SDKs sends together. Reported beside the 50-connection figure, which is the one
+ * the goal is read from: more connections cost the ceiling more than the real path (in
+ * profile-ingest runs, the ceiling fell from 1,786–2,758 to 1,862–1,987 requests/s while
+ * the real path stayed at 1,216–1,479), so the ratio rises without ingest doing better.
  */
 const WIDE_CONNECTIONS = Number(process.env.BENCH_WIDE_CONNECTIONS ?? 200)
 const log = (line: string) => console.error(`[bench] ${line}`)
@@ -96,7 +96,7 @@ try {
 
   const rows = [
     [`ingest 50-event batch, ${CONNECTIONS} connections`, realRps * 50, ceilingRps * 50, realRps / ceilingRps, '≥ 0.70'],
-    [`ingest 50-event batch, ${WIDE_CONNECTIONS} connections`, wide.realRps * 50, wide.ceilingRps * 50, wide.realRps / wide.ceilingRps, '≥ 0.70'],
+    [`ingest 50-event batch, ${WIDE_CONNECTIONS} connections`, wide.realRps * 50, wide.ceilingRps * 50, wide.realRps / wide.ceilingRps, '(shape of load)'],
     ...Object.entries(others).map(([kind, r]) => [`ingest ${kind}`, r.real.eventsPerSecond, r.ceiling.eventsPerSecond, r.real.eventsPerSecond / r.ceiling.eventsPerSecond, '']),
   ] as Array<[string, number, number, number, string]>
   console.log('\n| benchmark | events/s | ceiling events/s | ratio | goal |\n| --- | ---: | ---: | ---: | --- |')

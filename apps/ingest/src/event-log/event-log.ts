@@ -60,9 +60,11 @@ interface PendingAppend {
    * command's arguments until the reply) for tens of ms under load. Strings that old are
    * copied by every young-generation collection and then promoted; a Buffer's bytes live
    * outside the V8 heap and are never copied. The UTF-8 encoding happens once either way,
-   * here (utf8Bytes) instead of in ioredis. Measured with `--trace-gc-nvp` at ~1,200 requests/s of 50
-   * events, once acceptBatch and the routes had stopped holding the parsed events: 2.7 →
-   * 0.5 MB surviving each scavenge (3.8 MB before either change).
+   * here (utf8Bytes) instead of in ioredis. Measured with `--trace-gc-nvp` at ~1,200
+   * requests/s of 50 events, once acceptBatch and the routes had stopped holding the parsed
+   * events: 2.7 → 0.5 MB surviving each scavenge (3.8 MB before either change). The cost:
+   * V8 counts Buffers' bytes against the old generation's limit, so they bring
+   * mark-compacts forward (11–15 in 11 s against 2 in the ceiling; see BENCHMARKS.md).
    */
   meta: Buffer
   lines: Buffer

@@ -44,7 +44,7 @@ t.test('a broken manifest is caught (the check can fail)', async (t) => {
 t.test('docker-compose.yml: parses, services wired, same Redis settings as the local stack', async (t) => {
   const doc = parseAllDocuments(readFileSync(join(REPO_ROOT, 'infra', 'docker-compose.yml'), 'utf8'))[0]!
   t.same(doc.errors, [])
-  const compose = doc.toJS() as { services: Record<string, { image?: string; build?: unknown; command?: string[]; depends_on?: Record<string, unknown>; deploy?: { replicas?: number } }> }
+  const compose = doc.toJS() as { services: Record<string, { image?: string; build?: unknown; command?: string[]; environment?: Record<string, string>; depends_on?: Record<string, unknown>; deploy?: { replicas?: number } }> }
   const services = compose.services
   t.same(Object.keys(services).sort(), ['ingest', 'migrate', 'postgres', 'redis', 'worker'])
   for (const [name, service] of Object.entries(services)) {
@@ -53,4 +53,5 @@ t.test('docker-compose.yml: parses, services wired, same Redis settings as the l
   }
   t.match(services.redis!.command!.join(' '), /--appendonly yes --appendfsync always --maxmemory-policy noeviction --auto-aof-rewrite-min-size 1gb/)
   t.equal(services.worker!.deploy?.replicas, 2, 'two workers')
+  t.match(services.postgres!.environment?.POSTGRES_INITDB_ARGS, /--lc-collate=C(\s|$)/, 'Postgres created with collation C, as the local stack is')
 })

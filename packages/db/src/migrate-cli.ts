@@ -1,3 +1,4 @@
+import { collationAdvice, databaseCollation } from './collation.ts'
 import { runMigrations } from './migrate.ts'
 
 // `pnpm db:migrate`: the one place outside an app's config that reads DATABASE_URL.
@@ -10,3 +11,5 @@ if (!url) {
 const started = Date.now()
 await runMigrations(url)
 console.log(`migrations applied in ${Date.now() - started} ms`)
+const advice = collationAdvice(await databaseCollation(url))
+if (advice) console.warn(`warning: ${advice}`)

@@ -1,0 +1,31 @@
+import t from 'tap'
+import { emptyDatabase } from '@tributary/servers'
+import { collationAdvice, databaseCollation } from '../src/collation.ts'
+
+// `pnpm db:migrate` warns when the database compares text under a language collation,
+// which makes every key insert slower (see collation.ts).
+
+t.test('the test cluster is C, as the local stack is: no advice', async (t) => {
+  const { url } = await emptyDatabase(t)
+  t.equal(await databaseCollation(url), 'C')
+  t.equal(collationAdvice('C'), undefined)
+  t.equal(collationAdvice('POSIX'), undefined)
+})
+
+t.test('a database made with another collation gets advice that names it and says where to read on', async (t) => {
+  const { url, sql } = await emptyDatabase(t)
+  const name = `${new URL(url).pathname.slice(1)}_utf8`
+  await sql.unsafe(`create database ${name} template template0 encoding 'UTF8' lc_collate 'C.UTF-8' lc_ctype 'C.UTF-8'`)
+  t.teardown(() => sql.unsafe(`drop database if exists ${name} with (force)`))
+  const other = new URL(url)
+  other.pathname = `/${name}`
+  const collation = await databaseCollation(other.href)
+  t.equal(collation, 'C.UTF-8')
+  const advice = collationAdvice(collation)
+  t.match(advice, /collation is C\.UTF-8, not C/)
+  t.match(advice, /infra\/README\.md/)
+})
+
+t.test('collationAdvice for the usual cloud default', async (t) => {
+  t.match(collationAdvice('en_US.UTF-8'), /en_US\.UTF-8/)
+})

@@ -19,9 +19,10 @@ try {
   const server = await startIngest({ DATABASE_URL: servers.databaseUrl, REDIS_URL: servers.redisUrl, RATE_LIMIT_EVENTS_PER_SECOND: '0', STREAM_BACKLOG_CAP: '0', ...(process.env.EXTRA_ENV ? JSON.parse(process.env.EXTRA_ENV) : {}) }, mode)
   const scenario = { name: 'batch', url: `http://127.0.0.1:${server.port}/api/v2/analytics/events`, headers: { authorization: `Bearer ${tenant.writeKey}`, 'content-type': 'application/json' }, eventsPerRequest: 50, body: batchBodies(`p${Date.now()}`) }
   // Each load numbers its requests from 0: the warm-up gets its own ids, or the timed run would resend them.
-  await load({ ...scenario, body: batchBodies(`w${Date.now()}`) }, 3, 50, server.rss)
+  const connections = Number(process.env.BENCH_CONNECTIONS ?? 50)
+  await load({ ...scenario, body: batchBodies(`w${Date.now()}`) }, 3, connections, server.rss)
   const rate = process.argv[3] ? Number(process.argv[3]) : undefined
-  const { result, shares } = await cpuShares({ ingest: server.child.pid!, 'ingest main thread': `${server.child.pid}/task/${server.child.pid}`, redis: servers.redis.pid, loadgen: process.pid }, () => load(scenario, Number(process.env.BENCH_SECONDS ?? 8), Number(process.env.BENCH_CONNECTIONS ?? 50), server.rss, rate))
+  const { result, shares } = await cpuShares({ ingest: server.child.pid!, 'ingest main thread': `${server.child.pid}/task/${server.child.pid}`, redis: servers.redis.pid, loadgen: process.pid }, () => load(scenario, Number(process.env.BENCH_SECONDS ?? 8), connections, server.rss, rate))
   const perRequest = Object.entries(shares).map(([k, v]) => `${k} ${(v * 100).toFixed(0)}% (${((v / result.requestsPerSecond) * 1e6).toFixed(0)} µs/request)`)
   console.log(mode, `${result.requestsPerSecond.toFixed(0)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, RSS ${result.peakRssMb.toFixed(0)} MB`, perRequest.join(', '))
   await server.stop()

@@ -25,9 +25,9 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
 /**
  * The 50-event batch is also measured with many more clients at once, as when a large
  * fleet of SDKs sends together. Reported beside the 50-connection figure, which is the one
- * the goal is read from: more connections cost the ceiling more than the real path (in
- * profile-ingest runs, the ceiling fell from 1,786–2,758 to 1,862–1,987 requests/s while
- * the real path stayed at 1,216–1,479), so the ratio rises without ingest doing better.
+ * the goal is read from: more connections lower the ceiling (medians 10–19 % lower in
+ * profile-ingest pairs and the full runs of 2026-11-27) and raise the real path a little
+ * (4–12 %), so this ratio is the higher of the two for reasons on both sides.
  */
 const WIDE_CONNECTIONS = Number(process.env.BENCH_WIDE_CONNECTIONS ?? 200)
 const log = (line: string) => console.error(`[bench] ${line}`)
@@ -86,17 +86,19 @@ try {
   async function alternate(connections: number) {
     const rounds: Array<{ ceiling: LoadResult; real: LoadResult }> = []
     for (let i = 0; i < 3; i++) rounds.push({ ceiling: await measure('batch', 'ceiling', undefined, connections), real: await measure('batch', 'real', undefined, connections) })
-    return { connections, rounds, ceilingRps: median(rounds.map((r) => r.ceiling.requestsPerSecond)), realRps: median(rounds.map((r) => r.real.requestsPerSecond)) }
+    // A round whose load generator saw errors or non-2xx answers still counts, but says so in the table.
+    const troubled = rounds.flatMap((r) => [r.ceiling, r.real]).filter((r) => r.errors > 0 || r.non2xx > 0).length
+    return { connections, rounds, troubled, ceilingRps: median(rounds.map((r) => r.ceiling.requestsPerSecond)), realRps: median(rounds.map((r) => r.real.requestsPerSecond)) }
   }
-  const { rounds, ceilingRps, realRps } = await alternate(CONNECTIONS)
+  const { rounds, ceilingRps, realRps, troubled } = await alternate(CONNECTIONS)
   const wide = await alternate(WIDE_CONNECTIONS)
   const at80 = await measure('batch', 'real', Math.round(realRps * 0.8))
   const others: Record<string, { real: LoadResult; ceiling: LoadResult }> = {}
   for (const kind of ['single', 'gzip', 'segment'] as const) others[kind] = { ceiling: await measure(kind, 'ceiling'), real: await measure(kind, 'real') }
 
   const rows = [
-    [`ingest 50-event batch, ${CONNECTIONS} connections`, realRps * 50, ceilingRps * 50, realRps / ceilingRps, '≥ 0.70'],
-    [`ingest 50-event batch, ${WIDE_CONNECTIONS} connections`, wide.realRps * 50, wide.ceilingRps * 50, wide.realRps / wide.ceilingRps, '(shape of load)'],
+    [`ingest 50-event batch, ${CONNECTIONS} connections${troubled ? ` (${troubled} of 6 runs with load errors)` : ''}`, realRps * 50, ceilingRps * 50, realRps / ceilingRps, '≥ 0.70'],
+    [`ingest 50-event batch, ${WIDE_CONNECTIONS} connections${wide.troubled ? ` (${wide.troubled} of 6 runs with load errors)` : ''}`, wide.realRps * 50, wide.ceilingRps * 50, wide.realRps / wide.ceilingRps, '(shape of load)'],
     ...Object.entries(others).map(([kind, r]) => [`ingest ${kind}`, r.real.eventsPerSecond, r.ceiling.eventsPerSecond, r.real.eventsPerSecond / r.ceiling.eventsPerSecond, '']),
   ] as Array<[string, number, number, number, string]>
   console.log('\n| benchmark | events/s | ceiling events/s | ratio | goal |\n| --- | ---: | ---: | ---: | --- |')

@@ -11,8 +11,12 @@ const cases: Record<string, string> = {
   'emoji (surrogate pairs)': 'cart 🛒🛒 done 👍🏽',
   'a lone high surrogate, at the end': 'abc\ud83d',
   'a lone low surrogate, in the middle': 'a\ude00b',
+  'just fits the first scratch space (21,845 three-byte units)': '€'.repeat(21_845),
+  'just over it': '€'.repeat(21_846),
   'longer than the first scratch space': '€'.repeat(40_000) + 'x',
-  'longer than what goes through scratch space': 'é'.repeat((1 << 20) + 1),
+  'the longest that goes through scratch space, all three-byte': '€'.repeat(1 << 20),
+  'the longest, all lone surrogates': '\ud800'.repeat(1 << 20),
+  'longer: Buffer.from itself': 'é'.repeat((1 << 20) + 1),
 }
 
 for (const [name, text] of Object.entries(cases)) {

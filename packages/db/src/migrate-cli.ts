@@ -11,5 +11,11 @@ if (!url) {
 const started = Date.now()
 await runMigrations(url)
 console.log(`migrations applied in ${Date.now() - started} ms`)
-const advice = collationAdvice(await databaseCollation(url))
-if (advice) console.warn(`warning: ${advice}`)
+// Advice only: the migrations are applied, so a failure here must not fail the command
+// (compose and the k8s Job start the apps on its exit code).
+try {
+  const advice = collationAdvice(await databaseCollation(url))
+  if (advice) console.warn(`warning: ${advice}`)
+} catch (err) {
+  console.warn(`warning: could not read the database's collation: ${err instanceof Error ? err.message : String(err)}`)
+}

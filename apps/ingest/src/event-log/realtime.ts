@@ -35,7 +35,8 @@ export async function readRealtime(redis: Redis, tenantId: string, options: { sh
   const pages = reply[3]![1] as string[]
   const topPages: Realtime['topPages'] = []
   for (let i = 0; i + 1 < pages.length; i += 2) topPages.push({ page: pages[i]!, views: Number(pages[i + 1]) })
-  topPages.sort((a, b) => b.views - a.views || a.page.localeCompare(b.page))
+  // Ties by code point, as the historical top pages break them under collation C.
+  topPages.sort((a, b) => b.views - a.views || (a.page < b.page ? -1 : a.page > b.page ? 1 : 0))
   return {
     activeUsers: reply[0]![1] as number,
     activeSessions: reply[1]![1] as number,

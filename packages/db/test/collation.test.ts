@@ -19,7 +19,7 @@ t.test('a database made with another collation gets advice that names it and say
     await sql.unsafe(`create database ${name} template template0 encoding 'UTF8' locale_provider libc lc_collate 'C.UTF-8' lc_ctype 'C.UTF-8'`)
   } catch (err) {
     // C.UTF-8 ships with Debian's glibc (CI); a server without it (macOS) cannot make one.
-    if (/locale/i.test(String(err))) return t.skip(`this Postgres server has no C.UTF-8 locale: ${String(err)}`)
+    if (/locale/i.test(String(err))) return t.plan(0, `this Postgres server has no C.UTF-8 locale: ${String(err)}`)
     throw err
   }
   t.teardown(() => sql.unsafe(`drop database if exists ${name} with (force)`))

@@ -25,6 +25,7 @@ t.test('stack up starts redis (AOF, noeviction, loopback) and postgres; down sto
   t.same(await redis.config('GET', 'appendfsync'), ['appendfsync', 'always'])
   t.same(await redis.config('GET', 'maxmemory-policy'), ['maxmemory-policy', 'noeviction'])
   t.same(await redis.config('GET', 'auto-aof-rewrite-min-size'), ['auto-aof-rewrite-min-size', String(2 ** 30)])
+  t.same(await redis.config('GET', 'lazyfree-lazy-expire'), ['lazyfree-lazy-expire', 'yes'])
   t.same(await redis.config('GET', 'bind'), ['bind', '127.0.0.1'])
   const [row] = await queryPostgres(databaseUrl!, (sql) => sql`select current_database() as db, current_setting('listen_addresses') as listen`)
   t.same(row, { db: 'tributary', listen: '127.0.0.1' })

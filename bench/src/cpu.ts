@@ -21,6 +21,18 @@ export function cpuSeconds(pid: number | string): number {
 /** utime + stime of stat fields, in seconds. */
 const cpuOf = (fields: string[]) => (Number(fields[11]) + Number(fields[12])) / TICKS
 
+/**
+ * Seconds a process (or `<pid>/task/<tid>`) has spent runnable but waiting for a core, from
+ * /proc schedstat (Linux): a thread that is neither running nor waiting here is idle.
+ */
+export function runqueueWaitSeconds(pid: number | string): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e9
+  } catch {
+    return Number.NaN
+  }
+}
+
 /** Resident memory of a process in bytes, from /proc (Linux). */
 export function rssBytes(pid: number): number {
   return Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)?.[1] ?? 0) * 1024

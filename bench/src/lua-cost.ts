@@ -1,17 +1,46 @@
+import { randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { startTestServers } from '@tributary/servers'
 import { createEventLog } from '@tributary/ingest/event-log'
-import { encodeEventJson, normalizeNative } from '@tributary/shared'
+import { encodeEventJson, normalizeNative, shardFor } from '@tributary/shared'
 
-/** Redis-side cost of one append call (INFO commandstats), for profiling the Lua script. */
+/**
+ * Redis-side cost of one append call (INFO commandstats), for profiling the Lua script:
+ * `tsx src/lua-cost.ts [ids per older set]`: 3,000 requests of 50 events (UUID ids), 50 at a
+ * time, grouped into calls as ingest groups them.
+ *
+ * A fresh tenant has one set of seen event ids; one that has sent for a whole window has
+ * four, and append.lua looks every event id up in each. With an argument, the three older
+ * sets first get that many ids each: the steady state, which the ingest benchmark, from an
+ * empty Redis, never reaches.
+ */
+const prefill = Number(process.argv[2] ?? 0)
+const TENANT = '00000000-0000-7000-8000-000000000001'
+const SHARDS = 4
+const DEDUP_SECONDS = 3600
 const servers = await startTestServers({ appendfsync: 'everysec' })
 try {
   const redis = new Redis(servers.redisUrl)
-  const log = createEventLog(redis, { shards: 4, sessionTimeoutMs: 1_800_000, dedupWindowSeconds: 3600, sessionStateTtlSeconds: 86400, rateLimitPerSecond: 0, backlogCap: 0 })
+  const log = createEventLog(redis, { shards: SHARDS, sessionTimeoutMs: 1_800_000, dedupWindowSeconds: DEDUP_SECONDS, sessionStateTtlSeconds: 86400, rateLimitPerSecond: 0, backlogCap: 0 })
+  if (prefill > 0) {
+    // The key layout of append.lua: 4 sets of a third of the window; these are the 3 older.
+    const bucketSeconds = Math.ceil(DEDUP_SECONDS / 3)
+    const bucket = Math.floor(Date.now() / 1000 / bucketSeconds)
+    const setOf = (b: number) => `tributary:dedup:{${shardFor(TENANT, SHARDS)}}:${TENANT}:${b}`
+    for (let b = bucket - 3; b < bucket; b++) {
+      for (let filled = 0; filled < prefill; filled += 10_000) {
+        const pipeline = redis.pipeline()
+        for (let i = 0; i < 10; i++) pipeline.sadd(setOf(b), ...Array.from({ length: 1_000 }, () => randomUUID()))
+        await pipeline.exec()
+      }
+      await redis.expire(setOf(b), 2 * DEDUP_SECONDS)
+    }
+    console.log(`3 older sets of ${(await redis.scard(setOf(bucket - 1))).toLocaleString('en-US')} ids`)
+  }
   const now = Date.now()
   const make = (n: number) =>
     Array.from({ length: 50 }, (_, i) => {
-      const r = normalizeNative({ eventId: `${n}-${i}`, type: i % 3 ? 'pageview' : 'action', page: `/p/${i % 12}`, anonymousId: `visitor-${n % 997}`, metadata: { a: 'x'.repeat(120) } }, now, undefined)
+      const r = normalizeNative({ eventId: randomUUID(), type: i % 3 ? 'pageview' : 'action', page: `/p/${i % 12}`, anonymousId: `visitor-${n % 997}`, metadata: { a: 'x'.repeat(120) } }, now, undefined)
       if (!r.ok) throw new Error('bad')
       return { event: r.event, json: encodeEventJson(r.event) }
     })
@@ -20,13 +49,14 @@ try {
   const started = performance.now()
   const inflight = []
   for (const b of batches) {
-    inflight.push(log.appendEvents('00000000-0000-7000-8000-000000000001', 'k', b, Date.now()))
+    inflight.push(log.appendEvents(TENANT, 'k', b, Date.now()))
     if (inflight.length >= 50) await Promise.all(inflight.splice(0))
   }
   await Promise.all(inflight)
   const elapsed = performance.now() - started
   const stats = (await redis.info('commandstats')).split('\n').filter((l) => l.startsWith('cmdstat'))
-  console.log(`${(batches.length / (elapsed / 1000)).toFixed(0)} calls/s`)
+  const evalUsec = Number(stats.find((l) => l.startsWith('cmdstat_evalsha'))?.match(/usec=(\d+)/)?.[1] ?? Number.NaN)
+  console.log(`${(batches.length / (elapsed / 1000)).toFixed(0)} calls/s; the script: ${(evalUsec / batches.length).toFixed(0)} µs per 50-event request`)
   console.log(stats.join('\n'))
   redis.disconnect()
 } finally {

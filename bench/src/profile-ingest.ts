@@ -1,6 +1,6 @@
 import { createDatabase, createTenant, runMigrations } from '@tributary/db'
 import { startTestServers } from '@tributary/servers'
-import { cpuShares } from './cpu.ts'
+import { cpuShares, runqueueWaitSeconds } from './cpu.ts'
 import { batchBodies, load, startIngest } from './ingest.ts'
 
 /**
@@ -22,9 +22,16 @@ try {
   const connections = Number(process.env.BENCH_CONNECTIONS ?? 50)
   await load({ ...scenario, body: batchBodies(`w${Date.now()}`) }, 3, connections, server.rss)
   const rate = process.argv[3] ? Number(process.argv[3]) : undefined
-  const { result, shares } = await cpuShares({ ingest: server.child.pid!, 'ingest main thread': `${server.child.pid}/task/${server.child.pid}`, redis: servers.redis.pid, loadgen: process.pid }, () => load(scenario, Number(process.env.BENCH_SECONDS ?? 8), connections, server.rss, rate))
+  const mainThread = `${server.child.pid}/task/${server.child.pid}`
+  // Main threads only: a busy thread that waits for a core is short of CPU, an idle one of work.
+  const threads: Record<string, string | number> = { 'ingest main thread': mainThread, redis: servers.redis.pid!, loadgen: process.pid }
+  const waitedBefore = Object.fromEntries(Object.entries(threads).map(([name, pid]) => [name, runqueueWaitSeconds(pid)]))
+  const timedFrom = performance.now()
+  const { result, shares } = await cpuShares({ ingest: server.child.pid!, 'ingest main thread': mainThread, redis: servers.redis.pid, loadgen: process.pid }, () => load(scenario, Number(process.env.BENCH_SECONDS ?? 8), connections, server.rss, rate))
+  const timed = (performance.now() - timedFrom) / 1000
+  const waited = Object.entries(threads).map(([name, pid]) => `${name} ${(((runqueueWaitSeconds(pid) - waitedBefore[name]!) / timed) * 100).toFixed(0)}%`)
   const perRequest = Object.entries(shares).map(([k, v]) => `${k} ${(v * 100).toFixed(0)}% (${((v / result.requestsPerSecond) * 1e6).toFixed(0)} µs/request)`)
-  console.log(mode, `${result.requestsPerSecond.toFixed(0)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, RSS ${result.peakRssMb.toFixed(0)} MB`, perRequest.join(', '))
+  console.log(mode, `${result.requestsPerSecond.toFixed(0)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, RSS ${result.peakRssMb.toFixed(0)} MB`, perRequest.join(', '), `; waiting for a core: ${waited.join(', ')}`)
   await server.stop()
 } finally {
   await servers.stop()

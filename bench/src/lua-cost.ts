@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { startTestServers } from '@tributary/servers'
 import { createEventLog } from '@tributary/ingest/event-log'
-import { encodeEventJson, normalizeNative, shardFor } from '@tributary/shared'
+import { encodeEventJson, normalizeNative, shardFor, uuidv7 } from '@tributary/shared'
 
 /**
  * Redis-side cost of one append call (INFO commandstats), for profiling the Lua script:
- * `tsx src/lua-cost.ts [ids per older set]`: 3,000 requests of 50 events (UUID ids), 50 at a
- * time, grouped into calls as ingest groups them.
+ * `tsx src/lua-cost.ts [ids per older set] [v7|v4]`: 3,000 requests of 50 events, 50 at a
+ * time, grouped into calls as ingest groups them. Event ids are UUIDv7 (made now), or UUIDv4
+ * with `v4`: append.lua looks a fresh UUIDv7 up only in the current set, any other id in all.
  *
  * A fresh tenant has one set of seen event ids; one that has sent for a whole window has
  * four, and append.lua looks every event id up in each. With an argument, the three older
@@ -15,6 +16,7 @@ import { encodeEventJson, normalizeNative, shardFor } from '@tributary/shared'
  * empty Redis, never reaches.
  */
 const prefill = Number(process.argv[2] ?? 0)
+const newId = process.argv[3] === 'v4' ? randomUUID : () => uuidv7()
 const TENANT = '00000000-0000-7000-8000-000000000001'
 const SHARDS = 4
 const DEDUP_SECONDS = 3600
@@ -40,7 +42,7 @@ try {
   const now = Date.now()
   const make = (n: number) =>
     Array.from({ length: 50 }, (_, i) => {
-      const r = normalizeNative({ eventId: randomUUID(), type: i % 3 ? 'pageview' : 'action', page: `/p/${i % 12}`, anonymousId: `visitor-${n % 997}`, metadata: { a: 'x'.repeat(120) } }, now, undefined)
+      const r = normalizeNative({ eventId: newId(), type: i % 3 ? 'pageview' : 'action', page: `/p/${i % 12}`, anonymousId: `visitor-${n % 997}`, metadata: { a: 'x'.repeat(120) } }, now, undefined)
       if (!r.ok) throw new Error('bad')
       return { event: r.event, json: encodeEventJson(r.event) }
     })

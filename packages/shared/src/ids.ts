@@ -45,3 +45,15 @@ export function uuidv7(now = Date.now()): string {
 }
 
 export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+const UUIDV7_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i
+
+/**
+ * The Unix milliseconds a UUIDv7 was made at (its first 48 bits), or 0 for any other id.
+ * Made by the sender's clock, so only a hint: append.lua uses it to narrow where it looks
+ * for an event id, never to decide whether the id is new.
+ */
+export function uuidv7Time(id: string): number {
+  if (id.length !== 36 || !UUIDV7_PATTERN.test(id)) return 0
+  return parseInt(id.slice(0, 8), 16) * 65_536 + parseInt(id.slice(9, 13), 16)
+}

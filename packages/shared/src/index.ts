@@ -1,7 +1,7 @@
 export { ConfigError, loadConfig, type ConfigIssue } from './config/load-config.ts'
 export { commonEnv } from './config/common-env.ts'
 export { LogLevel, Port, PositiveInt, PostgresUrl, RedisUrl } from './config/env-types.ts'
-export { randomHex, uuidv7, UUID_PATTERN } from './ids.ts'
+export { randomHex, uuidv7, uuidv7Time, UUID_PATTERN } from './ids.ts'
 export { createLogger, loggerOptions, REDACT_PATHS, type Logger } from './logger.ts'
 export { CONSUMER_GROUP, KEY_REVOCATIONS_CHANNEL, allStreamKeys, deadLetterKey, realtimeKeys, streamKey } from './streams.ts'
 export * from './schemas/common.ts'

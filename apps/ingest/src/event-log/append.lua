@@ -11,10 +11,12 @@
 -- op 'ev': several requests at once (ingest groups the requests that arrive while the
 --   previous call is in flight): nRequests, then 7 arguments per request: tenant, keyId,
 --   receivedAt, count, random (16 hex digits for new session ids), meta and lines. `meta`
---   is JSON: [tokens, occurredAts (ms), pages ('' unless a page view), userKeys, sessionIds],
---   one item per event in each array; userKeys and sessionIds are one string instead when
---   every event of the request has the same (the usual case). A user key '' means the
---   session's, a session id '' means sessionise by event time. `lines` holds the event
+--   is JSON: [tokens, occurredAts (ms), pages ('' unless a page view), userKeys, sessionIds,
+--   idTimes], one item per event in each array; userKeys and sessionIds are one string
+--   instead when every event of the request has the same (the usual case), idTimes one 0
+--   when no event id is a UUIDv7 (and may be left out). A user key '' means the session's,
+--   a session id '' means sessionise by event time; an id time is the ms of a UUIDv7 event
+--   id, else 0. `lines` holds the event
 --   JSON, one per line. Few large arguments cost Redis (and ioredis) far less than several
 --   small ones per event.
 --   Returns two items per request: 'ok' and one letter per event (a accepted, d duplicate,
@@ -119,16 +121,23 @@ local function readMeta(json, count)
   local parsed, meta = pcall(cjson.decode, json) -- in C: ~3x faster than gmatch over a delimited string
   if not parsed or type(meta) ~= 'table' then return nil end
   local function perEvent(v) return type(v) == 'table' and #v == count end
-  local tokens, ats, pages, userKeys, sessionIds = meta[1], meta[2], meta[3], meta[4], meta[5]
+  local tokens, ats, pages, userKeys, sessionIds, idTimes = meta[1], meta[2], meta[3], meta[4], meta[5], meta[6] or 0
   if not (perEvent(tokens) and perEvent(ats) and perEvent(pages)) then return nil end
-  -- These two are one string when every event shares it.
+  -- These two are one string when every event shares it, the id times one 0 when none has one.
   if not ((type(userKeys) == 'string' or perEvent(userKeys)) and (type(sessionIds) == 'string' or perEvent(sessionIds))) then return nil end
-  return { tokens = tokens, ats = ats, pages = pages, userKeys = userKeys, sessionIds = sessionIds }
+  if not (idTimes == 0 or perEvent(idTimes)) then return nil end
+  if idTimes ~= 0 then
+    for i = 1, count do
+      if type(idTimes[i]) ~= 'number' then return nil end
+    end
+  end
+  return { tokens = tokens, ats = ats, pages = pages, userKeys = userKeys, sessionIds = sessionIds, idTimes = idTimes }
 end
 
--- Pass 1: unpack each request's events, and gather every event token per tenant.
+-- Pass 1: unpack each request's events, and gather every event token (and its id time) per tenant.
 local requests = {}
 local tokensOf = {} -- tenant -> { tokens }
+local idTimesOf = {} -- tenant -> { id time of each token }
 for r = 1, nRequests do
   local pos = 11 + (r - 1) * 7
   local tenant = ARGV[pos]
@@ -136,26 +145,58 @@ for r = 1, nRequests do
   local req = readMeta(ARGV[pos + 5], count) or { bad = true }
   req.tenant, req.keyId, req.receivedAt, req.count, req.random, req.lines = tenant, ARGV[pos + 1], ARGV[pos + 2], count, ARGV[pos + 4], ARGV[pos + 6]
   if not req.bad then
-    local list = tokensOf[tenant]
+    local list, times = tokensOf[tenant], idTimesOf[tenant]
     if list == nil then
-      list = {}
-      tokensOf[tenant] = list
+      list, times = {}, {}
+      tokensOf[tenant], idTimesOf[tenant] = list, times
     end
     local n = #list
-    for i = 1, count do list[n + i] = req.tokens[i] end
+    local idTimes = req.idTimes
+    for i = 1, count do
+      list[n + i] = req.tokens[i]
+      times[n + i] = idTimes == 0 and 0 or idTimes[i]
+    end
   end
   requests[r] = req
 end
 
 -- Seen event ids live in per-tenant sets, one per time bucket of a third of dedupTtl
--- (rounded up to whole seconds); the last 4 buckets cover the whole window: an id stays
--- findable for at least dedupTtl and at most 4 buckets, and its set expires a minute after
--- that. One SMISMEMBER per bucket and tenant answers for every event of the call; each
--- costs ~0.25 µs per token here, which is why the buckets are few and long.
+-- (rounded up to whole seconds), and expire a minute after the last of their ids has been
+-- kept dedupTtl. Each lookup in a set of millions costs ~1.3 µs (memory latency), so where
+-- an id is looked up matters more than anything else here.
+--
+-- An id is kept in the bucket of when it was first seen, except that a UUIDv7 made more
+-- than CLOCK_AHEAD after that (by a sender whose clock runs ahead) is kept in the bucket of
+-- its own time less CLOCK_AHEAD, at most a window ahead: storedBucket(t, at), for id time t
+-- (0 if none) and first-seen time `at`. It rises with `at`, so an id first seen in the last
+-- window, [now - window, now], is in one of the buckets from storedBucket(t, now - window)
+-- to storedBucket(t, now). For an id without a time that is the last 4 buckets; for a UUIDv7
+-- made a moment ago, usually only the current one: a long-running tenant then pays one
+-- lookup per event instead of four (lua-cost.ts). The sender's clock never decides whether
+-- an id is new, only which sets can hold it.
+-- The version before this kept every id in the set of its first sighting: those ids are
+-- found here, and this version's ids are found there, except ids made more than
+-- CLOCK_AHEAD ahead of their first sighting and resent across a set's boundary while both
+-- versions run (Postgres's key still stores such an event once).
+local CLOCK_AHEAD = 2 * MINUTE
+local window = dedupTtl * 1000
 local BUCKETS = 4
 local bucketSeconds = math.ceil(dedupTtl / (BUCKETS - 1))
-local bucket = floor(floor(now / 1000) / bucketSeconds)
+local function bucketAt(ms) return floor(floor(ms / 1000) / bucketSeconds) end
+local bucket = bucketAt(now)
+local function storedBucket(t, at)
+  local kept = at
+  if t - CLOCK_AHEAD > kept then kept = math.min(t - CLOCK_AHEAD, at + window) end
+  return bucketAt(kept)
+end
 local function seenKey(tenant, b) return ns .. 'dedup:' .. tag .. ':' .. tenant .. ':' .. b end
+-- Ids without a time: every bucket that can hold an id of the last window, up to 4.
+local untimedFrom = math.max(bucket - BUCKETS + 1, bucketAt(now - window))
+-- An id time in [onlyCurrentFrom, onlyCurrentTo) can only be in the current bucket (both ends
+-- of its range are); one below aheadFrom is kept there. Shortcuts for the usual case.
+local bucketStart = bucket * bucketSeconds * 1000
+local onlyCurrentFrom, onlyCurrentTo = bucketStart + CLOCK_AHEAD, bucketStart + bucketSeconds * 1000 + CLOCK_AHEAD
+local aheadFrom = onlyCurrentTo
 -- Until 4bb1bce the sets were 7 buckets of a sixth of dedupTtl, under 'seen:'. Those that
 -- still exist are read too, so an upgrade forgets no id; they are gone a window after it,
 -- and then this costs one EXISTS each. Remove once no deployment can hold them.
@@ -165,16 +206,53 @@ local function legacySeenKey(tenant, b) return ns .. 'seen:' .. tag .. ':' .. te
 local seenBefore = {} -- tenant -> { token -> true }
 for tenant, list in pairs(tokensOf) do
   local seen = {}
-  local keys = {}
-  for b = bucket - BUCKETS + 1, bucket do keys[#keys + 1] = seenKey(tenant, b) end
+  local times = idTimesOf[tenant]
+  -- bucket -> the tokens to look up there; `untimed` go to every bucket from untimedFrom.
+  local current = {}
+  local untimed, timed = {}, { [bucket] = current }
+  local lowest, highest = untimedFrom, bucket
+  for i = 1, #list do
+    local t = times[i]
+    if t == 0 then
+      untimed[#untimed + 1] = list[i]
+    elseif t >= onlyCurrentFrom and t < onlyCurrentTo then
+      current[#current + 1] = list[i]
+    else
+      local from, to = math.max(bucket - BUCKETS + 1, storedBucket(t, now - window)), storedBucket(t, now)
+      for b = from, to do
+        local tokens = timed[b]
+        if tokens == nil then
+          tokens = {}
+          timed[b] = tokens
+        end
+        tokens[#tokens + 1] = list[i]
+      end
+      if from < lowest then lowest = from end
+      if to > highest then highest = to end
+    end
+  end
+  local lookups = {} -- { key, tokens }
+  if #current == 0 then timed[bucket] = nil end
+  for b = lowest, highest do
+    local tokens = timed[b]
+    if b >= untimedFrom and b <= bucket and #untimed > 0 then
+      if tokens == nil then
+        tokens = untimed
+      else
+        for _, token in ipairs(untimed) do tokens[#tokens + 1] = token end
+      end
+    end
+    if tokens ~= nil then lookups[#lookups + 1] = { seenKey(tenant, b), tokens } end
+  end
   for b = legacyBucket - 6, legacyBucket do
     local key = legacySeenKey(tenant, b)
-    if redis.call('EXISTS', key) == 1 then keys[#keys + 1] = key end
+    if redis.call('EXISTS', key) == 1 then lookups[#lookups + 1] = { key, list } end
   end
-  for _, key in ipairs(keys) do
-    local found = redis.call('SMISMEMBER', key, unpack(list))
-    for i = 1, #list do
-      if found[i] == 1 then seen[list[i]] = true end
+  for _, lookup in ipairs(lookups) do
+    local tokens = lookup[2]
+    local found = redis.call('SMISMEMBER', lookup[1], unpack(tokens))
+    for i = 1, #tokens do
+      if found[i] == 1 then seen[tokens[i]] = true end
     end
   end
   seenBefore[tenant] = seen
@@ -185,7 +263,7 @@ local tenants = {}
 local function stateOf(tenant)
   local s = tenants[tenant]
   if s == nil then
-    s = { newTokens = {}, users = {}, sessions = {}, perMinute = {}, pages = {}, userSessions = {}, known = {} }
+    s = { newTokens = {}, users = {}, sessions = {}, perMinute = {}, pages = {}, userSessions = {}, known = {} } -- newTokens: bucket -> { tokens }
     tenants[tenant] = s
   end
   return s
@@ -257,7 +335,7 @@ for r = 1, nRequests do
     local s = stateOf(tenant)
     local seen = seenBefore[tenant]
     local newTokens, users, sessions, perMinute, pagesOf = s.newTokens, s.users, s.sessions, s.perMinute, s.pages
-    local tokens, ats, pages = req.tokens, req.ats, req.pages
+    local tokens, ats, pages, idTimes = req.tokens, req.ats, req.pages, req.idTimes
     -- A string when every event of the request has it, else one per event.
     local sharedUser = type(req.userKeys) == 'string' and req.userKeys or nil
     local sharedSession = type(req.sessionIds) == 'string' and req.sessionIds or nil
@@ -290,7 +368,14 @@ for r = 1, nRequests do
           status = 'u'
         else
           seen[token] = true
-          newTokens[#newTokens + 1] = token
+          local b = bucket
+          if idTimes ~= 0 and idTimes[i] >= aheadFrom then b = storedBucket(idTimes[i], now) end
+          local kept = newTokens[b]
+          if kept == nil then
+            kept = {}
+            newTokens[b] = kept
+          end
+          kept[#kept + 1] = token
           nAccepted = nAccepted + 1
           accepted[nAccepted], sessionIds[nAccepted], userKeys[nAccepted] = i, sessionId, userKey
           if at > activeUsersFrom and (users[userKey] or 0) < at then users[userKey] = at end
@@ -335,10 +420,10 @@ for r = 1, nRequests do
 end
 
 for tenant, s in pairs(tenants) do
-  if #s.newTokens > 0 then
-    local key = seenKey(tenant, bucket)
-    redis.call('SADD', key, unpack(s.newTokens))
-    redis.call('EXPIREAT', key, (bucket + 1) * bucketSeconds + dedupTtl + 60)
+  for b, tokens in pairs(s.newTokens) do
+    local key = seenKey(tenant, b)
+    redis.call('SADD', key, unpack(tokens))
+    redis.call('EXPIREAT', key, (b + 1) * bucketSeconds + dedupTtl + 60)
   end
   for _, state in pairs(s.userSessions) do
     if state.dirty then

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { Redis } from 'ioredis'
-import { randomHex, shardFor, streamKey, userKeyOf, type NormalizedEvent, type SessionOp } from '@tributary/shared'
+import { randomHex, shardFor, streamKey, userKeyOf, uuidv7Time, type NormalizedEvent, type SessionOp } from '@tributary/shared'
 import { utf8Bytes } from './utf8.ts'
 
 const APPEND_SCRIPT = readFileSync(new URL('./append.lua', import.meta.url), 'utf8')
@@ -153,6 +153,10 @@ export function createEventLog(redis: Redis, options: EventLogOptions): EventLog
       const userKeys: string[] = []
       const sessionIds: string[] = []
       const lines: string[] = []
+      // The ms of each UUIDv7 event id (0 for other ids): append.lua looks such an id up only
+      // in the sets that can hold it.
+      const idTimes: number[] = []
+      let anyIdTime = false
       let sharedUser = true
       let sharedSession = true
       for (const { event, json } of events) {
@@ -163,13 +167,16 @@ export function createEventLog(redis: Redis, options: EventLogOptions): EventLog
           sharedSession &&= sessionId === sessionIds[0]
         }
         tokens.push(seenToken(event.eventId))
+        const idTime = uuidv7Time(event.eventId)
+        anyIdTime ||= idTime !== 0
+        idTimes.push(idTime)
         ats.push(event.occurredAt)
         pages.push(event.type === 'pageview' && event.page ? event.page : '')
         userKeys.push(userKey)
         sessionIds.push(sessionId)
         lines.push(json)
       }
-      const meta = JSON.stringify([tokens, ats, pages, sharedUser ? (userKeys[0] ?? '') : userKeys, sharedSession ? (sessionIds[0] ?? '') : sessionIds])
+      const meta = JSON.stringify([tokens, ats, pages, sharedUser ? (userKeys[0] ?? '') : userKeys, sharedSession ? (sessionIds[0] ?? '') : sessionIds, anyIdTime ? idTimes : 0])
       const shard = shardFor(tenantId, options.shards)
       let queue = queues.get(shard)
       if (!queue) {

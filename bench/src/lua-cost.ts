@@ -24,6 +24,8 @@ const servers = await startTestServers({ appendfsync: 'everysec' })
 try {
   const redis = new Redis(servers.redisUrl)
   const log = createEventLog(redis, { shards: SHARDS, sessionTimeoutMs: 1_800_000, dedupWindowSeconds: DEDUP_SECONDS, sessionStateTtlSeconds: 86400, rateLimitPerSecond: 0, backlogCap: 0 })
+  // A deployment past its upgrade's 2 windows, when append.lua uses the ids' times.
+  await redis.set(`tributary:dedup-timed-since:{${shardFor(TENANT, SHARDS)}}`, Date.now() - 3 * DEDUP_SECONDS * 1000)
   if (prefill > 0) {
     // The key layout of append.lua: 4 sets of a third of the window; these are the 3 older.
     const bucketSeconds = Math.ceil(DEDUP_SECONDS / 3)

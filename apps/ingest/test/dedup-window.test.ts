@@ -2,19 +2,21 @@ import { readFileSync } from 'node:fs'
 import t from 'tap'
 import type { Redis } from 'ioredis'
 import { testRedis } from '@tributary/servers'
+import { uuidv7 } from '@tributary/shared'
+import { createEventLog } from '../src/event-log/event-log.ts'
 
 // append.lua's seen-id sets, driven with the script's own clock (its `now` argument), so a
 // test can move through hours of buckets in a second. The times stay ahead of the real
-// clock: Redis expires the sets by its own.
+// clock, because Redis expires the sets by its own.
 
 const script = readFileSync(new URL('../src/event-log/append.lua', import.meta.url), 'utf8')
 const STREAM = 'tributary:events:{0}'
-const WINDOW_SECONDS = 3600
-const BUCKET_MS = (WINDOW_SECONDS / 3) * 1000
+const SINCE_KEY = 'tributary:dedup-timed-since:{0}'
 const MINUTE = 60_000
 const HOUR = 60 * MINUTE
+const CLOCK_AHEAD = 2 * MINUTE
 
-/** A UUIDv7 made at `ms`, with fixed random bits told apart by `n`. */
+/** A UUIDv7 made at `ms`, its random bits told apart by `n`. */
 const uuidv7At = (ms: number, n: number) => {
   const hex = ms.toString(16).padStart(12, '0')
   return `${hex.slice(0, 8)}-${hex.slice(8)}-7abc-9def-${n.toString(16).padStart(12, '0')}`
@@ -26,10 +28,13 @@ interface Sent {
   idTime: number
 }
 
-async function send(redis: Redis, sha: string, now: number, tenant: string, events: Sent[]): Promise<string> {
+const bucketMs = (windowSeconds: number) => Math.ceil(windowSeconds / 3) * 1000
+const seenKey = (tenant: string, at: number, windowSeconds: number) => `tributary:dedup:{0}:${tenant}:${Math.floor(at / bucketMs(windowSeconds))}`
+
+async function send(redis: Redis, sha: string, now: number, tenant: string, events: Sent[], windowSeconds = 3600): Promise<string> {
   const meta = JSON.stringify([events.map((e) => e.token), events.map(() => now), events.map(() => '/'), 'user-1', '', events.some((e) => e.idTime) ? events.map((e) => e.idTime) : 0])
   const lines = events.map((_, i) => `{"i":"${i}"}`).join('\n')
-  const reply = (await redis.evalsha(sha, 1, STREAM, 'ev', 'tributary:', '{0}', now, 0, 0, 1_800_000, WINDOW_SECONDS, 86_400, 1, tenant, 'key-a', now, events.length, '0123456789abcdef', meta, lines)) as string[]
+  const reply = (await redis.evalsha(sha, 1, STREAM, 'ev', 'tributary:', '{0}', now, 0, 0, 1_800_000, windowSeconds, 86_400, 1, tenant, 'key-a', now, events.length, '0123456789abcdef', meta, lines)) as string[]
   if (reply[0] !== 'ok') throw new Error(`append.lua answered ${reply.join(' ')}`)
   return reply[1]!
 }
@@ -37,42 +42,84 @@ async function send(redis: Redis, sha: string, now: number, tenant: string, even
 const smismemberCalls = async (redis: Redis) => Number((await redis.info('commandstats')).match(/cmdstat_smismember:calls=(\d+)/)?.[1] ?? 0)
 
 /** The start of a bucket at least an hour ahead of the real clock. */
-const futureBucketStart = () => (Math.floor((Date.now() + HOUR) / BUCKET_MS) + 1) * BUCKET_MS
+const futureBucketStart = (windowSeconds = 3600) => (Math.floor((Date.now() + HOUR) / bucketMs(windowSeconds)) + 1) * bucketMs(windowSeconds)
 
-t.test('an id resent at any time within the window is a duplicate, whatever the clock that made it', async (t) => {
+async function loaded(t: Parameters<typeof testRedis>[0]) {
   const { redis } = await testRedis(t)
-  const sha = (await redis.script('LOAD', script)) as string
-  const base = futureBucketStart()
-  // Where in its bucket the id is first seen.
-  const firstSeen = [0, 1, 1_000, 10 * MINUTE, BUCKET_MS - 2 * MINUTE, BUCKET_MS - 1]
-  // The id's own time against its first sighting: old events from a queue, clocks behind
-  // and ahead, and one far in the future; undefined is an id that is not a UUIDv7.
-  const idTimeOffsets = [undefined, -3 * HOUR, -61 * MINUTE, -59 * MINUTE, -21 * MINUTE, -2 * MINUTE - 1, -1_000, 0, MINUTE, 2 * MINUTE, 2 * MINUTE + 1, 3 * MINUTE, 25 * MINUTE, 59 * MINUTE, 61 * MINUTE, 5 * HOUR, 10 * 365 * 24 * HOUR]
-  const resentAfter = [0, 1, 1_000, 2 * MINUTE, 10 * MINUTE, 20 * MINUTE, 21 * MINUTE, 40 * MINUTE, 59 * MINUTE, HOUR - 1_000, HOUR]
+  return { redis, sha: (await redis.script('LOAD', script)) as string }
+}
+
+/**
+ * Sends each id once at R, then again at R + after, for every combination; returns what
+ * went wrong. Also checks that the id went into the set of R's bucket (where the previous
+ * version of the script looks for it too) and that this set lives until R + the window.
+ */
+async function resendMatrix(redis: Redis, sha: string, windowSeconds: number, base: number, firstSeen: number[], idTimeOffsets: Array<number | undefined>, resentAfter: number[]) {
   let cases = 0
-  const missed: string[] = []
+  const wrong: string[] = []
   for (const position of firstSeen) {
     for (const offset of idTimeOffsets) {
       for (const after of resentAfter) {
         cases++
         const at = base + position
-        const tenant = `tenant-${cases}`
+        const tenant = `tenant-${windowSeconds}-${base}-${cases}`
         const event = offset === undefined ? { token: `plain-${cases}`, idTime: 0 } : { token: uuidv7At(at + offset, cases), idTime: at + offset }
-        const first = await send(redis, sha, at, tenant, [event])
-        const again = await send(redis, sha, at + after, tenant, [event])
-        if (first !== 'a' || again !== 'd') missed.push(`seen ${position} ms into a bucket, id time ${offset ?? 'none'}, resent ${after} ms later: ${first} then ${again}`)
+        const what = `window ${windowSeconds} s, seen ${position} ms into a bucket, id time ${offset ?? 'none'}, resent ${after} ms later`
+        const first = await send(redis, sha, at, tenant, [event], windowSeconds)
+        const key = seenKey(tenant, at, windowSeconds)
+        if (!(await redis.sismember(key, event.token))) wrong.push(`${what}: not in the set of its first sighting`)
+        if (Number(await redis.call('EXPIRETIME', key)) * 1000 < at + windowSeconds * 1000) wrong.push(`${what}: its set expires within the window`)
+        const again = await send(redis, sha, at + after, tenant, [event], windowSeconds)
+        if (first !== 'a' || again !== 'd') wrong.push(`${what}: ${first} then ${again}`)
       }
     }
   }
-  t.equal(cases, firstSeen.length * idTimeOffsets.length * resentAfter.length)
-  t.same(missed, [], `accepted once, then a duplicate, in all ${cases} cases`)
+  return { cases, wrong }
+}
+
+t.test('an id resent at any time within the window is a duplicate, whatever the clock that made it', async (t) => {
+  const { redis, sha } = await loaded(t)
+  const base = futureBucketStart()
+  const bucket = bucketMs(3600)
+  // Where in its bucket the id is first seen.
+  const firstSeen = [0, 1, 1_000, CLOCK_AHEAD - 1, CLOCK_AHEAD, 10 * MINUTE, bucket - CLOCK_AHEAD, bucket - 1]
+  // The id's own time against its first sighting: old events from a queue, clocks behind
+  // and ahead, and one far in the future; undefined is an id that is not a UUIDv7.
+  const idTimeOffsets = [undefined, -3 * HOUR, -61 * MINUTE, -59 * MINUTE, -21 * MINUTE, -CLOCK_AHEAD - 1, -1_000, 0, MINUTE, CLOCK_AHEAD, CLOCK_AHEAD + 1, 3 * MINUTE, 25 * MINUTE, 59 * MINUTE, 61 * MINUTE, 5 * HOUR, 10 * 365 * 24 * HOUR]
+  const resentAfter = [0, 1, 1_000, CLOCK_AHEAD, 10 * MINUTE, 20 * MINUTE, 21 * MINUTE, 40 * MINUTE, 59 * MINUTE, HOUR - 1_000, HOUR]
+
+  // Long after the upgrade (the ids' times in use), and within 2 windows of it (not yet).
+  await redis.set(SINCE_KEY, base - 3 * HOUR)
+  const settled = await resendMatrix(redis, sha, 3600, base, firstSeen, idTimeOffsets, resentAfter)
+  t.equal(settled.cases, firstSeen.length * idTimeOffsets.length * resentAfter.length)
+  t.same(settled.wrong, [], `ids' times in use: each id accepted once, then a duplicate, in all ${settled.cases} cases`)
+  await redis.set(SINCE_KEY, base)
+  const upgrading = await resendMatrix(redis, sha, 3600, base + 7 * HOUR, firstSeen, idTimeOffsets, resentAfter)
+  t.same(upgrading.wrong, [], `within 2 windows of the upgrade: the same in all ${upgrading.cases} cases`)
+})
+
+t.test('the same holds for windows that are not a multiple of 3 seconds, or shorter than the clock allowance', async (t) => {
+  const { redis, sha } = await loaded(t)
+  for (const windowSeconds of [7, 10, 600]) {
+    const base = futureBucketStart(windowSeconds)
+    const window = windowSeconds * 1000
+    const bucket = bucketMs(windowSeconds)
+    await redis.set(SINCE_KEY, base - 3 * window - HOUR)
+    const { cases, wrong } = await resendMatrix(
+      redis, sha, windowSeconds, base,
+      [0, 1, Math.floor(bucket / 2), bucket - 1],
+      [undefined, -2 * window, -window - 1, -CLOCK_AHEAD - 1, -1_000, 0, CLOCK_AHEAD + 1, window, 10 * 365 * 24 * HOUR],
+      [0, 1_000, Math.floor(window / 2), window - 1, window],
+    )
+    t.same(wrong, [], `${windowSeconds} s window: each id accepted once, then a duplicate, in all ${cases} cases`)
+  }
 })
 
 t.test('a long-running tenant looks a fresh UUIDv7 up in one set, an id without a time in four', async (t) => {
-  const { redis } = await testRedis(t)
-  const sha = (await redis.script('LOAD', script)) as string
+  const { redis, sha } = await loaded(t)
   const now = futureBucketStart() + 10 * MINUTE
-  const bucket = Math.floor(now / BUCKET_MS)
+  const bucket = Math.floor(now / bucketMs(3600))
+  await redis.set(SINCE_KEY, now - 3 * HOUR)
   // A tenant that has sent for a whole window has four sets.
   for (let b = bucket - 3; b <= bucket; b++) await redis.sadd(`tributary:dedup:{0}:tenant-a:${b}`, `older-${b}`)
   const fresh = Array.from({ length: 50 }, (_, i) => ({ token: uuidv7At(now - 1_000 + i, i), idTime: now - 1_000 + i }))
@@ -85,31 +132,59 @@ t.test('a long-running tenant looks a fresh UUIDv7 up in one set, an id without 
   t.equal(await send(redis, sha, now, 'tenant-a', plain), 'a'.repeat(50))
   t.equal(await smismemberCalls(redis), 4, 'ids without a time: four lookups each')
 
-  t.equal(await send(redis, sha, now + MINUTE, 'tenant-a', [...fresh, ...plain]), 'd'.repeat(100), 'all of them are duplicates a minute later')
+  await redis.set(SINCE_KEY, now - 90 * MINUTE)
+  const more = Array.from({ length: 50 }, (_, i) => ({ token: uuidv7At(now - 500 + i, 100 + i), idTime: now - 500 + i }))
+  await redis.config('RESETSTAT')
+  t.equal(await send(redis, sha, now, 'tenant-a', more), 'a'.repeat(50))
+  t.equal(await smismemberCalls(redis), 4, 'within 2 windows of the upgrade, UUIDv7s too are looked up in all four')
+
+  t.equal(await send(redis, sha, now + MINUTE, 'tenant-a', [...fresh, ...plain, ...more]), 'd'.repeat(150), 'all of them are duplicates a minute later')
   t.equal(await send(redis, sha, now + MINUTE, 'tenant-a', [{ token: `older-${bucket - 3}`, idTime: 0 }]), 'd', 'an id of the oldest set still counts')
 })
 
-t.test('an id from a clock far ahead is kept at most a window ahead, so its set still expires', async (t) => {
+t.test('ingest sends the ids\' times: a fresh UUIDv7 costs one or two lookups, another id four', async (t) => {
   const { redis } = await testRedis(t)
-  const sha = (await redis.script('LOAD', script)) as string
-  const now = futureBucketStart() + 10 * MINUTE
-  const farAhead = now + 10 * 365 * 24 * HOUR
-  t.equal(await send(redis, sha, now, 'tenant-a', [{ token: uuidv7At(farAhead, 1), idTime: farAhead }]), 'a')
-  const keys = await redis.keys('tributary:dedup:{0}:tenant-a:*')
-  t.equal(keys.length, 1)
-  const expiresAt = await redis.call('EXPIRETIME', keys[0]!)
-  t.ok(Number(expiresAt) <= (now + 2 * WINDOW_SECONDS * 1000 + BUCKET_MS) / 1000 + 60, `expires ${Number(expiresAt) - now / 1000} s after the call: at most two windows, a bucket and a minute`)
+  const log = createEventLog(redis, { shards: 1, sessionTimeoutMs: 1_800_000, dedupWindowSeconds: 3600, sessionStateTtlSeconds: 86_400, rateLimitPerSecond: 0, backlogCap: 0 })
+  await redis.set(SINCE_KEY, Date.now() - 3 * HOUR)
+  const bucket = Math.floor(Date.now() / bucketMs(3600))
+  const tenant = '00000000-0000-7000-8000-000000000001'
+  for (let b = bucket - 3; b <= bucket; b++) await redis.sadd(`tributary:dedup:{0}:${tenant}:${b}`, `older-${b}`)
+  const events = (id: () => string) => Array.from({ length: 20 }, () => ({ event: { eventId: id(), type: 'pageview', occurredAt: Date.now(), anonymousId: 'a', page: '/' }, json: '{}' }))
+  await redis.config('RESETSTAT')
+  t.match(await log.appendEvents(tenant, 'key-a', events(() => uuidv7()), Date.now()), { outcome: 'ok' })
+  // Two in the first 2 minutes of a set's 20, when a fresh id may still be in the one before.
+  t.ok((await smismemberCalls(redis)) <= 2, 'UUIDv7s: at most two lookups')
+  let n = 0
+  await redis.config('RESETSTAT')
+  t.match(await log.appendEvents(tenant, 'key-a', events(() => `order-${n++}`), Date.now()), { outcome: 'ok' })
+  t.equal(await smismemberCalls(redis), 4, 'other ids: four')
 })
 
-t.test('ids kept by the version before id times (always in the bucket of their first sighting) are still duplicates', async (t) => {
-  const { redis } = await testRedis(t)
-  const sha = (await redis.script('LOAD', script)) as string
+t.test('an id that arrives before its own time is kept in the ahead set of its bucket too, no longer than any id', async (t) => {
+  const { redis, sha } = await loaded(t)
+  const now = futureBucketStart() + 10 * MINUTE
+  await redis.set(SINCE_KEY, now - 3 * HOUR)
+  const farAhead = now + 10 * 365 * 24 * HOUR
+  const id = uuidv7At(farAhead, 1)
+  t.equal(await send(redis, sha, now, 'tenant-a', [{ token: id, idTime: farAhead }, { token: uuidv7At(now, 2), idTime: now }]), 'aa')
+  const bucket = Math.floor(now / bucketMs(3600))
+  t.same(await redis.smembers(`tributary:dedup-ahead:{0}:tenant-a:${bucket}`), [id], 'only the id from ahead')
+  t.ok(await redis.sismember(`tributary:dedup:{0}:tenant-a:${bucket}`, id), 'and in the set of its bucket')
+  for (const key of await redis.keys('tributary:dedup*:{0}:tenant-a:*')) {
+    const expiresAt = Number(await redis.call('EXPIRETIME', key)) * 1000
+    t.ok(expiresAt >= now + HOUR && expiresAt <= (bucket + 1) * bucketMs(3600) + HOUR + MINUTE, `${key} expires a window after its bucket, and a minute`)
+  }
+})
+
+t.test('ids kept by the version before id times are still duplicates, from ahead too while the upgrade is recent', async (t) => {
+  const { redis, sha } = await loaded(t)
   const at = futureBucketStart() + 15 * MINUTE
-  // What that version did for any id; it holds for this one as long as the id's clock ran
-  // at most CLOCK_AHEAD (2 minutes) ahead of ingest's.
-  for (const [n, offset] of [-HOUR, -1_000, 0, MINUTE, 2 * MINUTE].entries()) {
+  // That version kept every id in the set of its first sighting, and kept no ahead sets.
+  // The upgrade began 10 minutes before the id was first seen.
+  await redis.set(SINCE_KEY, at - 10 * MINUTE)
+  for (const [n, offset] of [-HOUR, -1_000, 0, MINUTE, CLOCK_AHEAD, 5 * MINUTE, 30 * MINUTE].entries()) {
     const id = uuidv7At(at + offset, n)
-    await redis.sadd(`tributary:dedup:{0}:tenant-a:${Math.floor(at / BUCKET_MS)}`, id)
+    await redis.sadd(seenKey('tenant-a', at, 3600), id)
     for (const after of [0, 5 * MINUTE, 25 * MINUTE, 59 * MINUTE]) {
       t.equal(await send(redis, sha, at + after, 'tenant-a', [{ token: id, idTime: at + offset }]), 'd', `id time ${offset} ms from its sighting, resent ${after / MINUTE} min later`)
     }

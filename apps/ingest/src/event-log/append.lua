@@ -161,42 +161,46 @@ for r = 1, nRequests do
 end
 
 -- Seen event ids live in per-tenant sets, one per time bucket of a third of dedupTtl
--- (rounded up to whole seconds), and expire a minute after the last of their ids has been
--- kept dedupTtl. Each lookup in a set of millions costs ~1.3 µs (memory latency), so where
--- an id is looked up matters more than anything else here.
+-- (rounded up to whole seconds): an id goes in the set of the bucket it was first seen in,
+-- and each set expires a minute after its last id has been kept dedupTtl. Each lookup in a
+-- set of millions costs ~1.3 µs (memory latency), so where an id is looked up matters more
+-- than anything else here.
 --
--- An id is kept in the bucket of when it was first seen, except that a UUIDv7 made more
--- than CLOCK_AHEAD after that (by a sender whose clock runs ahead) is kept in the bucket of
--- its own time less CLOCK_AHEAD, at most a window ahead: storedBucket(t, at), for id time t
--- (0 if none) and first-seen time `at`. It rises with `at`, so an id first seen in the last
--- window, [now - window, now], is in one of the buckets from storedBucket(t, now - window)
--- to storedBucket(t, now). For an id without a time that is the last 4 buckets; for a UUIDv7
--- made a moment ago, usually only the current one: a long-running tenant then pays one
--- lookup per event instead of four (lua-cost.ts). The sender's clock never decides whether
--- an id is new, only which sets can hold it.
--- The version before this kept every id in the set of its first sighting: those ids are
--- found here, and this version's ids are found there, except ids made more than
--- CLOCK_AHEAD ahead of their first sighting and resent across a set's boundary while both
--- versions run (Postgres's key still stores such an event once).
+-- An id without a time is looked up in every set that can hold an id first seen in the
+-- last window: the last 4. A UUIDv7 (ingest sends its time t, else 0) cannot have been
+-- first seen before t - CLOCK_AHEAD unless its sender's clock ran more than CLOCK_AHEAD
+-- ahead; so it is looked up only from the set of max(now - window, t - CLOCK_AHEAD): for
+-- an id made a moment ago, the current set alone (two in a set's first CLOCK_AHEAD), and a
+-- long-running tenant pays one lookup per event instead of four (lua-cost.ts). An id that
+-- does arrive more than CLOCK_AHEAD before its own time also goes in the ahead set of its
+-- bucket (few ids, small sets), where every UUIDv7 is looked up too. So the sender's clock
+-- never decides whether an id is new, and each id stays where the previous version of this
+-- script looks for it.
+--
+-- That previous version kept no ahead sets. For 2 windows after this one first runs on a
+-- shard (`dedup-timed-since`), UUIDv7s are looked up like ids without a time, so that ids
+-- it kept while a rollout ran (if it took at most a window) are all found.
 local CLOCK_AHEAD = 2 * MINUTE
 local window = dedupTtl * 1000
 local BUCKETS = 4
 local bucketSeconds = math.ceil(dedupTtl / (BUCKETS - 1))
 local function bucketAt(ms) return floor(floor(ms / 1000) / bucketSeconds) end
 local bucket = bucketAt(now)
-local function storedBucket(t, at)
-  local kept = at
-  if t - CLOCK_AHEAD > kept then kept = math.min(t - CLOCK_AHEAD, at + window) end
-  return bucketAt(kept)
-end
-local function seenKey(tenant, b) return ns .. 'dedup:' .. tag .. ':' .. tenant .. ':' .. b end
--- Ids without a time: every bucket that can hold an id of the last window, up to 4.
-local untimedFrom = math.max(bucket - BUCKETS + 1, bucketAt(now - window))
--- An id time in [onlyCurrentFrom, onlyCurrentTo) can only be in the current bucket (both ends
--- of its range are); one below aheadFrom is kept there. Shortcuts for the usual case.
 local bucketStart = bucket * bucketSeconds * 1000
-local onlyCurrentFrom, onlyCurrentTo = bucketStart + CLOCK_AHEAD, bucketStart + bucketSeconds * 1000 + CLOCK_AHEAD
-local aheadFrom = onlyCurrentTo
+local function seenKey(tenant, b) return ns .. 'dedup:' .. tag .. ':' .. tenant .. ':' .. b end
+local function aheadKey(tenant, b) return ns .. 'dedup-ahead:' .. tag .. ':' .. tenant .. ':' .. b end
+-- The oldest bucket that can hold an id first seen in the last window (at most 4 back).
+local oldest = math.max(bucket - BUCKETS + 1, bucketAt(now - window))
+local timesUsable = true
+do
+  local sinceKey = ns .. 'dedup-timed-since:' .. tag
+  local since = tonumber(redis.call('GET', sinceKey))
+  if since == nil then
+    redis.call('SET', sinceKey, now)
+    since = now
+  end
+  timesUsable = now >= since + 2 * window
+end
 -- Until 4bb1bce the sets were 7 buckets of a sixth of dedupTtl, under 'seen:'. Those that
 -- still exist are read too, so an upgrade forgets no id; they are gone a window after it,
 -- and then this costs one EXISTS each. Remove once no deployment can hold them.
@@ -207,52 +211,57 @@ local seenBefore = {} -- tenant -> { token -> true }
 for tenant, list in pairs(tokensOf) do
   local seen = {}
   local times = idTimesOf[tenant]
-  -- bucket -> the tokens to look up there; `untimed` go to every bucket from untimedFrom.
-  local current = {}
-  local untimed, timed = {}, { [bucket] = current }
-  local lowest, highest = untimedFrom, bucket
+  -- fromBucket[b]: the tokens whose lookups start at bucket b (and run to the current one).
+  local fromBucket, timed = {}, {}
   for i = 1, #list do
     local t = times[i]
-    if t == 0 then
-      untimed[#untimed + 1] = list[i]
-    elseif t >= onlyCurrentFrom and t < onlyCurrentTo then
-      current[#current + 1] = list[i]
-    else
-      local from, to = math.max(bucket - BUCKETS + 1, storedBucket(t, now - window)), storedBucket(t, now)
-      for b = from, to do
-        local tokens = timed[b]
-        if tokens == nil then
-          tokens = {}
-          timed[b] = tokens
-        end
-        tokens[#tokens + 1] = list[i]
+    local from = oldest
+    if t ~= 0 and timesUsable then
+      timed[#timed + 1] = list[i]
+      -- Shortcut for the usual case: t - CLOCK_AHEAD in the current bucket.
+      if t - CLOCK_AHEAD >= bucketStart then
+        from = bucket
+      else
+        from = math.max(oldest, bucketAt(math.max(now - window, math.min(t - CLOCK_AHEAD, now))))
       end
-      if from < lowest then lowest = from end
-      if to > highest then highest = to end
     end
+    local tokens = fromBucket[from]
+    if tokens == nil then
+      tokens = {}
+      fromBucket[from] = tokens
+    end
+    tokens[#tokens + 1] = list[i]
   end
   local lookups = {} -- { key, tokens }
-  if #current == 0 then timed[bucket] = nil end
-  for b = lowest, highest do
-    local tokens = timed[b]
-    if b >= untimedFrom and b <= bucket and #untimed > 0 then
-      if tokens == nil then
-        tokens = untimed
+  local tokens = {}
+  for b = oldest, bucket do
+    -- Every token whose lookups have started by b; one list, grown bucket by bucket.
+    local starting = fromBucket[b]
+    if starting ~= nil then
+      if #tokens == 0 then
+        tokens = starting
       else
-        for _, token in ipairs(untimed) do tokens[#tokens + 1] = token end
+        tokens = { unpack(tokens) }
+        for _, token in ipairs(starting) do tokens[#tokens + 1] = token end
       end
     end
-    if tokens ~= nil then lookups[#lookups + 1] = { seenKey(tenant, b), tokens } end
+    if #tokens > 0 then lookups[#lookups + 1] = { seenKey(tenant, b), tokens } end
+  end
+  if #timed > 0 then
+    local aheadKeys = {}
+    for b = oldest, bucket do aheadKeys[#aheadKeys + 1] = aheadKey(tenant, b) end
+    if redis.call('EXISTS', unpack(aheadKeys)) > 0 then
+      for _, key in ipairs(aheadKeys) do lookups[#lookups + 1] = { key, timed } end
+    end
   end
   for b = legacyBucket - 6, legacyBucket do
     local key = legacySeenKey(tenant, b)
     if redis.call('EXISTS', key) == 1 then lookups[#lookups + 1] = { key, list } end
   end
   for _, lookup in ipairs(lookups) do
-    local tokens = lookup[2]
-    local found = redis.call('SMISMEMBER', lookup[1], unpack(tokens))
-    for i = 1, #tokens do
-      if found[i] == 1 then seen[tokens[i]] = true end
+    local found = redis.call('SMISMEMBER', lookup[1], unpack(lookup[2]))
+    for i = 1, #lookup[2] do
+      if found[i] == 1 then seen[lookup[2][i]] = true end
     end
   end
   seenBefore[tenant] = seen
@@ -263,7 +272,7 @@ local tenants = {}
 local function stateOf(tenant)
   local s = tenants[tenant]
   if s == nil then
-    s = { newTokens = {}, users = {}, sessions = {}, perMinute = {}, pages = {}, userSessions = {}, known = {} } -- newTokens: bucket -> { tokens }
+    s = { newTokens = {}, aheadTokens = {}, users = {}, sessions = {}, perMinute = {}, pages = {}, userSessions = {}, known = {} }
     tenants[tenant] = s
   end
   return s
@@ -334,7 +343,7 @@ for r = 1, nRequests do
     local tenant, count = req.tenant, req.count
     local s = stateOf(tenant)
     local seen = seenBefore[tenant]
-    local newTokens, users, sessions, perMinute, pagesOf = s.newTokens, s.users, s.sessions, s.perMinute, s.pages
+    local newTokens, aheadTokens, users, sessions, perMinute, pagesOf = s.newTokens, s.aheadTokens, s.users, s.sessions, s.perMinute, s.pages
     local tokens, ats, pages, idTimes = req.tokens, req.ats, req.pages, req.idTimes
     -- A string when every event of the request has it, else one per event.
     local sharedUser = type(req.userKeys) == 'string' and req.userKeys or nil
@@ -368,14 +377,8 @@ for r = 1, nRequests do
           status = 'u'
         else
           seen[token] = true
-          local b = bucket
-          if idTimes ~= 0 and idTimes[i] >= aheadFrom then b = storedBucket(idTimes[i], now) end
-          local kept = newTokens[b]
-          if kept == nil then
-            kept = {}
-            newTokens[b] = kept
-          end
-          kept[#kept + 1] = token
+          newTokens[#newTokens + 1] = token
+          if idTimes ~= 0 and idTimes[i] - CLOCK_AHEAD > now then aheadTokens[#aheadTokens + 1] = token end
           nAccepted = nAccepted + 1
           accepted[nAccepted], sessionIds[nAccepted], userKeys[nAccepted] = i, sessionId, userKey
           if at > activeUsersFrom and (users[userKey] or 0) < at then users[userKey] = at end
@@ -420,10 +423,16 @@ for r = 1, nRequests do
 end
 
 for tenant, s in pairs(tenants) do
-  for b, tokens in pairs(s.newTokens) do
-    local key = seenKey(tenant, b)
-    redis.call('SADD', key, unpack(tokens))
-    redis.call('EXPIREAT', key, (b + 1) * bucketSeconds + dedupTtl + 60)
+  local keepUntil = (bucket + 1) * bucketSeconds + dedupTtl + 60
+  if #s.newTokens > 0 then
+    local key = seenKey(tenant, bucket)
+    redis.call('SADD', key, unpack(s.newTokens))
+    redis.call('EXPIREAT', key, keepUntil)
+  end
+  if #s.aheadTokens > 0 then
+    local key = aheadKey(tenant, bucket)
+    redis.call('SADD', key, unpack(s.aheadTokens))
+    redis.call('EXPIREAT', key, keepUntil)
   end
   for _, state in pairs(s.userSessions) do
     if state.dirty then

@@ -93,14 +93,15 @@ t.test('an id resent at any time within the window is a duplicate, whatever the 
   const settled = await resendMatrix(redis, sha, 3600, base, firstSeen, idTimeOffsets, resentAfter)
   t.equal(settled.cases, firstSeen.length * idTimeOffsets.length * resentAfter.length)
   t.same(settled.wrong, [], `ids' times in use: each id accepted once, then a duplicate, in all ${settled.cases} cases`)
-  await redis.set(SINCE_KEY, base)
+  // The upgrade began 10 minutes before the first of these (every resend is within 2 windows).
+  await redis.set(SINCE_KEY, base + 7 * HOUR - 10 * MINUTE)
   const upgrading = await resendMatrix(redis, sha, 3600, base + 7 * HOUR, firstSeen, idTimeOffsets, resentAfter)
   t.same(upgrading.wrong, [], `within 2 windows of the upgrade: the same in all ${upgrading.cases} cases`)
 })
 
 t.test('the same holds for windows that are not a multiple of 3 seconds, or shorter than the clock allowance', async (t) => {
   const { redis, sha } = await loaded(t)
-  for (const windowSeconds of [7, 10, 600]) {
+  for (const windowSeconds of [1, 2, 7, 10, 600]) {
     const base = futureBucketStart(windowSeconds)
     const window = windowSeconds * 1000
     const bucket = bucketMs(windowSeconds)
@@ -189,4 +190,41 @@ t.test('ids kept by the version before id times are still duplicates, from ahead
       t.equal(await send(redis, sha, at + after, 'tenant-a', [{ token: id, idTime: at + offset }]), 'd', `id time ${offset} ms from its sighting, resent ${after / MINUTE} min later`)
     }
   }
+})
+
+t.test('one call whose ids start their lookups in different sets finds every one of them', async (t) => {
+  const { redis, sha } = await loaded(t)
+  const now = futureBucketStart() + 10 * MINUTE
+  await redis.set(SINCE_KEY, now - 3 * HOUR)
+  const plain = { token: 'plain', idTime: 0 }
+  const old = { token: uuidv7At(now - 50 * MINUTE, 1), idTime: now - 50 * MINUTE }
+  const fresh = { token: uuidv7At(now - 1_000, 2), idTime: now - 1_000 }
+  const ahead = { token: uuidv7At(now + 30 * MINUTE, 3), idTime: now + 30 * MINUTE }
+  // First sightings in the current set, two sets back, the current one and the one before.
+  t.equal(await send(redis, sha, now - 5 * MINUTE, 'tenant-a', [plain]), 'a')
+  t.equal(await send(redis, sha, now - 45 * MINUTE, 'tenant-a', [old]), 'a')
+  t.equal(await send(redis, sha, now - 1_000, 'tenant-a', [fresh]), 'a')
+  t.equal(await send(redis, sha, now - 15 * MINUTE, 'tenant-a', [ahead]), 'a')
+  t.equal(await send(redis, sha, now, 'tenant-a', [fresh, plain, ahead, old, { token: 'new', idTime: 0 }, { token: uuidv7At(now, 4), idTime: now }]), 'ddddaa', 'all four found in one call; the new ones accepted')
+})
+
+t.test('the first call after the upgrade marks it, and ids the previous version kept from ahead are found', async (t) => {
+  const { redis, sha } = await loaded(t)
+  const now = futureBucketStart() + 10 * MINUTE
+  // Kept by the previous version 15 minutes ago (the set before this one), 30 minutes ahead.
+  const id = uuidv7At(now + 15 * MINUTE, 1)
+  await redis.sadd(seenKey('tenant-a', now - 15 * MINUTE, 3600), id)
+  t.equal(await redis.get(SINCE_KEY), null)
+  t.equal(await send(redis, sha, now, 'tenant-a', [{ token: id, idTime: now + 15 * MINUTE }]), 'd')
+  t.equal(await redis.get(SINCE_KEY), String(now), 'marked at the first call')
+})
+
+t.test('a rollout that took just under a window: what the previous version kept last is still found', async (t) => {
+  const { redis, sha } = await loaded(t)
+  const since = futureBucketStart() + 5 * MINUTE
+  await redis.set(SINCE_KEY, since)
+  const at = since + HOUR - 1
+  const id = uuidv7At(at + 30 * MINUTE, 1)
+  await redis.sadd(seenKey('tenant-a', at, 3600), id)
+  t.equal(await send(redis, sha, at + HOUR, 'tenant-a', [{ token: id, idTime: at + 30 * MINUTE }]), 'd', 'a window after, 1 ms before the ids\' times are used')
 })

@@ -173,13 +173,15 @@ end
 -- an id made a moment ago, the current set alone (two in a set's first CLOCK_AHEAD), and a
 -- long-running tenant pays one lookup per event instead of four (lua-cost.ts). An id that
 -- does arrive more than CLOCK_AHEAD before its own time also goes in the ahead set of its
--- bucket (few ids, small sets), where every UUIDv7 is looked up too. So the sender's clock
--- never decides whether an id is new, and each id stays where the previous version of this
--- script looks for it.
+-- bucket (few ids, small sets), and a UUIDv7 is also looked up in the ahead sets older than
+-- its first bucket. So the sender's clock never decides whether an id is new, and each id
+-- stays where the previous version of this script looks for it.
 --
 -- That previous version kept no ahead sets. For 2 windows after this one first runs on a
 -- shard (`dedup-timed-since`), UUIDv7s are looked up like ids without a time, so that ids
--- it kept while a rollout ran (if it took at most a window) are all found.
+-- it kept while a rollout ran (if it took less than a window) are all found. The same goes
+-- for any other time both versions run (infra/README.md: delete the key when a rollback
+-- starts).
 local CLOCK_AHEAD = 2 * MINUTE
 local window = dedupTtl * 1000
 local BUCKETS = 4
@@ -191,13 +193,18 @@ local function seenKey(tenant, b) return ns .. 'dedup:' .. tag .. ':' .. tenant 
 local function aheadKey(tenant, b) return ns .. 'dedup-ahead:' .. tag .. ':' .. tenant .. ':' .. b end
 -- The oldest bucket that can hold an id first seen in the last window (at most 4 back).
 local oldest = math.max(bucket - BUCKETS + 1, bucketAt(now - window))
+-- The mark lapses once no call of this version has come for MARK_TTL: after a rollback
+-- that long, the next call of this version starts the 2 windows again.
+local MARK_TTL = 5 * MINUTE
 local timesUsable = true
 do
   local sinceKey = ns .. 'dedup-timed-since:' .. tag
   local since = tonumber(redis.call('GET', sinceKey))
   if since == nil then
-    redis.call('SET', sinceKey, now)
+    redis.call('SET', sinceKey, now, 'PX', MARK_TTL)
     since = now
+  else
+    redis.call('PEXPIRE', sinceKey, MARK_TTL)
   end
   timesUsable = now >= since + 2 * window
 end
@@ -212,18 +219,19 @@ for tenant, list in pairs(tokensOf) do
   local seen = {}
   local times = idTimesOf[tenant]
   -- fromBucket[b]: the tokens whose lookups start at bucket b (and run to the current one).
-  local fromBucket, timed = {}, {}
+  local fromBucket = {}
+  local anyLate = false -- a UUIDv7 whose lookups start after the oldest bucket
   for i = 1, #list do
     local t = times[i]
     local from = oldest
     if t ~= 0 and timesUsable then
-      timed[#timed + 1] = list[i]
       -- Shortcut for the usual case: t - CLOCK_AHEAD in the current bucket.
       if t - CLOCK_AHEAD >= bucketStart then
         from = bucket
       else
         from = math.max(oldest, bucketAt(math.max(now - window, math.min(t - CLOCK_AHEAD, now))))
       end
+      anyLate = anyLate or from > oldest
     end
     local tokens = fromBucket[from]
     if tokens == nil then
@@ -247,11 +255,18 @@ for tenant, list in pairs(tokensOf) do
     end
     if #tokens > 0 then lookups[#lookups + 1] = { seenKey(tenant, b), tokens } end
   end
-  if #timed > 0 then
+  -- An ahead set is part of the set of its bucket, so a UUIDv7 needs only the ahead sets
+  -- before the bucket its lookups start at: none for one made a moment ago.
+  if anyLate then
     local aheadKeys = {}
-    for b = oldest, bucket do aheadKeys[#aheadKeys + 1] = aheadKey(tenant, b) end
-    if redis.call('EXISTS', unpack(aheadKeys)) > 0 then
-      for _, key in ipairs(aheadKeys) do lookups[#lookups + 1] = { key, timed } end
+    for b = oldest, bucket - 1 do aheadKeys[#aheadKeys + 1] = aheadKey(tenant, b) end
+    if #aheadKeys > 0 and redis.call('EXISTS', unpack(aheadKeys)) > 0 then
+      local later = {} -- the UUIDv7s whose lookups start after b
+      for b = bucket - 1, oldest, -1 do
+        -- Above the oldest bucket, only UUIDv7s start.
+        for _, token in ipairs(fromBucket[b + 1] or {}) do later[#later + 1] = token end
+        if #later > 0 then lookups[#lookups + 1] = { aheadKey(tenant, b), { unpack(later) } } end
+      end
     end
   end
   for b = legacyBucket - 6, legacyBucket do

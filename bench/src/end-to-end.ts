@@ -87,6 +87,8 @@ export async function benchEndToEnd(servers: TestServers, options: { stepSeconds
   let run = 0
   /** Request numbers of the acked requests of the hold: 50 ids each, written out only to check them. */
   const acked: number[] = []
+  /** 2xx answers of the hold that did not accept all 50 events (there should be none). */
+  const notAccepted: string[] = []
   const redis = new Redis(servers.redisUrl)
   const noPeaks = (): HoldMemory => ({ ingestPeakRssMb: 0, workerPeakRssMb: 0, redisPeakUsedMemoryMb: 0, peakStreamEntries: 0 })
   const memory = noPeaks()
@@ -136,11 +138,16 @@ export async function benchEndToEnd(servers: TestServers, options: { stepSeconds
             context.id = id
             return { ...req, body: body(id) }
           },
-          onResponse: (status, _body, ctx: object) => {
+          onResponse: (status, responseBody, ctx: object) => {
             const context = ctx as Record<string, unknown>
             if (status !== 202) return
             const id = context.id as number
-            if (keepLedger) acked.push(id)
+            if (keepLedger) {
+              acked.push(id)
+              // Every event of the bench is new: an answer that accepted fewer than 50 is itself a finding.
+              const accepted = (JSON.parse(responseBody) as { accepted?: number }).accepted
+              if (accepted !== 50) notAccepted.push(`request ${id}: ${responseBody}`)
+            }
             if (id % 10 === 0) sent.set(eventIdOf(tag, stampOf(id), 0), performance.now())
           },
         },
@@ -185,11 +192,27 @@ export async function benchEndToEnd(servers: TestServers, options: { stepSeconds
     const candidates = steps.filter(isSteady).map((s) => s.offeredEventsPerSecond).sort((a, b) => b - a)
     for (const rate of options.holdSeconds > 0 ? candidates : []) {
       acked.length = 0
+      notAccepted.length = 0
       Object.assign(memory, noPeaks())
       const held = await step(rate, options.holdSeconds, true)
-      const storedIds = new Set((await sql`select event_id from user_activities where tenant_id = ${tenant.tenantId} and event_id like ${`r${run}-%`}`).map((r) => r.event_id as string))
-      let lost = 0
-      for (const id of acked) for (let i = 0; i < 50; i++) if (!storedIds.has(eventIdOf(`r${run}`, stampOf(id), i))) lost++
+      // The step ends once every sampled request (1 in 10) is stored; the worker may still be
+      // writing others. Read until all acked events are there, or the count has stood still
+      // for 2 s (30 s at most): only then is a missing event lost.
+      const unstored = (ids: Set<string>) => {
+        let missing = 0
+        for (const id of acked) for (let i = 0; i < 50; i++) if (!ids.has(eventIdOf(`r${run}`, stampOf(id), i))) missing++
+        return missing
+      }
+      let storedIds = new Set<string>()
+      for (let still = 0, deadline = performance.now() + 30_000; ; ) {
+        const ids = new Set((await sql`select event_id from user_activities where tenant_id = ${tenant.tenantId} and event_id like ${`r${run}-%`}`).map((r) => r.event_id as string))
+        still = ids.size === storedIds.size ? still + 1 : 0
+        storedIds = ids
+        if (unstored(storedIds) === 0 || still >= 4 || performance.now() > deadline) break
+        await new Promise((r) => setTimeout(r, 500))
+      }
+      const lost = unstored(storedIds)
+      if (notAccepted.length > 0) log(`${notAccepted.length} acked requests did not accept all 50 events, e.g. ${notAccepted.slice(0, 3).join('; ')}`)
       const hold: Hold = { ...held, acked: acked.length * 50, stored: storedIds.size, lost, memory: { ...memory } }
       // Stored may exceed acked: requests still in flight when the load stopped were written but not counted.
       log(`held ${rate} events/s for ${options.holdSeconds} s: ${hold.acked} acked, ${storedIds.size} stored (in-flight requests included), ${lost} acked but lost`)

@@ -27,7 +27,7 @@ try {
   const threads: Record<string, string | number> = { 'ingest main thread': mainThread, redis: servers.redis.pid!, loadgen: process.pid }
   const waitedBefore = Object.fromEntries(Object.entries(threads).map(([name, pid]) => [name, runqueueWaitSeconds(pid)]))
   const timedFrom = performance.now()
-  const { result, shares } = await cpuShares({ ingest: server.child.pid!, 'ingest main thread': mainThread, redis: servers.redis.pid, loadgen: process.pid }, () => load(scenario, Number(process.env.BENCH_SECONDS ?? 8), connections, server.rss, rate))
+  const { result, shares } = await cpuShares({ ingest: server.child.pid!, ...threads }, () => load(scenario, Number(process.env.BENCH_SECONDS ?? 8), connections, server.rss, rate))
   const timed = (performance.now() - timedFrom) / 1000
   const waited = Object.entries(threads).map(([name, pid]) => `${name} ${(((runqueueWaitSeconds(pid) - waitedBefore[name]!) / timed) * 100).toFixed(0)}%`)
   const perRequest = Object.entries(shares).map(([k, v]) => `${k} ${(v * 100).toFixed(0)}% (${((v / result.requestsPerSecond) * 1e6).toFixed(0)} µs/request)`)

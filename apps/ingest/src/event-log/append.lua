@@ -189,6 +189,8 @@ local bucketSeconds = math.ceil(dedupTtl / (BUCKETS - 1))
 local function bucketAt(ms) return floor(floor(ms / 1000) / bucketSeconds) end
 local bucket = bucketAt(now)
 local bucketStart = bucket * bucketSeconds * 1000
+-- When the sets written in this call expire: a minute after their last id has been kept dedupTtl.
+local keepUntil = (bucket + 1) * bucketSeconds + dedupTtl + 60
 local function seenKey(tenant, b) return ns .. 'dedup:' .. tag .. ':' .. tenant .. ':' .. b end
 local function aheadKey(tenant, b) return ns .. 'dedup-ahead:' .. tag .. ':' .. tenant .. ':' .. b end
 -- The oldest bucket that can hold an id first seen in the last window (at most 4 back).
@@ -438,7 +440,6 @@ for r = 1, nRequests do
 end
 
 for tenant, s in pairs(tenants) do
-  local keepUntil = (bucket + 1) * bucketSeconds + dedupTtl + 60
   if #s.newTokens > 0 then
     local key = seenKey(tenant, bucket)
     redis.call('SADD', key, unpack(s.newTokens))

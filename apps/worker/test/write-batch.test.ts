@@ -55,6 +55,26 @@ t.test('a batch holding stored events is merged: only the new ones are copied', 
   t.same(deltas.map((d) => [d.user_key, d.events]), [...expected].sort(), 'the daily metrics get each stored event once: the merge adds only what it copied')
 })
 
+t.test('a merge copies the rows it keeps byte for byte, whatever their size and characters', async (t) => {
+  const { db, sql } = await testDatabase(t)
+  const tenant = await createTenant(db, 'merge-bytes')
+  // Rows from ~100 bytes to ~12 KB, with escapes and multi-byte characters: the COPY data
+  // outgrows its first estimate, and the merge cuts it at each row's end.
+  const event = (i: number): EventInput => ({
+    eventId: `e${i}-é`,
+    type: 'action',
+    userId: `u${i % 3}`,
+    action: i % 2 === 0 ? 'tab\there' : 'x',
+    metadata: { i, text: '€😀 \t\n'.repeat(i % 5 === 0 ? 1_000 : 1), tab: 'a\tb\nc\\d' },
+  })
+  const all = Array.from({ length: 60 }, (_, i) => event(i))
+  await writeBatch(db, [entry(tenant.tenantId, all.filter((_, i) => i % 4 === 1))], 10_000)
+  const merged = await writeBatch(db, [entry(tenant.tenantId, all)], 10_000)
+  t.same({ path: merged.path, inserted: merged.inserted }, { path: 'merge', inserted: 45 })
+  const rows = await sql`select event_id, action, metadata from user_activities order by (metadata->>'i')::int`
+  t.same(rows.map((r) => ({ ...r })), all.map((e) => ({ event_id: e.eventId, action: e.action, metadata: e.metadata })))
+})
+
 t.test('two writers of the same batch at once (a redelivery claimed while the first still writes) store it once', async (t) => {
   const { db, sql } = await testDatabase(t)
   const tenant = await createTenant(db, 'race')

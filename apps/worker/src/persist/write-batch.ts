@@ -69,9 +69,9 @@ async function writeRows(db: Database, { activities, sessions }: BatchRows, stat
     await tx.unsafe(`set local statement_timeout = ${Math.floor(statementTimeoutMs)}`)
     let inserted = 0
     await lockTenants(tx, activities.tenantIds)
-    const { copyText, count, groups } = path === 'copy' ? activities : await unstoredRows(tx, activities)
+    const { copyData, count, groups } = path === 'copy' ? activities : await unstoredRows(tx, activities)
     if (count > 0) {
-      await copyIn(tx, `copy user_activities (${ACTIVITY_COLUMNS}) from stdin`, copyText)
+      await copyIn(tx, `copy user_activities (${ACTIVITY_COLUMNS}) from stdin`, copyData)
       await appendDeltas(tx, groups)
       inserted = count
     }
@@ -116,8 +116,8 @@ async function lockTenants(tx: TransactionSql, tenantIds: string[]): Promise<voi
   }
 }
 
-/** The rows of the events not stored yet, as COPY text, and what they add to the daily metrics. */
-async function unstoredRows(tx: TransactionSql, activities: ActivityRows): Promise<{ copyText: string; count: number; groups: ActivityGroups }> {
+/** The rows of the events not stored yet, as COPY data, and what they add to the daily metrics. */
+async function unstoredRows(tx: TransactionSql, activities: ActivityRows): Promise<{ copyData: Buffer; count: number; groups: ActivityGroups }> {
   if (activities.count === 0) return activities
   // Positions (1-based), so that no key has to be compared as text on this side.
   const stored = await tx.unsafe<{ n: string }[]>(
@@ -128,17 +128,18 @@ async function unstoredRows(tx: TransactionSql, activities: ActivityRows): Promi
   const storedAt = new Set(stored.map((r) => Number(r.n) - 1))
   const kept: number[] = []
   for (let i = 0; i < activities.count; i++) if (!storedAt.has(i)) kept.push(i)
-  const lines = activities.copyText.split('\n')
-  return { copyText: kept.map((i) => `${lines[i]}\n`).join(''), count: kept.length, groups: groupsOfRows(activities, kept) }
+  const { copyData, lineEnds } = activities
+  const lines = kept.map((i) => copyData.subarray(i === 0 ? 0 : lineEnds[i - 1], lineEnds[i]))
+  return { copyData: Buffer.concat(lines), count: kept.length, groups: groupsOfRows(activities, kept) }
 }
 
-/** Streams COPY text into a COPY … FROM STDIN statement; settles once Postgres has answered. */
-async function copyIn(tx: TransactionSql, statement: string, text: string): Promise<void> {
+/** Streams COPY data into a COPY … FROM STDIN statement; settles once Postgres has answered. */
+async function copyIn(tx: TransactionSql, statement: string, data: Buffer): Promise<void> {
   const writable = await tx.unsafe(statement).writable()
   await new Promise<void>((resolve, reject) => {
     writable.once('error', reject)
     writable.once('finish', resolve)
-    writable.end(text)
+    writable.end(data)
   })
 }
 

@@ -204,14 +204,15 @@ export async function benchEndToEnd(servers: TestServers, options: { stepSeconds
         return missing
       }
       let storedIds = new Set<string>()
+      let lost = 0
       for (let still = 0, deadline = performance.now() + 30_000; ; ) {
         const ids = new Set((await sql`select event_id from user_activities where tenant_id = ${tenant.tenantId} and event_id like ${`r${run}-%`}`).map((r) => r.event_id as string))
         still = ids.size === storedIds.size ? still + 1 : 0
         storedIds = ids
-        if (unstored(storedIds) === 0 || still >= 4 || performance.now() > deadline) break
+        lost = unstored(storedIds)
+        if (lost === 0 || still >= 4 || performance.now() > deadline) break
         await new Promise((r) => setTimeout(r, 500))
       }
-      const lost = unstored(storedIds)
       if (notAccepted.length > 0) log(`${notAccepted.length} acked requests did not accept all 50 events, e.g. ${notAccepted.slice(0, 3).join('; ')}`)
       const hold: Hold = { ...held, acked: acked.length * 50, stored: storedIds.size, lost, memory: { ...memory } }
       // Stored may exceed acked: requests still in flight when the load stopped were written but not counted.

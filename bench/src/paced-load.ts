@@ -52,13 +52,15 @@ export async function pacedLoad(options: PacedLoadOptions): Promise<PacedLoadRes
   let failed = 0
   /** Set once the drain is over: what still settles after that is counted as failed already. */
   let closed = false
-  const inFlight = new Set<Promise<void>>()
+  let inFlight = 0
+  /** Resolves the drain's wait once nothing is in flight. */
+  let settledAll: (() => void) | undefined
   const start = performance.now()
   const end = start + options.seconds * 1000
 
   const send = (n: number) => {
     const dueAt = start + n * interval
-    const request = pool
+    void pool
       .request({ method: 'POST', path: options.path, headers: options.headers, body: options.body(n) })
       .then(async (response) => {
         const text = await response.body.text()
@@ -76,8 +78,10 @@ export async function pacedLoad(options: PacedLoadOptions): Promise<PacedLoadRes
       .catch(() => {
         if (!closed) failed++
       })
-      .finally(() => inFlight.delete(request))
-    inFlight.add(request)
+      .finally(() => {
+        if (--inFlight === 0) settledAll?.()
+      })
+    inFlight++
   }
 
   let next = 0
@@ -86,9 +90,15 @@ export async function pacedLoad(options: PacedLoadOptions): Promise<PacedLoadRes
     while (next < due) send(next++)
     await new Promise((resolve) => setTimeout(resolve, 1))
   }
-  const drainDeadline = Math.max(end, performance.now()) + (options.drainMs ?? 30_000)
-  while (inFlight.size > 0 && performance.now() < drainDeadline) await Promise.race([...inFlight, new Promise((resolve) => setTimeout(resolve, 100))])
-  failed += inFlight.size
+  // One wait for all (a race over every pending request, repeated, costs O(n²) and kept the
+  // event loop from sending a queue of thousands).
+  const drainMs = Math.max(end, performance.now()) + (options.drainMs ?? 30_000) - performance.now()
+  if (inFlight > 0) {
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([new Promise<void>((resolve) => (settledAll = resolve)), new Promise<void>((resolve) => (timer = setTimeout(resolve, drainMs)))])
+    clearTimeout(timer)
+  }
+  failed += inFlight
   closed = true
   await pool.destroy()
   latencies.sort((a, b) => a - b)

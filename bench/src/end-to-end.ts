@@ -26,6 +26,8 @@ export interface EndToEndStep {
 }
 
 export interface EndToEndBench {
+  /** How the rate was offered (BENCH_E2E_LOAD). */
+  load: LoadKind
   steps: EndToEndStep[]
   /** The highest rate of the ramp whose step was steady. */
   highestSteadyEventsPerSecond: number
@@ -179,7 +181,7 @@ export async function benchEndToEnd(servers: TestServers, options: { stepSeconds
       if (!isSteady(s)) break
       best = rate
     }
-    const outcome: EndToEndBench = { steps, highestSteadyEventsPerSecond: best, failedHolds: [], heldEventsPerSecond: 0 }
+    const outcome: EndToEndBench = { load: LOAD, steps, highestSteadyEventsPerSecond: best, failedHolds: [], heldEventsPerSecond: 0 }
     const candidates = steps.filter(isSteady).map((s) => s.offeredEventsPerSecond).sort((a, b) => b - a)
     for (const rate of options.holdSeconds > 0 ? candidates : []) {
       acked.length = 0

@@ -122,7 +122,7 @@ try {
     holdSeconds: Number(process.env.BENCH_E2E_HOLD_SECONDS ?? 60),
     rates: [5_000, 10_000, 15_000, 20_000, 25_000, 30_000, 40_000, 50_000, 60_000, 70_000, 80_000],
   }).finally(() => e2eServers.stop())
-  console.log(`| end to end, highest steady rate of the ramp (${endToEnd.steps[0]?.seconds ?? 0} s steps) | ${endToEnd.highestSteadyEventsPerSecond} | | | |`)
+  console.log(`| end to end, highest steady rate of the ramp (${endToEnd.steps[0]?.seconds ?? 0} s steps, ${endToEnd.load} load) | ${endToEnd.highestSteadyEventsPerSecond} | | | |`)
   for (const failed of endToEnd.failedHolds) {
     console.log(`| end to end, not steady for ${failed.seconds} s at ${failed.offeredEventsPerSecond} offered | ${failed.ackedEventsPerSecond.toFixed(0)} acked/s, lag p99 ${failed.lagP99Ms} ms, ${failed.lost} lost of ${failed.acked} acked | | | |`)
   }

@@ -12,7 +12,7 @@ import { offerLoad, type LoadKind } from './offer-load.ts'
 const log = (line: string) => console.error(`[bench] ${line}`)
 
 /** BENCH_E2E_LOAD: how the offered rate is sent (bench/src/offer-load.ts). */
-const LOAD: LoadKind = process.env.BENCH_E2E_LOAD === 'paced' ? 'paced' : 'autocannon'
+const LOAD: LoadKind = process.env.BENCH_E2E_LOAD === 'autocannon' ? 'autocannon' : 'paced'
 
 export interface EndToEndStep {
   offeredEventsPerSecond: number

@@ -3,14 +3,15 @@ import { pacedLoad } from './paced-load.ts'
 
 /**
  * The two ways the end-to-end ramp can offer its rate (BENCH_E2E_LOAD):
- * - `autocannon` (the default): autocannon's `overallRate` on 50 connections. Each connection
- *   may send rate / 50 requests per second, back to back, and its budget restarts every
- *   second; what a connection could not send in its second (it waited on slow answers) is
- *   dropped, not sent late.
- * - `paced`: open-loop (bench/src/paced-load.ts). Request n is due at n / rate whatever
- *   happened before; one that finds the 50 connections busy waits and is sent late, and its
- *   latency counts from when it was due. A stall is then paid for until the queue it built
- *   has drained, which needs spare capacity above the rate.
+ * - `paced` (the default): open-loop (bench/src/paced-load.ts). Request n is due at n / rate
+ *   whatever happened before; one that finds the 50 connections busy waits and is sent late,
+ *   and its latency counts from when it was due. A stall is then paid for until the queue it
+ *   built has drained, which needs spare capacity above the rate.
+ * - `autocannon`: autocannon's `overallRate` on 50 connections. Each connection may send
+ *   rate / 50 requests per second, back to back, and its budget restarts every second; what
+ *   a connection could not send in its second (it waited on slow answers) is dropped, not
+ *   sent late, so a stall costs requests that are never offered. Kept to compare with the
+ *   runs before the paced load was the default.
  */
 export type LoadKind = 'autocannon' | 'paced'
 

@@ -7,6 +7,7 @@ import { batchBodies, gzipBatchBody, load, segmentBatchBody, singleEventBody, st
 import { benchWorker } from './worker.ts'
 import { benchReads } from './reads.ts'
 import { benchEndToEnd } from './end-to-end.ts'
+import { cpuShares } from './cpu.ts'
 
 /**
  * `pnpm bench`: every figure is measured against its ceiling in the same run on the same
@@ -67,14 +68,17 @@ try {
     }
   }
 
-  async function measure(kind: Parameters<typeof scenario>[0], mode: 'real' | 'ceiling', rate?: number, connections = CONNECTIONS): Promise<LoadResult> {
+  async function measure(kind: Parameters<typeof scenario>[0], mode: 'real' | 'ceiling', rate?: number, connections = CONNECTIONS): Promise<MeasuredLoad> {
     await resetRedis()
     const server = await startIngest(env, mode)
     try {
       await load(scenario(kind, server.port), 3, connections, server.rss)
-      const result = await load(scenario(kind, server.port), SECONDS, connections, server.rss, rate)
-      log(`${kind.padEnd(7)} ${mode.padEnd(8)}${connections === CONNECTIONS ? '' : ` ×${connections}`}${rate ? ` @${rate}/s` : ''}: ${result.requestsPerSecond.toFixed(0)} req/s, ${result.eventsPerSecond.toFixed(0)} events/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, RSS ${result.peakRssMb.toFixed(0)} MB${result.non2xx || result.errors ? `, non-2xx ${result.non2xx}, errors ${result.errors}` : ''}`)
-      return result
+      // The load generator runs in this process, so its CPU is this process's.
+      const { result, shares } = await cpuShares({ ingest: server.child.pid!, redis: servers.redis.pid!, loadgen: process.pid }, () => load(scenario(kind, server.port), SECONDS, connections, server.rss, rate))
+      const perRequest = (share: number) => Math.round((share / result.requestsPerSecond) * 1e6)
+      const cpuUsPerRequest = { ingest: perRequest(shares.ingest!), redis: perRequest(shares.redis!), loadgen: perRequest(shares.loadgen!) }
+      log(`${kind.padEnd(7)} ${mode.padEnd(8)}${connections === CONNECTIONS ? '' : ` ×${connections}`}${rate ? ` @${rate}/s` : ''}: ${result.requestsPerSecond.toFixed(0)} req/s, ${result.eventsPerSecond.toFixed(0)} events/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, RSS ${result.peakRssMb.toFixed(0)} MB, CPU per request: ingest ${cpuUsPerRequest.ingest} µs, Redis ${cpuUsPerRequest.redis}, load generator ${cpuUsPerRequest.loadgen}${result.non2xx || result.errors ? `, non-2xx ${result.non2xx}, errors ${result.errors}` : ''}`)
+      return { ...result, cpuUsPerRequest }
     } finally {
       await server.stop()
     }
@@ -82,9 +86,8 @@ try {
 
   // A B A B A B: the 50-event batch, real against ceiling, alternating so drift hits both;
   // the ratio is of the medians, so one disturbed run on either side does not decide it.
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
   async function alternate(connections: number) {
-    const rounds: Array<{ ceiling: LoadResult; real: LoadResult }> = []
+    const rounds: Array<{ ceiling: MeasuredLoad; real: MeasuredLoad }> = []
     for (let i = 0; i < 3; i++) rounds.push({ ceiling: await measure('batch', 'ceiling', undefined, connections), real: await measure('batch', 'real', undefined, connections) })
     // A round whose load generator saw errors or non-2xx answers still counts, but says so in the table.
     const troubled = rounds.flatMap((r) => [r.ceiling, r.real]).filter((r) => r.errors > 0 || r.non2xx > 0).length
@@ -100,7 +103,7 @@ try {
     b.realRps * 50, b.ceilingRps * 50, b.ratio, goal,
   ]
   const at80 = await measure('batch', 'real', Math.round(realRps * 0.8))
-  const others: Record<string, { real: LoadResult; ceiling: LoadResult }> = {}
+  const others: Record<string, { real: MeasuredLoad; ceiling: MeasuredLoad }> = {}
   for (const kind of ['single', 'gzip', 'segment'] as const) others[kind] = { ceiling: await measure(kind, 'ceiling'), real: await measure(kind, 'real') }
 
   const rows = [
@@ -110,6 +113,9 @@ try {
   ] as Array<[string, number, number, number, string]>
   console.log('\n| benchmark | events/s | ceiling events/s | ratio | goal |\n| --- | ---: | ---: | ---: | --- |')
   for (const [name, value, ceiling, ratio, goal] of rows) console.log(`| ${name} | ${value.toFixed(0)} | ${ceiling.toFixed(0)} | ${ratio.toFixed(2)} | ${goal} |`)
+  const budget = cpuBudget(batch.rounds, batch.ceilingRps)
+  console.log(`| ingest 50-event batch: CPU per request (medians of the rounds) | real: ingest ${budget.real.ingest} + Redis ${budget.real.redis} + load generator ${budget.real.loadgen} µs; ceiling: ingest ${budget.ceiling.ingest} + load generator ${budget.ceiling.loadgen} µs | | | |`)
+  console.log(`| ingest 50-event batch: the most ${budget.cores} fully busy cores allow at the real path's costs | ${(budget.maxRealRps * 50).toFixed(0)} | ${(batch.ceilingRps * 50).toFixed(0)} | ${budget.maxRatio.toFixed(2)} | |`)
   redis.disconnect()
   await servers.stop()
   const workerServers = await startTestServers({ appendfsync: 'everysec', postgresFsync: true })
@@ -147,7 +153,7 @@ try {
     when: new Date().toISOString(),
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version },
     settings: { seconds: SECONDS, connections: CONNECTIONS, wideConnections: WIDE_CONNECTIONS, redisAppendfsync: 'always' },
-    ingest: { batch50: { rounds, ratio: batch.ratio, at80 }, batch50Wide: { connections: WIDE_CONNECTIONS, rounds: wide.rounds, ratio: wide.ratio }, ...others },
+    ingest: { batch50: { rounds, ratio: batch.ratio, cpuBudget: budget, at80 }, batch50Wide: { connections: WIDE_CONNECTIONS, rounds: wide.rounds, ratio: wide.ratio }, ...others },
     worker,
     endToEnd,
     reads,
@@ -156,4 +162,27 @@ try {
   log('wrote bench/results/latest.json')
 } finally {
   await servers.stop()
+}
+
+/** A load run with the CPU each process spent per 2xx request (µs), measured from /proc. */
+type MeasuredLoad = LoadResult & { cpuUsPerRequest: { ingest: number; redis: number; loadgen: number } }
+
+/**
+ * What the machine's cores allow the real path at the CPU its requests cost: ingest, Redis
+ * and the load generator share the cores, while the ceiling is bound by its one main
+ * thread. If every core were busy all the time, no more than cores / (sum of the real
+ * path's µs per request) requests per second could be served; the ratio of that to the
+ * ceiling is the most the measured ratio could reach on this machine with these costs.
+ */
+function cpuBudget(rounds: Array<{ ceiling: MeasuredLoad; real: MeasuredLoad }>, ceilingRps: number) {
+  const of = (side: 'real' | 'ceiling', proc: 'ingest' | 'redis' | 'loadgen') => median(rounds.map((r) => r[side].cpuUsPerRequest[proc]))
+  const real = { ingest: of('real', 'ingest'), redis: of('real', 'redis'), loadgen: of('real', 'loadgen') }
+  const ceiling = { ingest: of('ceiling', 'ingest'), loadgen: of('ceiling', 'loadgen') }
+  const cores = os.cpus().length
+  const maxRealRps = (cores * 1e6) / (real.ingest + real.redis + real.loadgen)
+  return { cores, real, ceiling, maxRealRps, maxRatio: maxRealRps / ceilingRps }
+}
+
+function median(xs: number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 }

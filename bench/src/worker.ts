@@ -161,11 +161,18 @@ export async function benchWorker(servers: TestServers, events: number): Promise
     const one = oneSecond.rowsPerSecond > oneFirst.rowsPerSecond ? oneSecond : oneFirst
 
     // Again with two workers: empty tables, the same number of new events in fresh streams.
-    await refill('two-')
-    await sql`checkpoint`
-    const two = await drain(servers, 2, rows, sql)
-    log(`2 workers: ${two.rowsPerSecond.toFixed(0)} rows/s (${two.seconds.toFixed(1)} s), peak RSS ${two.peakRssMb.toFixed(0)} MB`)
-    return { events: rows, copyRowsPerSecond, oneWorkerRowsPerSecond: one.rowsPerSecond, twoWorkersRowsPerSecond: two.rowsPerSecond, ratio: one.rowsPerSecond / copyRowsPerSecond, workerPeakRssMb: Math.max(oneFirst.peakRssMb, oneSecond.peakRssMb, two.peakRssMb), cpu: one.shares }
+    // The faster of two runs, as for one worker, so that the comparison is like for like.
+    const twoWorkers = async (tag: string) => {
+      await refill(tag)
+      await sql`checkpoint`
+      const run = await drain(servers, 2, rows, sql)
+      log(`2 workers: ${run.rowsPerSecond.toFixed(0)} rows/s (${run.seconds.toFixed(1)} s), peak RSS ${run.peakRssMb.toFixed(0)} MB`)
+      return run
+    }
+    const twoFirst = await twoWorkers('two-')
+    const twoSecond = await twoWorkers('two-again-')
+    const two = twoSecond.rowsPerSecond > twoFirst.rowsPerSecond ? twoSecond : twoFirst
+    return { events: rows, copyRowsPerSecond, oneWorkerRowsPerSecond: one.rowsPerSecond, twoWorkersRowsPerSecond: two.rowsPerSecond, ratio: one.rowsPerSecond / copyRowsPerSecond, workerPeakRssMb: Math.max(oneFirst.peakRssMb, oneSecond.peakRssMb, twoFirst.peakRssMb, twoSecond.peakRssMb), cpu: one.shares }
   } finally {
     redis.disconnect()
     await sql.end()

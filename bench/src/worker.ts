@@ -147,31 +147,28 @@ export async function benchWorker(servers: TestServers, events: number): Promise
       for (const stream of allStreamKeys(SHARDS)) await redis.del(stream)
       await prefill(redis, tenant.tenantId, events, tag)
     }
-    const oneWorker = async () => {
+    /** One timed drain by `workers` workers, from a checkpoint. */
+    const timedDrain = async (workers: number) => {
       await sql`checkpoint`
-      const run = await drain(servers, 1, rows, sql)
-      log(`1 worker: ${run.rowsPerSecond.toFixed(0)} rows/s (${run.seconds.toFixed(1)} s), peak RSS ${run.peakRssMb.toFixed(0)} MB, CPU ${Object.entries(run.shares).map(([k, v]) => `${k} ${(v * 100).toFixed(0)}%`).join(', ')}`)
+      const run = await drain(servers, workers, rows, sql)
+      log(`${workers} worker${workers === 1 ? '' : 's'}: ${run.rowsPerSecond.toFixed(0)} rows/s (${run.seconds.toFixed(1)} s), peak RSS ${run.peakRssMb.toFixed(0)} MB, CPU ${Object.entries(run.shares).map(([k, v]) => `${k} ${(v * 100).toFixed(0)}%`).join(', ')}`)
       return run
     }
+    const faster = <T extends { rowsPerSecond: number }>(a: T, b: T) => (b.rowsPerSecond > a.rowsPerSecond ? b : a)
     const copyFirst = await copyOnce()
-    const oneFirst = await oneWorker()
+    const oneFirst = await timedDrain(1)
     const copyRowsPerSecond = Math.max(copyFirst, await copyOnce())
     await refill('again-')
-    const oneSecond = await oneWorker()
-    const one = oneSecond.rowsPerSecond > oneFirst.rowsPerSecond ? oneSecond : oneFirst
+    const oneSecond = await timedDrain(1)
+    const one = faster(oneFirst, oneSecond)
 
     // Again with two workers: empty tables, the same number of new events in fresh streams.
     // The faster of two runs, as for one worker, so that the comparison is like for like.
-    const twoWorkers = async (tag: string) => {
-      await refill(tag)
-      await sql`checkpoint`
-      const run = await drain(servers, 2, rows, sql)
-      log(`2 workers: ${run.rowsPerSecond.toFixed(0)} rows/s (${run.seconds.toFixed(1)} s), peak RSS ${run.peakRssMb.toFixed(0)} MB`)
-      return run
-    }
-    const twoFirst = await twoWorkers('two-')
-    const twoSecond = await twoWorkers('two-again-')
-    const two = twoSecond.rowsPerSecond > twoFirst.rowsPerSecond ? twoSecond : twoFirst
+    await refill('two-')
+    const twoFirst = await timedDrain(2)
+    await refill('two-again-')
+    const twoSecond = await timedDrain(2)
+    const two = faster(twoFirst, twoSecond)
     return { events: rows, copyRowsPerSecond, oneWorkerRowsPerSecond: one.rowsPerSecond, twoWorkersRowsPerSecond: two.rowsPerSecond, ratio: one.rowsPerSecond / copyRowsPerSecond, workerPeakRssMb: Math.max(oneFirst.peakRssMb, oneSecond.peakRssMb, twoFirst.peakRssMb, twoSecond.peakRssMb), cpu: one.shares }
   } finally {
     redis.disconnect()

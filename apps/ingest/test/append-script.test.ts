@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { testRedis } from '@tributary/servers'
+import { decodeEntry, encodeEventJson, encodeEventLines } from '@tributary/shared'
 
 // append.lua called directly, for what ingest never sends and for what an older version
 // left in Redis.
@@ -35,10 +36,38 @@ t.test('ids remembered by the layout before 4bb1bce (7 sets of a sixth of the wi
   const { redis } = await testRedis(t)
   const legacyBucket = Math.floor(Math.floor(Date.now() / 1000) / Math.ceil(3600 / 6))
   await redis.sadd(`tributary:seen:{0}:tenant-a:${legacyBucket - 5}`, 'sent-before-upgrade')
-  const reply = await redis.eval(script, 1, STREAM, ...header(), 1, ...request(metaOf(['sent-before-upgrade', 'new-one']), 2, '{"i":"a"}\n{"i":"b"}'))
+  const reply = await redis.eval(script, 1, STREAM, ...header(), 1, ...request(metaOf(['sent-before-upgrade', 'new-one']), 2, packed('sent-before-upgrade', 'new-one')))
   t.same(reply, ['ok', 'da'])
   const entries = (await redis.xrange(STREAM, '-', '+')) as Array<[string, string[]]>
   t.equal(entries.length, 1)
-  const fields = entries[0]![1]
-  t.equal(fields[fields.indexOf('e') + 1], '{"i":"b"}', 'only the new event is in the entry')
+  const entry = decodeEntry(entries[0]![1])
+  t.same(entry.kind === 'ev' && entry.events.map((e) => e.eventId), ['new-one'], 'only the new event is in the entry')
+})
+
+/** Event lines as ingest sends them: JSON lines, compressed (stream-codec.ts). */
+const packed = (...ids: string[]) => encodeEventLines(Buffer.from(ids.map((id) => encodeEventJson({ eventId: id, type: 'pageview', page: '/', occurredAt: 1 } as never)).join('\n'))).toString('latin1')
+
+t.test('an entry holds the lines as ingest sent them, the accepted ones named when some were not, and one session and user for all when they share them', async (t) => {
+  const { redis } = await testRedis(t)
+  const fieldsOf = async () => {
+    const entries = (await redis.xrange(STREAM, '-', '+')) as Array<[string, string[]]>
+    const [, flat] = entries[entries.length - 1]!
+    return Object.fromEntries(Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i]!, flat[2 * i + 1]!]))
+  }
+  const lines = packed('e1', 'e2', 'e3')
+  t.same(await redis.eval(script, 1, STREAM, ...header(), 1, ...request(metaOf(['e1', 'e2', 'e3']), 3, lines)), ['ok', 'aaa'])
+  let f = await fieldsOf()
+  t.match(f, { v: '2', k: 'ev', z: lines, u: 'user-1' }, 'version 2, the lines untouched, one user key')
+  t.equal(f.a, undefined, 'no accepted list when every event was')
+  t.notOk(f.s!.includes('\n'), 'one session id: all three events went to the same session')
+
+  // e2 again between two new ones, for two users: per-line users, and `a` names lines 0 and 2.
+  const meta = JSON.stringify([['n1', 'e2', 'n3'], [Date.now(), Date.now(), Date.now()], ['/', '/', '/'], ['user-1', 'user-1', 'user-2'], ''])
+  const again = packed('n1', 'e2', 'n3')
+  t.same(await redis.eval(script, 1, STREAM, ...header(), 1, ...request(meta, 3, again)), ['ok', 'ada'])
+  f = await fieldsOf()
+  t.match(f, { v: '2', z: again, a: '0,2', u: 'user-1\nuser-2' }, 'the accepted lines named, a user key per event')
+  t.equal(f.s!.split('\n').length, 2, 'a session id per event: two users, two sessions')
+  const entry = decodeEntry(Object.entries(f).flat())
+  t.same(entry.kind === 'ev' && entry.events.map((e) => [e.eventId, e.userKey]), [['n1', 'user-1'], ['n3', 'user-2']], 'the worker reads back the accepted events')
 })

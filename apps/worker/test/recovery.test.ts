@@ -6,7 +6,7 @@ import { Redis } from 'ioredis'
 import { pino } from 'pino'
 import { createDatabase, createTenant, runMigrations } from '@tributary/db'
 import { freePort, startPostgres } from '@tributary/servers'
-import { deadLetterKey, shardFor, streamKey } from '@tributary/shared'
+import { deadLetterKey, encodeEventLines, shardFor, streamKey } from '@tributary/shared'
 import { Worker } from '../src/worker.ts'
 import { pageview, pipeline } from './fixtures/pipeline.ts'
 
@@ -35,7 +35,8 @@ async function oneBadEntryAmongGood(t: Test, spoil: (fields: string[]) => void) 
 t.test('a poison entry (NUL character written straight to the stream): the rest lands, one dead letter', async (t) => {
   // Bypass the API, which would refuse it: an event whose page holds U+0000.
   const { stream, fields, badId, letter, worker } = await oneBadEntryAmongGood(t, (fields) => {
-    fields[fields.indexOf('e') + 1] = JSON.stringify({ i: 'poison', y: 'pageview', ai: 'visitor', p: 'a\u0000b', o: Date.now() })
+    const line = JSON.stringify({ i: 'poison', y: 'pageview', ai: 'visitor', p: 'a\u0000b', o: Date.now() })
+    fields[fields.indexOf('z') + 1] = encodeEventLines(Buffer.from(line)).toString('latin1')
     fields[fields.indexOf('s') + 1] = 'some-session'
     fields[fields.indexOf('u') + 1] = 'visitor'
   })

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { deflateRawSync, inflateRawSync } from 'node:zlib'
 import type { NormalizedEvent } from './ingest/normalize.ts'
 
 /**
@@ -6,14 +7,21 @@ import type { NormalizedEvent } from './ingest/normalize.ts'
  *
  * One XADD per accepted request. Field names are one letter to keep Redis memory and the
  * AOF small:
- *   v  codec version ("1")
+ *   v  codec version: "2" for events (since 2026-11-28), "1" for session entries and for
+ *      events written by earlier versions; decodeEntry reads both
  *   k  kind: "ev" events, "ss" session start, "sh" heartbeat, "se" session end
  *   t  tenant id
  *   r  receivedAt, epoch ms
- * events ("ev"):
- *   e  the new events, one JSON object per line (keys below)
- *   s  the session id of each event, one per line, in the same order
- *   u  the user key of each event, one per line, in the same order
+ * events ("ev"), version 2:
+ *   z  every event of the request, one JSON object per line (keys below), compressed
+ *      (encodeEventLines): ~11 KB of lines take ~1–2 KB, so the stream's memory, the AOF
+ *      and what the worker reads shrink ~3x (BENCHMARKS.md)
+ *   a  only when some events were not accepted (duplicates): the 0-based lines that were,
+ *      comma-separated; the append script cannot decompress, so it names them instead
+ *   s  the session id of each accepted event, one per line in the same order, or one
+ *      line for all of them when they share it (the usual case)
+ *   u  the user key of each accepted event, likewise
+ * events ("ev"), version 1: e the accepted events' lines as text; s and u one per line.
  * sessions ("ss" | "sh" | "se"):
  *   u  the session's user key
  *   d  one JSON object: SessionOp
@@ -23,8 +31,38 @@ import type { NormalizedEvent } from './ingest/normalize.ts'
  * the JSON because the append script assigns them (sessionisation happens atomically in
  * Redis). The order lets the worker take the metadata out as text without parsing it
  * (see decodeEventLine).
+ *
+ * Upgrading: workers first. A worker older than version 2 dead-letters version-2 entries
+ * (`tributary dlq replay` puts them back once the workers are upgraded).
  */
-export const CODEC_VERSION = '1'
+export const CODEC_VERSION = '2'
+
+/**
+ * An entry's events never decompress to more than this: ingest's body limit is far below
+ * it, so anything larger is a corrupt entry, not a request.
+ */
+const MAX_EVENT_LINES_BYTES = 64 * 1024 * 1024
+
+/**
+ * The `z` field: the event lines (UTF-8, joined by newlines) compressed with raw deflate at
+ * level 1, as base64 text, so the field stays a string for the append script, ioredis and
+ * dead letters. Level 1: ~25–40 µs for a bench request's 11 KB, to ~0.8–1.3 KB (brotli
+ * quality 1 was no smaller and no faster; measured for BENCHMARKS.md).
+ */
+export function encodeEventLines(utf8Lines: Uint8Array): Buffer {
+  return Buffer.from(deflateRawSync(utf8Lines, { level: 1 }).toString('base64'), 'latin1')
+}
+
+/** The lines encodeEventLines packed. */
+export function decodeEventLines(z: string): string[] {
+  let bytes: Buffer
+  try {
+    bytes = inflateRawSync(Buffer.from(z, 'base64'), { maxOutputLength: MAX_EVENT_LINES_BYTES })
+  } catch (err) {
+    throw new EntryDecodeError(`event lines that do not decompress: ${(err as Error).message}`)
+  }
+  return bytes.toString('utf8').split('\n')
+}
 
 export type EntryKind = 'ev' | 'ss' | 'sh' | 'se'
 
@@ -178,14 +216,14 @@ function parsedHead(line: string, metaStart: number, metaEnd: number, sessionId:
 export function decodeEntry(fields: string[]): DecodedEntry {
   const f: Record<string, string> = {}
   for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!
-  if (f.v !== CODEC_VERSION) throw new EntryDecodeError(`unknown codec version ${JSON.stringify(f.v)}`)
+  if (f.v !== CODEC_VERSION && f.v !== '1') throw new EntryDecodeError(`unknown codec version ${JSON.stringify(f.v)}`)
   const tenantId = f.t
   const receivedAt = Number(f.r)
   if (!tenantId || !Number.isFinite(receivedAt)) throw new EntryDecodeError('entry without tenant or receivedAt')
   if (f.k === 'ev') {
-    const lines = (f.e ?? '').split('\n')
-    const sessions = (f.s ?? '').split('\n')
-    const users = (f.u ?? '').split('\n')
+    const lines = f.v === '1' ? (f.e ?? '').split('\n') : acceptedLines(decodeEventLines(f.z ?? ''), f.a)
+    const sessions = f.v === '1' ? (f.s ?? '').split('\n') : oneOrEach(f.s ?? '', lines.length)
+    const users = f.v === '1' ? (f.u ?? '').split('\n') : oneOrEach(f.u ?? '', lines.length)
     if (lines.length !== sessions.length || lines.length !== users.length) throw new EntryDecodeError('events, sessions and users differ in count')
     const events = lines.map((line, i) => decodeEventLine(line, sessions[i]!, users[i]!))
     return { kind: 'ev', tenantId, receivedAt, events }
@@ -195,6 +233,26 @@ export function decodeEntry(fields: string[]): DecodedEntry {
     return { kind: f.k, tenantId, receivedAt, userKey: f.u, session: JSON.parse(f.d ?? '') as SessionOp }
   }
   throw new EntryDecodeError(`unknown entry kind ${JSON.stringify(f.k)}`)
+}
+
+/** The lines named by `a` (0-based, comma-separated, ascending), or all of them without it. */
+function acceptedLines(lines: string[], a: string | undefined): string[] {
+  if (a === undefined) return lines
+  const kept: string[] = []
+  let previous = -1
+  for (const text of a.split(',')) {
+    const i = /^\d{1,9}$/.test(text) ? Number(text) : -1
+    if (i <= previous || i >= lines.length) throw new EntryDecodeError(`accepted lines ${JSON.stringify(a)} do not fit ${lines.length} lines`)
+    kept.push(lines[i]!)
+    previous = i
+  }
+  return kept
+}
+
+/** One value per line for `count` events: the same one for all when the entry holds one. */
+function oneOrEach(values: string, count: number): string[] {
+  const each = values.split('\n')
+  return each.length === 1 ? new Array<string>(count).fill(each[0]!) : each
 }
 
 /** The token under which ingest remembers an event id it has seen (fixed length, whatever the id). */

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { decodeEntry, decodeEventLine, encodeEventJson, normalizeNative, type EventInput } from '../src/index.ts'
+import { decodeEntry, decodeEventLine, decodeEventLines, encodeEventJson, encodeEventLines, normalizeNative, type EventInput } from '../src/index.ts'
 
 const encode = (input: EventInput) => {
   const n = normalizeNative(input, Date.UTC(2026, 10, 26), undefined)
@@ -68,4 +68,29 @@ t.test('lines in another shape than the encoder writes are still read as JSON (u
   t.throws(() => decodeEventLine('{"i":"x","y":"action","o":}', 's', 'u'), 'no occurredAt')
   t.throws(() => decodeEventLine('{"i":"x","y":"action","o":012}', 's', 'u'), 'a leading zero, which JSON refuses')
   t.equal(decodeEventLine('{"i":"x","y":"action","o":0}', 's', 'u').occurredAt, 0, 'zero itself')
+})
+
+t.test('version 2 entries: compressed lines, the accepted ones named, one session and user for all or one per event', async (t) => {
+  const lines = ['a', 'b', 'c'].map((id) => encode({ eventId: id, type: 'pageview', anonymousId: 'v', page: `/${id} é 😀`, metadata: { n: id } }).line)
+  const z = encodeEventLines(Buffer.from(lines.join('\n'))).toString('latin1')
+  t.ok(z.length < lines.join('\n').length, 'smaller than the lines')
+  t.same(decodeEventLines(z), lines, 'the lines, whatever characters they hold')
+  const head = ['v', '2', 'k', 'ev', 't', 'tenant', 'r', '5', 'z', z]
+  const ids = (fields: string[]) => {
+    const entry = decodeEntry(fields)
+    return entry.kind === 'ev' ? entry.events.map((e) => [e.eventId, e.sessionId, e.userKey, e.page]) : []
+  }
+  t.same(ids([...head, 's', 's1', 'u', 'u1']), [['a', 's1', 'u1', '/a é 😀'], ['b', 's1', 'u1', '/b é 😀'], ['c', 's1', 'u1', '/c é 😀']], 'one session and user: all events have them')
+  t.same(ids([...head, 's', 's1\ns2', 'u', 'u1', 'a', '0,2']), [['a', 's1', 'u1', '/a é 😀'], ['c', 's2', 'u1', '/c é 😀']], 'only the accepted lines, a session each')
+  t.throws(() => decodeEntry([...head, 's', 's1\ns2', 'u', 'u1']), { message: /differ in count/ }, 'two sessions for three events')
+  for (const a of ['', '3', '1,0', '0,0', 'x', '-1']) t.throws(() => decodeEntry([...head, 's', 's', 'u', 'u', 'a', a]), { message: /do not fit 3 lines/ }, `accepted lines ${JSON.stringify(a)}`)
+  t.throws(() => decodeEntry(['v', '2', 'k', 'ev', 't', 'tenant', 'r', '5', 'z', Buffer.from('not deflate at all').toString('base64'), 's', 's', 'u', 'u']), { message: /do not decompress/ }, 'lines that are not compressed')
+  t.throws(() => decodeEntry(['v', '3', 'k', 'ev', 't', 'tenant', 'r', '5', 'z', z, 's', 's', 'u', 'u']), { message: /unknown codec version "3"/ })
+})
+
+t.test('version 1 entries, as ingest wrote them before version 2, still read', async (t) => {
+  const lines = ['a', 'b'].map((id) => encode({ eventId: id, type: 'action', userId: 'u', action: 'go' }).line)
+  const entry = decodeEntry(['v', '1', 'k', 'ev', 't', 'tenant', 'r', '5', 'e', lines.join('\n'), 's', 's1\ns1', 'u', 'u:1\nu:1'])
+  t.same(entry.kind === 'ev' && entry.events.map((e) => [e.eventId, e.sessionId, e.userKey, e.action]), [['a', 's1', 'u:1', 'go'], ['b', 's1', 'u:1', 'go']])
+  t.throws(() => decodeEntry(['v', '1', 'k', 'ev', 't', 'tenant', 'r', '5', 'e', lines.join('\n'), 's', 's1', 'u', 'u:1']), { message: /differ in count/ }, 'version 1 has a session per event')
 })

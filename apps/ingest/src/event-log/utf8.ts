@@ -16,10 +16,19 @@ let scratch = Buffer.allocUnsafeSlow(64 * 1024)
  * the scratch space is overwritten by the next request.
  */
 export function utf8Bytes(text: string): Buffer {
+  const view = utf8View(text)
+  if (view.buffer !== scratch.buffer) return view
+  const bytes = Buffer.allocUnsafe(view.length)
+  view.copy(bytes)
+  return bytes
+}
+
+/**
+ * `text` as UTF-8 like utf8Bytes, without the copy: the bytes are valid only until the next
+ * call of either function, for a caller that reads them at once (to compress them).
+ */
+export function utf8View(text: string): Buffer {
   if (text.length > MAX_SCRATCH_UNITS) return Buffer.from(text)
   if (text.length * 3 > scratch.length) scratch = Buffer.allocUnsafeSlow(text.length * 3)
-  const length = scratch.write(text)
-  const bytes = Buffer.allocUnsafe(length)
-  scratch.copy(bytes, 0, 0, length)
-  return bytes
+  return scratch.subarray(0, scratch.write(text))
 }

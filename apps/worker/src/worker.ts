@@ -211,6 +211,8 @@ export class Worker {
           decoded = undefined // dead-lettered in process()
         }
         for (const f of fields) batch.bytes += f.length
+        // Compressed events take ~10x their stream bytes once unpacked: count those too.
+        if (decoded?.kind === 'ev') batch.bytes += decoded.unpackedBytes
       }
       batch.entries.push({ stream, id, fields: fields ?? [], decoded, events })
       batch.events += events

@@ -13,7 +13,7 @@ function entry(tenantId: string, inputs: EventInput[], receivedAt = Date.UTC(202
     const userKey = n.event.userId ?? `a:${n.event.anonymousId}`
     return decodeEventLine(encodeEventJson(n.event), `session-of-${userKey}`, userKey)
   })
-  return { kind: 'ev', tenantId, receivedAt, events }
+  return { kind: 'ev', tenantId, receivedAt, events, unpackedBytes: 0 }
 }
 
 t.test('values COPY would misread arrive exactly as sent', async (t) => {

@@ -53,15 +53,15 @@ export function encodeEventLines(utf8Lines: Uint8Array): Buffer {
   return Buffer.from(deflateRawSync(utf8Lines, { level: 1 }).toString('base64'), 'latin1')
 }
 
-/** The lines encodeEventLines packed. */
-export function decodeEventLines(z: string): string[] {
+/** The lines encodeEventLines packed, as UTF-8 (how many bytes they unpack to is `bytes`). */
+export function decodeEventLines(z: string): { lines: string[]; bytes: number } {
   let bytes: Buffer
   try {
     bytes = inflateRawSync(Buffer.from(z, 'base64'), { maxOutputLength: MAX_EVENT_LINES_BYTES })
   } catch (err) {
     throw new EntryDecodeError(`event lines that do not decompress: ${(err as Error).message}`)
   }
-  return bytes.toString('utf8').split('\n')
+  return { lines: bytes.toString('utf8').split('\n'), bytes: bytes.length }
 }
 
 export type EntryKind = 'ev' | 'ss' | 'sh' | 'se'
@@ -90,7 +90,8 @@ export interface SessionOp {
 }
 
 export type DecodedEntry =
-  | { kind: 'ev'; tenantId: string; receivedAt: number; events: StoredEvent[] }
+  /** unpackedBytes: what the events' compressed lines unpacked to (0 for version 1), for the worker's memory bound. */
+  | { kind: 'ev'; tenantId: string; receivedAt: number; events: StoredEvent[]; unpackedBytes: number }
   | { kind: 'ss' | 'sh' | 'se'; tenantId: string; receivedAt: number; userKey: string; session: SessionOp }
 
 /** The event as one line of JSON. Keep the key order: decodeEventLine depends on it. */
@@ -221,12 +222,13 @@ export function decodeEntry(fields: string[]): DecodedEntry {
   const receivedAt = Number(f.r)
   if (!tenantId || !Number.isFinite(receivedAt)) throw new EntryDecodeError('entry without tenant or receivedAt')
   if (f.k === 'ev') {
-    const lines = f.v === '1' ? (f.e ?? '').split('\n') : acceptedLines(decodeEventLines(f.z ?? ''), f.a)
+    const unpacked = f.v === '1' ? { lines: (f.e ?? '').split('\n'), bytes: 0 } : decodeEventLines(f.z ?? '')
+    const lines = f.v === '1' ? unpacked.lines : acceptedLines(unpacked.lines, f.a)
     const sessions = f.v === '1' ? (f.s ?? '').split('\n') : oneOrEach(f.s ?? '', lines.length)
     const users = f.v === '1' ? (f.u ?? '').split('\n') : oneOrEach(f.u ?? '', lines.length)
     if (lines.length !== sessions.length || lines.length !== users.length) throw new EntryDecodeError('events, sessions and users differ in count')
     const events = lines.map((line, i) => decodeEventLine(line, sessions[i]!, users[i]!))
-    return { kind: 'ev', tenantId, receivedAt, events }
+    return { kind: 'ev', tenantId, receivedAt, events, unpackedBytes: unpacked.bytes }
   }
   if (f.k === 'ss' || f.k === 'sh' || f.k === 'se') {
     if (!f.u) throw new EntryDecodeError('session entry without a user key')

@@ -74,13 +74,14 @@ t.test('version 2 entries: compressed lines, the accepted ones named, one sessio
   const lines = ['a', 'b', 'c'].map((id) => encode({ eventId: id, type: 'pageview', anonymousId: 'v', page: `/${id} é 😀`, metadata: { n: id } }).line)
   const z = encodeEventLines(Buffer.from(lines.join('\n'))).toString('latin1')
   t.ok(z.length < lines.join('\n').length, 'smaller than the lines')
-  t.same(decodeEventLines(z), lines, 'the lines, whatever characters they hold')
+  t.same(decodeEventLines(z), { lines, bytes: Buffer.byteLength(lines.join('\n')) }, 'the lines, whatever characters they hold, and their size')
   const head = ['v', '2', 'k', 'ev', 't', 'tenant', 'r', '5', 'z', z]
   const ids = (fields: string[]) => {
     const entry = decodeEntry(fields)
     return entry.kind === 'ev' ? entry.events.map((e) => [e.eventId, e.sessionId, e.userKey, e.page]) : []
   }
   t.same(ids([...head, 's', 's1', 'u', 'u1']), [['a', 's1', 'u1', '/a é 😀'], ['b', 's1', 'u1', '/b é 😀'], ['c', 's1', 'u1', '/c é 😀']], 'one session and user: all events have them')
+  t.match(decodeEntry([...head, 's', 's1', 'u', 'u1', 'a', '1']), { unpackedBytes: Buffer.byteLength(lines.join('\n')) }, 'what the lines unpacked to, for the worker\'s batch bound, all of them even when one is kept')
   t.same(ids([...head, 's', 's1\ns2', 'u', 'u1', 'a', '0,2']), [['a', 's1', 'u1', '/a é 😀'], ['c', 's2', 'u1', '/c é 😀']], 'only the accepted lines, a session each')
   t.throws(() => decodeEntry([...head, 's', 's1\ns2', 'u', 'u1']), { message: /differ in count/ }, 'two sessions for three events')
   for (const a of ['', '3', '1,0', '0,0', 'x', '-1']) t.throws(() => decodeEntry([...head, 's', 's', 'u', 'u', 'a', a]), { message: /do not fit 3 lines/ }, `accepted lines ${JSON.stringify(a)}`)
@@ -92,5 +93,6 @@ t.test('version 1 entries, as ingest wrote them before version 2, still read', a
   const lines = ['a', 'b'].map((id) => encode({ eventId: id, type: 'action', userId: 'u', action: 'go' }).line)
   const entry = decodeEntry(['v', '1', 'k', 'ev', 't', 'tenant', 'r', '5', 'e', lines.join('\n'), 's', 's1\ns1', 'u', 'u:1\nu:1'])
   t.same(entry.kind === 'ev' && entry.events.map((e) => [e.eventId, e.sessionId, e.userKey, e.action]), [['a', 's1', 'u:1', 'go'], ['b', 's1', 'u:1', 'go']])
+  t.match(entry, { unpackedBytes: 0 }, 'nothing unpacked')
   t.throws(() => decodeEntry(['v', '1', 'k', 'ev', 't', 'tenant', 'r', '5', 'e', lines.join('\n'), 's', 's1', 'u', 'u:1']), { message: /differ in count/ }, 'version 1 has a session per event')
 })

@@ -23,6 +23,8 @@ export interface EndToEndStep {
   lagP50Ms: number
   lagP99Ms: number
   seconds: number
+  /** AOF rewrites that ran during the step, whole or in part: each takes a core for seconds (infra/README.md). */
+  aofRewrites: number
 }
 
 export interface EndToEndBench {
@@ -115,6 +117,12 @@ export async function benchEndToEnd(servers: TestServers, options: { stepSeconds
     memory.peakStreamEntries = Math.max(memory.peakStreamEntries, entries)
   }
 
+  /** Rewrites Redis has finished since it started, and whether one runs now. */
+  async function aofRewrites() {
+    const info = await redis.info('persistence')
+    return { done: Number(/aof_rewrites:(\d+)/.exec(info)?.[1] ?? 0), running: Number(/aof_rewrite_in_progress:(\d+)/.exec(info)?.[1] ?? 0) }
+  }
+
   async function step(rate: number, seconds: number, keepLedger: boolean): Promise<EndToEndStep> {
     const tag = `r${++run}`
     const sent = new Map<string, number>() // sampled event id → ack time
@@ -145,14 +153,16 @@ export async function benchEndToEnd(servers: TestServers, options: { stepSeconds
       }
       if (id % 10 === 0) sent.set(eventIdOf(tag, stampOf(id), 0), performance.now())
     }
+    const rewritesBefore = await aofRewrites()
     const result = await offerLoad(LOAD, { origin: `http://127.0.0.1:${ingest.port}`, authorization: `Bearer ${tenant.writeKey}`, requestsPerSecond: rate / 50, seconds, body, onAnswer })
+    const rewritesAfter = await aofRewrites()
     clearInterval(sampler)
     stop = true
     drainDeadline = performance.now() + 30_000
     await poller
     const lags = [...sent].map(([id, at]) => (seen.has(id) ? seen.get(id)! - at : Number.POSITIVE_INFINITY)).sort((a, b) => a - b)
-    const outcome = { offeredEventsPerSecond: rate, ackedEventsPerSecond: result.okPerSecond * 50, requestP99Ms: result.latencyP99Ms, lagP50Ms: Math.round(percentile(lags, 50) ?? Number.POSITIVE_INFINITY), lagP99Ms: Math.round(percentile(lags, 99) ?? Number.POSITIVE_INFINITY), seconds }
-    log(`end to end @ ${rate} events/s offered: ${outcome.ackedEventsPerSecond.toFixed(0)} acked/s, requests p50 ${result.latencyP50Ms} / p99 ${result.latencyP99Ms} / max ${result.latencyMaxMs} ms${LOAD === 'paced' ? ' from due' : ''}, ${result.failed} failed, lag p50 ${outcome.lagP50Ms} ms, p99 ${outcome.lagP99Ms} ms`)
+    const outcome = { offeredEventsPerSecond: rate, ackedEventsPerSecond: result.okPerSecond * 50, requestP99Ms: result.latencyP99Ms, lagP50Ms: Math.round(percentile(lags, 50) ?? Number.POSITIVE_INFINITY), lagP99Ms: Math.round(percentile(lags, 99) ?? Number.POSITIVE_INFINITY), seconds, aofRewrites: rewritesAfter.done - rewritesBefore.done + rewritesAfter.running }
+    log(`end to end @ ${rate} events/s offered: ${outcome.ackedEventsPerSecond.toFixed(0)} acked/s, requests p50 ${result.latencyP50Ms} / p99 ${result.latencyP99Ms} / max ${result.latencyMaxMs} ms${LOAD === 'paced' ? ' from due' : ''}, ${result.failed} failed, lag p50 ${outcome.lagP50Ms} ms, p99 ${outcome.lagP99Ms} ms, AOF rewrites during it ${outcome.aofRewrites}`)
     return outcome
   }
 

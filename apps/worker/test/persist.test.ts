@@ -36,3 +36,27 @@ t.test('the same event delivered twice, and twice inside one batch, is one row',
   await p.waitFor(async () => (await p.pendingCount()) === 0 && worker.stats.mergedBatches === 1, 'merged')
   t.equal(await p.rowCount(), 1)
 })
+
+t.test('across the upgrade to entry version 2: entries the previous ingest wrote (version 1) and new ones are all stored, each event once', async (t) => {
+  const p = await pipeline(t)
+  const { streamKey, shardFor, encodeEventJson, normalizeNative } = await import('@tributary/shared')
+  const stream = streamKey(shardFor(p.tenant.tenantId, 2))
+  // A version-1 entry as ingest wrote it before 3207fc0: the lines as text, a session and user per line.
+  const lines = ['old1', 'old2'].map((id) => {
+    const n = normalizeNative(pageview(id, { page: `/${id}` }), Date.now(), undefined)
+    if (!n.ok) throw new Error(n.message)
+    return encodeEventJson(n.event)
+  })
+  await p.redis.xadd(stream, '*', 'v', '1', 'k', 'ev', 't', p.tenant.tenantId, 'r', String(Date.now()), 'e', lines.join('\n'), 's', 'sess-old\nsess-old', 'u', 'visitor\nvisitor')
+  await p.produce([pageview('new1'), pageview('new2')])
+  // A resend with one new event: version 2 names the accepted line (`a`), the worker keeps only it.
+  await p.produce([pageview('new1'), pageview('new3')])
+  const fields = (await p.redis.xrange(stream, '-', '+')).map(([, f]) => Object.fromEntries(Array.from({ length: f.length / 2 }, (_, i) => [f[2 * i], f[2 * i + 1]])))
+  t.same(fields.map((f) => [f.v, f.a]), [['1', undefined], ['2', undefined], ['2', '1']], 'one entry of each version, the last naming its one accepted line')
+  await p.startWorker()
+  await p.waitFor(async () => (await p.rowCount()) === 5 && (await p.pendingCount()) === 0, 'five rows')
+  const rows = await p.database.sql`select event_id, page, session_id from user_activities order by event_id`
+  t.same(rows.map((r) => r.event_id), ['new1', 'new2', 'new3', 'old1', 'old2'])
+  t.same(rows.filter((r) => String(r.event_id).startsWith('old')).map((r) => [r.page, r.session_id]), [['/old1', 'sess-old'], ['/old2', 'sess-old']], 'version 1: each line with its session')
+  t.equal(new Set(rows.filter((r) => String(r.event_id).startsWith('new')).map((r) => r.session_id)).size, 1, 'version 2: one session for the three new events')
+})

@@ -222,19 +222,28 @@ export function decodeEntry(fields: string[]): DecodedEntry {
   const receivedAt = Number(f.r)
   if (!tenantId || !Number.isFinite(receivedAt)) throw new EntryDecodeError('entry without tenant or receivedAt')
   if (f.k === 'ev') {
-    const unpacked = f.v === '1' ? { lines: (f.e ?? '').split('\n'), bytes: 0 } : decodeEventLines(f.z ?? '')
-    const lines = f.v === '1' ? unpacked.lines : acceptedLines(unpacked.lines, f.a)
-    const sessions = f.v === '1' ? (f.s ?? '').split('\n') : oneOrEach(f.s ?? '', lines.length)
-    const users = f.v === '1' ? (f.u ?? '').split('\n') : oneOrEach(f.u ?? '', lines.length)
+    const { lines, sessions, users, unpackedBytes } = f.v === '1' ? eventFieldsV1(f) : eventFieldsV2(f)
     if (lines.length !== sessions.length || lines.length !== users.length) throw new EntryDecodeError('events, sessions and users differ in count')
     const events = lines.map((line, i) => decodeEventLine(line, sessions[i]!, users[i]!))
-    return { kind: 'ev', tenantId, receivedAt, events, unpackedBytes: unpacked.bytes }
+    return { kind: 'ev', tenantId, receivedAt, events, unpackedBytes }
   }
   if (f.k === 'ss' || f.k === 'sh' || f.k === 'se') {
     if (!f.u) throw new EntryDecodeError('session entry without a user key')
     return { kind: f.k, tenantId, receivedAt, userKey: f.u, session: JSON.parse(f.d ?? '') as SessionOp }
   }
   throw new EntryDecodeError(`unknown entry kind ${JSON.stringify(f.k)}`)
+}
+
+/** An event entry of version 1: lines as text, a session and a user per line. */
+function eventFieldsV1(f: Record<string, string>) {
+  return { lines: (f.e ?? '').split('\n'), sessions: (f.s ?? '').split('\n'), users: (f.u ?? '').split('\n'), unpackedBytes: 0 }
+}
+
+/** An event entry of version 2: the accepted lines of `z`, one session and user for all or one per line. */
+function eventFieldsV2(f: Record<string, string>) {
+  const unpacked = decodeEventLines(f.z ?? '')
+  const lines = acceptedLines(unpacked.lines, f.a)
+  return { lines, sessions: oneOrEach(f.s ?? '', lines.length), users: oneOrEach(f.u ?? '', lines.length), unpackedBytes: unpacked.bytes }
 }
 
 /** The lines named by `a` (0-based, comma-separated, ascending), or all of them without it. */

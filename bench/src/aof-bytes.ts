@@ -4,8 +4,8 @@ import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import { freePort, startRedis } from '@tributary/servers'
 import { createEventLog } from '@tributary/ingest/event-log'
-import { encodeEventJson, normalizeNative, type EventInput } from '@tributary/shared'
-import { batchBody } from './ingest.ts'
+import type { EventInput } from '@tributary/shared'
+import { appendable, batchBody } from './ingest.ts'
 
 /**
  * What one 50-event request of the ingest benchmark leaves in Redis: `tsx src/aof-bytes.ts
@@ -24,12 +24,7 @@ const redis = new Redis(server.url)
 try {
   const log = createEventLog(redis, { shards: SHARDS, sessionTimeoutMs: 1_800_000, dedupWindowSeconds: 3600, sessionStateTtlSeconds: 86_400, rateLimitPerSecond: 0, backlogCap: 0 })
   const now = Date.now()
-  const request = (n: number) =>
-    (JSON.parse(batchBody('aof', n)) as { events: EventInput[] }).events.map((input) => {
-      const normalized = normalizeNative(input, now, undefined)
-      if (!normalized.ok) throw new Error(normalized.message)
-      return { event: normalized.event, json: encodeEventJson(normalized.event) }
-    })
+  const request = (n: number) => (JSON.parse(batchBody('aof', n)) as { events: EventInput[] }).events.map((input) => appendable(input, now))
   const inflight: Array<Promise<unknown>> = []
   for (let n = 0; n < REQUESTS; n++) {
     inflight.push(log.appendEvents(TENANT, 'key', request(n), Date.now()))
@@ -43,10 +38,10 @@ try {
   const aof = readFileSync(join(aofDir, readdirSync(aofDir).find((f) => f.endsWith('.incr.aof'))!))
   const byCommand = new Map<string, number>()
   const byField = new Map<string, number>()
+  const lineEnd = (from: number) => aof.indexOf('\r\n', from)
   for (let pos = 0; pos < aof.length; ) {
     const start = pos
     const args: Buffer[] = []
-    const lineEnd = (from: number) => aof.indexOf('\r\n', from)
     let eol = lineEnd(pos)
     const count = Number(aof.subarray(pos + 1, eol))
     pos = eol + 2

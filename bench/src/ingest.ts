@@ -2,7 +2,15 @@ import { fork, type ChildProcess } from 'node:child_process'
 import { gzipSync } from 'node:zlib'
 import autocannon from 'autocannon'
 import { freePort } from '@tributary/servers'
+import { encodeEventJson, normalizeNative, type EventInput } from '@tributary/shared'
 import { appExecArgv, ingestBundle } from './bundles.ts'
+
+/** An event as ingest's route hands it to the event log: normalised, and its JSON line. */
+export function appendable(input: EventInput, receivedAt: number) {
+  const normalized = normalizeNative(input, receivedAt, undefined)
+  if (!normalized.ok) throw new Error(normalized.message)
+  return { event: normalized.event, json: encodeEventJson(normalized.event) }
+}
 
 export interface IngestScenario {
   name: string

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { startTestServers } from '@tributary/servers'
 import { createEventLog } from '@tributary/ingest/event-log'
-import { encodeEventJson, normalizeNative, shardFor, uuidv7 } from '@tributary/shared'
+import { shardFor, uuidv7 } from '@tributary/shared'
+import { appendable } from './ingest.ts'
 
 /**
  * Redis-side cost of one append call (INFO commandstats), for profiling the Lua script:
@@ -43,11 +44,7 @@ try {
   }
   const now = Date.now()
   const make = (n: number) =>
-    Array.from({ length: 50 }, (_, i) => {
-      const r = normalizeNative({ eventId: newId(), type: i % 3 ? 'pageview' : 'action', page: `/p/${i % 12}`, anonymousId: `visitor-${n % 997}`, metadata: { a: 'x'.repeat(120) } }, now, undefined)
-      if (!r.ok) throw new Error('bad')
-      return { event: r.event, json: encodeEventJson(r.event) }
-    })
+    Array.from({ length: 50 }, (_, i) => appendable({ eventId: newId(), type: i % 3 ? 'pageview' : 'action', page: `/p/${i % 12}`, anonymousId: `visitor-${n % 997}`, metadata: { a: 'x'.repeat(120) } }, now))
   const batches = Array.from({ length: 3000 }, (_, n) => make(n))
   await redis.config('RESETSTAT')
   const started = performance.now()

@@ -3,10 +3,11 @@ import { Redis } from 'ioredis'
 import postgres from 'postgres'
 import { createDatabase, createTenant, runMigrations } from '@tributary/db'
 import { freePort, waitUntilReady, type TestServers } from '@tributary/servers'
-import { allStreamKeys, decodeEntry, encodeEventJson, groupPosition, normalizeNative } from '@tributary/shared'
+import { allStreamKeys, decodeEntry, groupPosition } from '@tributary/shared'
 import { createEventLog } from '@tributary/ingest/event-log'
 import { appExecArgv, workerBundle } from './bundles.ts'
 import { cpuShares, rssBytes } from './cpu.ts'
+import { appendable } from './ingest.ts'
 
 const SHARDS = 4
 const log = (line: string) => console.error(`[bench] ${line}`)
@@ -28,14 +29,14 @@ async function prefill(redis: Redis, tenantId: string, n: number, tag: string) {
   const inflight: Promise<unknown>[] = []
   for (let r = 0; r < n / 50; r++) {
     const receivedAt = Date.now()
-    const events = Array.from({ length: 50 }, (_, i) => {
-      const input = i % 3 === 0
-        ? { eventId: `${tag}${r}-${i}`, type: 'action', action: 'add_to_cart', anonymousId: `v${r % 5000}`, metadata: { sku: `SKU-${i}`, price: 19.99 + i, currency: 'EUR' } }
-        : { eventId: `${tag}${r}-${i}`, type: 'pageview', page: `/products/${i % 12}/${r % 500}`, anonymousId: `v${r % 5000}`, metadata: { referrer: 'https://www.example.com/search?q=shoes', title: 'Item page' } }
-      const normalized = normalizeNative(input, receivedAt, undefined)
-      if (!normalized.ok) throw new Error(normalized.message)
-      return { event: normalized.event, json: encodeEventJson(normalized.event) }
-    })
+    const events = Array.from({ length: 50 }, (_, i) =>
+      appendable(
+        i % 3 === 0
+          ? { eventId: `${tag}${r}-${i}`, type: 'action', action: 'add_to_cart', anonymousId: `v${r % 5000}`, metadata: { sku: `SKU-${i}`, price: 19.99 + i, currency: 'EUR' } }
+          : { eventId: `${tag}${r}-${i}`, type: 'pageview', page: `/products/${i % 12}/${r % 500}`, anonymousId: `v${r % 5000}`, metadata: { referrer: 'https://www.example.com/search?q=shoes', title: 'Item page' } },
+        receivedAt,
+      ),
+    )
     inflight.push(eventLog.appendEvents(tenantId, 'bench', events, receivedAt))
     if (inflight.length >= 64) await Promise.all(inflight.splice(0))
   }

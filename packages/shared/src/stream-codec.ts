@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
-import { deflateRawSync, inflateRawSync } from 'node:zlib'
+import { inflateRawSync } from 'node:zlib'
 import type { NormalizedEvent } from './ingest/normalize.ts'
+import { RawDeflater } from './raw-deflate.ts'
 
 /**
  * The layout of stream entries, shared by ingest (writes) and the worker (reads).
@@ -43,14 +44,18 @@ export const CODEC_VERSION = '2'
  */
 const MAX_EVENT_LINES_BYTES = 64 * 1024 * 1024
 
+/** One per process: each call copies its result out before the next call can start. */
+const lineDeflater = new RawDeflater(1)
+
 /**
  * The `z` field: the event lines (UTF-8, joined by newlines) compressed with raw deflate at
  * level 1, as base64 text, so the field stays a string for the append script, ioredis and
- * dead letters. Level 1: ~25–40 µs for a bench request's 11 KB, to ~0.8–1.3 KB (brotli
- * quality 1 was no smaller and no faster; measured for BENCHMARKS.md).
+ * dead letters. Level 1: ~11 µs for a bench request's 10 KB through a reused stream
+ * (RawDeflater), to ~0.8–1.3 KB (brotli quality 1 was no smaller and no faster; measured
+ * for BENCHMARKS.md).
  */
 export function encodeEventLines(utf8Lines: Uint8Array): Buffer {
-  return Buffer.from(deflateRawSync(utf8Lines, { level: 1 }).toString('base64'), 'latin1')
+  return Buffer.from(lineDeflater.deflate(utf8Lines).toString('base64'), 'latin1')
 }
 
 /** The lines encodeEventLines packed, as UTF-8 (how many bytes they unpack to is `bytes`). */

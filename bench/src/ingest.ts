@@ -4,6 +4,7 @@ import autocannon from 'autocannon'
 import { freePort } from '@tributary/servers'
 import { encodeEventJson, normalizeNative, type EventInput } from '@tributary/shared'
 import { appExecArgv, ingestBundle } from './bundles.ts'
+import { httpLoad, type HttpLoadResult } from './http-load.ts'
 
 /** An event as ingest's route hands it to the event log: normalised, and its JSON line. */
 export function appendable(input: EventInput, receivedAt: number) {
@@ -122,11 +123,33 @@ export async function startIngest(env: Record<string, string>, mode: 'real' | 'c
   }
 }
 
+/**
+ * BENCH_LOADGEN: what sends the ingest benchmark's requests. `lean` (the default) is
+ * bench/src/http-load.ts, which costs the shared cores about half of what autocannon does;
+ * `autocannon` is kept to compare with the runs before 2026-11-28.
+ */
+export const LOADGEN: 'lean' | 'autocannon' = process.env.BENCH_LOADGEN === 'autocannon' ? 'autocannon' : 'lean'
+
 /** Drives `scenario` for `seconds` with `connections` keep-alive connections, sampling the server's RSS. */
 export async function load(scenario: IngestScenario, seconds: number, connections: number, rss: () => Promise<number>, rate?: number): Promise<LoadResult> {
-  let n = 0
   let peakRss = 0
   const sampler = setInterval(() => void rss().then((r) => (peakRss = Math.max(peakRss, r))), 500)
+  const result = LOADGEN === 'lean' ? await httpLoad({ url: scenario.url, headers: scenario.headers, body: scenario.body, connections, seconds, ...(rate ? { rate } : {}) }) : await autocannonLoad(scenario, seconds, connections, rate)
+  clearInterval(sampler)
+  peakRss = Math.max(peakRss, await rss())
+  return {
+    requestsPerSecond: result.ok / seconds,
+    eventsPerSecond: (result.ok * scenario.eventsPerRequest) / seconds,
+    p50Ms: result.latencyP50Ms,
+    p99Ms: result.latencyP99Ms,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+    peakRssMb: peakRss / 1024 / 1024,
+  }
+}
+
+async function autocannonLoad(scenario: IngestScenario, seconds: number, connections: number, rate?: number): Promise<HttpLoadResult> {
+  let n = 0
   const result = await autocannon({
     url: scenario.url,
     method: 'POST',
@@ -136,16 +159,7 @@ export async function load(scenario: IngestScenario, seconds: number, connection
     ...(rate ? { overallRate: rate } : {}),
     requests: [{ setupRequest: (req) => ({ ...req, body: scenario.body(n++) }) }],
   })
-  clearInterval(sampler)
-  peakRss = Math.max(peakRss, await rss())
-  const seconds2xx = result.duration || seconds
-  return {
-    requestsPerSecond: result['2xx'] / seconds2xx,
-    eventsPerSecond: (result['2xx'] * scenario.eventsPerRequest) / seconds2xx,
-    p50Ms: result.latency.p50,
-    p99Ms: result.latency.p99,
-    non2xx: result.non2xx,
-    errors: result.errors + result.timeouts,
-    peakRssMb: peakRss / 1024 / 1024,
-  }
+  // Scaled to `seconds`, as httpLoad counts: autocannon's own run can last a little longer.
+  const scale = seconds / (result.duration || seconds)
+  return { ok: result['2xx'] * scale, non2xx: result.non2xx, errors: result.errors, timeouts: result.timeouts, latencyP50Ms: result.latency.p50, latencyP99Ms: result.latency.p99, latencyMaxMs: result.latency.max }
 }

@@ -1,6 +1,9 @@
 import { fork, type ChildProcess } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { gzipSync } from 'node:zlib'
 import autocannon from 'autocannon'
+import type { Redis } from 'ioredis'
+import { loadIngestConfig } from '@tributary/ingest/config'
 import { freePort } from '@tributary/servers'
 import { encodeEventJson, normalizeNative, type EventInput } from '@tributary/shared'
 import { appExecArgv, ingestBundle } from './bundles.ts'
@@ -34,17 +37,37 @@ export interface LoadResult {
 
 /** ~11 KB of JSON: 50 page views and actions with realistic metadata; ids unique per request. */
 export function batchBody(run: string, n: number, events = 50): string {
-  return batchJson(run, String(n), n, events)
+  return batchJson(run, stampOf(n), n, events)
 }
+
+/**
+ * Event ids as docs/api.md asks SDKs to make them, UUIDv7: the time when the run's bodies
+ * were first built, the event's index in `rand_a`, 12 bits of the run's name and the
+ * request's 12-digit number (or the stamp that stands for it) as the last group. So each id
+ * is unique per run, request and event, and append.lua looks it up in the one set of seen
+ * ids that can hold it, as for a conforming SDK (other ids cost Redis a lookup in each of
+ * the window's 4 sets once a tenant has sent for a window: lua-cost.ts v4).
+ */
+export function benchEventId(run: string, request: string, index: number): string {
+  let parts = runIdParts.get(run)
+  if (!parts) {
+    const time = Date.now().toString(16).padStart(12, '0')
+    parts = { time: `${time.slice(0, 8)}-${time.slice(8)}`, tag: createHash('sha256').update(run).digest('hex').slice(0, 3) }
+    runIdParts.set(run, parts)
+  }
+  return `${parts.time}-7${index.toString(16).padStart(3, '0')}-8${parts.tag}-${request}`
+}
+const runIdParts = new Map<string, { time: string; tag: string }>()
 
 /** The batch body of request `request` (its ids), visitor and page chosen by `variant`. */
 function batchJson(run: string, request: string, variant: number, events = 50): string {
   const list = []
   for (let i = 0; i < events; i++) {
+    const eventId = benchEventId(run, request, i)
     list.push(
       i % 3 === 0
-        ? { eventId: `${run}-${request}-${i}`, type: 'action', action: 'add_to_cart', anonymousId: `visitor-${variant % 997}`, metadata: { sku: `SKU-${i}`, price: 19.99 + i, currency: 'EUR', campaign: 'autumn-sale', position: i } }
-        : { eventId: `${run}-${request}-${i}`, type: 'pageview', page: `/products/category-${i % 12}/item-${variant % 500}`, anonymousId: `visitor-${variant % 997}`, metadata: { referrer: 'https://www.example.com/search?q=shoes', title: 'Item page — Example Shop', viewport: '1440x900' } },
+        ? { eventId, type: 'action', action: 'add_to_cart', anonymousId: `visitor-${variant % 997}`, metadata: { sku: `SKU-${i}`, price: 19.99 + i, currency: 'EUR', campaign: 'autumn-sale', position: i } }
+        : { eventId, type: 'pageview', page: `/products/category-${i % 12}/item-${variant % 500}`, anonymousId: `visitor-${variant % 997}`, metadata: { referrer: 'https://www.example.com/search?q=shoes', title: 'Item page — Example Shop', viewport: '1440x900' } },
     )
   }
   return JSON.stringify({ events: list })
@@ -81,7 +104,7 @@ export function stampedBodies(build: (variant: number, stamp: string) => string,
 /** What a stamped body holds in place of STAMP for request `n`. */
 export const stampOf = (n: number) => String(n).padStart(STAMP.length, '0')
 
-/** batchBody's requests, stamped: `run`-<12-digit request number>-<index> ids. */
+/** batchBody's requests, stamped: the ids of benchEventId with the 12-digit request number. */
 export const batchBodies = (run: string) => stampedBodies((variant, stamp) => batchJson(run, stamp, variant), 997)
 
 export function gzipBatchBody(run: string, n: number) {
@@ -92,12 +115,29 @@ export function singleEventBody(run: string, n: number) {
   return JSON.stringify({ eventId: `${run}-${n}`, type: 'pageview', page: `/p/${n % 100}`, anonymousId: `visitor-${n % 997}` })
 }
 
-export function segmentBatchBody(run: string, n: number) {
+/**
+ * Segment `/v1/batch` requests, stamped like batchBodies: messageIds `run`-<12-digit request
+ * number>-<index> (Segment's SDKs send UUIDv4s, which cost append.lua the same as any id
+ * that is not a UUIDv7); the timestamps are when the run's templates were built.
+ */
+export const segmentBatchBodies = (run: string) => stampedBodies((variant, stamp) => {
+  const now = new Date().toISOString()
   const batch = []
   for (let i = 0; i < 50; i++) {
-    batch.push({ type: i % 3 === 0 ? 'track' : 'page', messageId: `${run}-${n}-${i}`, anonymousId: `visitor-${n % 997}`, event: 'Product Added', name: 'Item', properties: { path: `/products/${i}`, sku: `SKU-${i}`, price: 19.99 }, context: { library: { name: 'bench', version: '1' } }, timestamp: new Date().toISOString() })
+    batch.push({ type: i % 3 === 0 ? 'track' : 'page', messageId: `${run}-${stamp}-${i}`, anonymousId: `visitor-${variant}`, event: 'Product Added', name: 'Item', properties: { path: `/products/${i}`, sku: `SKU-${i}`, price: 19.99 }, context: { library: { name: 'bench', version: '1' } }, timestamp: now })
   }
-  return JSON.stringify({ batch, sentAt: new Date().toISOString() })
+  return JSON.stringify({ batch, sentAt: now })
+}, 997)
+
+/**
+ * Marks every shard as past the 2 dedup windows that follow an upgrade of append.lua
+ * (`dedup-timed-since`, see infra/README.md), as in a deployment that has run this version
+ * for a while: without it, right after a FLUSHALL, the script looks UUIDv7 ids up in all 4
+ * sets of seen ids, as it does during a rollout. `env`: the ingest process's, for its shards.
+ */
+export async function markPastUpgradeWindow(redis: Redis, env: Record<string, string>) {
+  const { STREAM_SHARDS } = loadIngestConfig({ ...process.env, ...env })
+  for (let shard = 0; shard < STREAM_SHARDS; shard++) await redis.set(`tributary:dedup-timed-since:{${shard}}`, 0)
 }
 
 /**

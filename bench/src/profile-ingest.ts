@@ -1,7 +1,8 @@
+import { Redis } from 'ioredis'
 import { createDatabase, createTenant, runMigrations } from '@tributary/db'
 import { startTestServers } from '@tributary/servers'
 import { cpuShares, runqueueWaitSeconds } from './cpu.ts'
-import { batchBodies, load, startIngest } from './ingest.ts'
+import { batchBodies, load, markPastUpgradeWindow, startIngest } from './ingest.ts'
 
 /**
  * Where the CPU goes for one mode of the 50-event batch benchmark: `tsx src/profile-ingest.ts
@@ -16,7 +17,11 @@ try {
   const { db, close } = createDatabase(servers.databaseUrl, { applicationName: 'bench', maxConnections: 1 })
   const tenant = await createTenant(db, `profile-${Date.now()}`)
   await close()
-  const server = await startIngest({ DATABASE_URL: servers.databaseUrl, REDIS_URL: servers.redisUrl, RATE_LIMIT_EVENTS_PER_SECOND: '0', STREAM_BACKLOG_CAP: '0', ...(process.env.EXTRA_ENV ? JSON.parse(process.env.EXTRA_ENV) : {}) }, mode)
+  const env = { DATABASE_URL: servers.databaseUrl, REDIS_URL: servers.redisUrl, RATE_LIMIT_EVENTS_PER_SECOND: '0', STREAM_BACKLOG_CAP: '0', ...(process.env.EXTRA_ENV ? JSON.parse(process.env.EXTRA_ENV) : {}) }
+  const redis = new Redis(servers.redisUrl)
+  await markPastUpgradeWindow(redis, env)
+  redis.disconnect()
+  const server = await startIngest(env, mode)
   const scenario = { name: 'batch', url: `http://127.0.0.1:${server.port}/api/v2/analytics/events`, headers: { authorization: `Bearer ${tenant.writeKey}`, 'content-type': 'application/json' }, eventsPerRequest: 50, body: batchBodies(`p${Date.now()}`) }
   // Each load numbers its requests from 0: the warm-up gets its own ids, or the timed run would resend them.
   const connections = Number(process.env.BENCH_CONNECTIONS ?? 50)

@@ -3,7 +3,7 @@ import os from 'node:os'
 import { Redis } from 'ioredis'
 import { createDatabase, createTenant, runMigrations } from '@tributary/db'
 import { startTestServers } from '@tributary/servers'
-import { batchBodies, gzipBatchBody, load, segmentBatchBody, singleEventBody, startIngest, type IngestScenario, type LoadResult } from './ingest.ts'
+import { batchBodies, gzipBatchBody, load, markPastUpgradeWindow, segmentBatchBodies, singleEventBody, startIngest, type IngestScenario, type LoadResult } from './ingest.ts'
 import { benchWorker } from './worker.ts'
 import { benchReads } from './reads.ts'
 import { benchEndToEnd } from './end-to-end.ts'
@@ -48,7 +48,7 @@ try {
     const base = `http://127.0.0.1:${port}`
     if (kind === 'single') return { name: kind, url: `${base}/api/v2/analytics/events`, headers: auth, eventsPerRequest: 1, body: (n) => singleEventBody(run, n) }
     if (kind === 'gzip') return { name: kind, url: `${base}/api/v2/analytics/events`, headers: { ...auth, 'content-encoding': 'gzip' }, eventsPerRequest: 50, body: (n) => gzipBatchBody(run, n) }
-    if (kind === 'segment') return { name: kind, url: `${base}/v1/batch`, headers: auth, eventsPerRequest: 50, body: (n) => segmentBatchBody(run, n) }
+    if (kind === 'segment') return { name: kind, url: `${base}/v1/batch`, headers: auth, eventsPerRequest: 50, body: segmentBatchBodies(run) }
     return { name: kind, url: `${base}/api/v2/analytics/events`, headers: auth, eventsPerRequest: 50, body: batchBodies(run) }
   }
 
@@ -60,6 +60,7 @@ try {
    */
   async function resetRedis() {
     await redis.flushall()
+    await markPastUpgradeWindow(redis, env)
     await redis.bgrewriteaof()
     for (;;) {
       const info = await redis.info('persistence')

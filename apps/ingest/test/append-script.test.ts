@@ -10,7 +10,8 @@ const script = readFileSync(new URL('../src/event-log/append.lua', import.meta.u
 const STREAM = 'tributary:events:{0}'
 const header = (dedupSeconds = 3600) => ['ev', 'tributary:', '{0}', Date.now(), 0, 0, 1_800_000, dedupSeconds, 86_400]
 const request = (meta: string, count: number, lines = '{"i":"x"}') => ['tenant-a', 'key-a', Date.now(), count, '0123456789abcdef', meta, lines]
-const metaOf = (ids: string[]) => JSON.stringify([ids, ids.map(() => Date.now()), ids.map(() => '/'), 'user-1', ''])
+// Event times are ms from the request's receivedAt: 0 is when it was received.
+const metaOf = (ids: string[]) => JSON.stringify([ids, ids.map(() => 0), ids.map(() => '/'), 'user-1', ''])
 
 t.test('a request whose meta does not hold its count of events is answered bad and changes nothing; the others of the call go on', async (t) => {
   const { redis } = await testRedis(t)
@@ -21,11 +22,16 @@ t.test('a request whose meta does not hold its count of events is answered bad a
     ['fewer times than tokens', JSON.stringify([['e2'], [], ['/'], 'u', ''])],
     ['user keys of the wrong length', JSON.stringify([['e2'], [1], ['/'], ['u', 'v'], ''])],
     ['a session id that is neither a string nor a list', JSON.stringify([['e2'], [1], ['/'], 'u', 7])],
+    ['id times of the wrong length', JSON.stringify([['e2'], [1], ['/'], 'u', '', [1, 2]])],
+    ['an id range without its latest time', JSON.stringify([['e2'], [1], ['/'], 'u', '', { e: 1 }])],
+    ['an id range that ends before it starts', JSON.stringify([['e2'], [1], ['/'], 'u', '', { e: 2, l: 1 }])],
   ]
   for (const [what, meta] of bad) {
     const reply = await redis.eval(script, 1, STREAM, ...header(), 2, ...request(metaOf([`good-${what}`]), 1), ...request(meta, 1))
     t.same(reply, ['ok', 'a', 'bad', ''], what)
   }
+  const notATime = ['tenant-a', 'key-a', 'yesterday', 1, '0123456789abcdef', metaOf(['e3']), '{"i":"x"}']
+  t.same(await redis.eval(script, 1, STREAM, ...header(), 1, ...notATime), ['bad', ''], 'a receivedAt that is not a number (the events\' times count from it)')
   t.equal(await redis.xlen(STREAM), bad.length, 'one entry per good request, none for the bad ones')
   const seen = await redis.keys('tributary:dedup:*')
   t.equal(seen.length, 1)
@@ -62,7 +68,7 @@ t.test('an entry holds the lines as ingest sent them, the accepted ones named wh
   t.notOk(f.s!.includes('\n'), 'one session id: all three events went to the same session')
 
   // e2 again between two new ones, for two users: per-line users, and `a` names lines 0 and 2.
-  const meta = JSON.stringify([['n1', 'e2', 'n3'], [Date.now(), Date.now(), Date.now()], ['/', '/', '/'], ['user-1', 'user-1', 'user-2'], ''])
+  const meta = JSON.stringify([['n1', 'e2', 'n3'], [0, 0, 0], ['/', '/', '/'], ['user-1', 'user-1', 'user-2'], ''])
   const again = packed('n1', 'e2', 'n3')
   t.same(await redis.eval(script, 1, STREAM, ...header(), 1, ...request(meta, 3, again)), ['ok', 'ada'])
   f = await fieldsOf()

@@ -3,7 +3,7 @@ import t from 'tap'
 import type { Redis } from 'ioredis'
 import { testRedis } from '@tributary/servers'
 import { uuidv7 } from '@tributary/shared'
-import { createEventLog } from '../src/event-log/event-log.ts'
+import { createEventLog, idTimesMeta } from '../src/event-log/event-log.ts'
 
 // append.lua's seen-id sets, driven with the script's own clock (its `now` argument), so a
 // test can move through hours of buckets in a second. The times stay ahead of the real
@@ -31,8 +31,17 @@ interface Sent {
 const bucketMs = (windowSeconds: number) => Math.ceil(windowSeconds / 3) * 1000
 const seenKey = (tenant: string, at: number, windowSeconds: number) => `tributary:dedup:{0}:${tenant}:${Math.floor(at / bucketMs(windowSeconds))}`
 
-async function send(redis: Redis, sha: string, now: number, tenant: string, events: Sent[], windowSeconds = 3600): Promise<string> {
-  const meta = JSON.stringify([events.map((e) => e.token), events.map(() => now), events.map(() => '/'), 'user-1', '', events.some((e) => e.idTime) ? events.map((e) => e.idTime) : 0])
+/**
+ * How a request's id times go to the script: as ingest sends them (a range when every id is
+ * a UUIDv7, else one each), or always one each (what ingest sent before ranges).
+ */
+type IdTimesForm = 'ingest' | 'each'
+
+async function send(redis: Redis, sha: string, now: number, tenant: string, events: Sent[], windowSeconds = 3600, form: IdTimesForm = 'ingest'): Promise<string> {
+  const idTimes = events.map((e) => e.idTime)
+  const idTimesArg = form === 'ingest' ? idTimesMeta(idTimes) : idTimes.some((t) => t !== 0) ? idTimes : 0
+  // The events' times are ms from receivedAt (here `now`).
+  const meta = JSON.stringify([events.map((e) => e.token), events.map(() => 0), events.map(() => '/'), 'user-1', '', idTimesArg])
   const lines = events.map((_, i) => `{"i":"${i}"}`).join('\n')
   const reply = (await redis.evalsha(sha, 1, STREAM, 'ev', 'tributary:', '{0}', now, 0, 0, 1_800_000, windowSeconds, 86_400, 1, tenant, 'key-a', now, events.length, '0123456789abcdef', meta, lines)) as string[]
   if (reply[0] !== 'ok') throw new Error(`append.lua answered ${reply.join(' ')}`)
@@ -54,7 +63,7 @@ async function loaded(t: Parameters<typeof testRedis>[0]) {
  * went wrong. Also checks that the id went into the set of R's bucket (where the previous
  * version of the script looks for it too) and that this set lives until R + the window.
  */
-async function resendMatrix(redis: Redis, sha: string, windowSeconds: number, base: number, firstSeen: number[], idTimeOffsets: Array<number | undefined>, resentAfter: number[]) {
+async function resendMatrix(redis: Redis, sha: string, windowSeconds: number, base: number, firstSeen: number[], idTimeOffsets: Array<number | undefined>, resentAfter: number[], form: IdTimesForm = 'ingest') {
   let cases = 0
   const wrong: string[] = []
   for (const position of firstSeen) {
@@ -62,14 +71,14 @@ async function resendMatrix(redis: Redis, sha: string, windowSeconds: number, ba
       for (const after of resentAfter) {
         cases++
         const at = base + position
-        const tenant = `tenant-${windowSeconds}-${base}-${cases}`
+        const tenant = `tenant-${windowSeconds}-${base}-${form}-${cases}`
         const event = offset === undefined ? { token: `plain-${cases}`, idTime: 0 } : { token: uuidv7At(at + offset, cases), idTime: at + offset }
         const what = `window ${windowSeconds} s, seen ${position} ms into a bucket, id time ${offset ?? 'none'}, resent ${after} ms later`
-        const first = await send(redis, sha, at, tenant, [event], windowSeconds)
+        const first = await send(redis, sha, at, tenant, [event], windowSeconds, form)
         const key = seenKey(tenant, at, windowSeconds)
         if (!(await redis.sismember(key, event.token))) wrong.push(`${what}: not in the set of its first sighting`)
         if (Number(await redis.call('EXPIRETIME', key)) * 1000 < at + windowSeconds * 1000) wrong.push(`${what}: its set expires within the window`)
-        const again = await send(redis, sha, at + after, tenant, [event], windowSeconds)
+        const again = await send(redis, sha, at + after, tenant, [event], windowSeconds, form)
         if (first !== 'a' || again !== 'd') wrong.push(`${what}: ${first} then ${again}`)
       }
     }
@@ -88,15 +97,19 @@ t.test('an id resent at any time within the window is a duplicate, whatever the 
   const idTimeOffsets = [undefined, -3 * HOUR, -61 * MINUTE, -59 * MINUTE, -21 * MINUTE, -CLOCK_AHEAD - 1, -1_000, 0, MINUTE, CLOCK_AHEAD, CLOCK_AHEAD + 1, 3 * MINUTE, 25 * MINUTE, 59 * MINUTE, 61 * MINUTE, 5 * HOUR, 10 * 365 * 24 * HOUR]
   const resentAfter = [0, 1, 1_000, CLOCK_AHEAD, 10 * MINUTE, 20 * MINUTE, 21 * MINUTE, 40 * MINUTE, 59 * MINUTE, HOUR - 1_000, HOUR]
 
-  // Long after the upgrade (the ids' times in use), and within 2 windows of it (not yet).
-  await redis.set(SINCE_KEY, base - 3 * HOUR)
-  const settled = await resendMatrix(redis, sha, 3600, base, firstSeen, idTimeOffsets, resentAfter)
-  t.equal(settled.cases, firstSeen.length * idTimeOffsets.length * resentAfter.length)
-  t.same(settled.wrong, [], `ids' times in use: each id accepted once, then a duplicate, in all ${settled.cases} cases`)
-  // The upgrade began 10 minutes before the first of these (every resend is within 2 windows).
-  await redis.set(SINCE_KEY, base + 7 * HOUR - 10 * MINUTE)
-  const upgrading = await resendMatrix(redis, sha, 3600, base + 7 * HOUR, firstSeen, idTimeOffsets, resentAfter)
-  t.same(upgrading.wrong, [], `within 2 windows of the upgrade: the same in all ${upgrading.cases} cases`)
+  // Each id goes as a request of its own: as a range of one when it is a UUIDv7 (what
+  // ingest sends), and as a list of one (what ingest sends for a request of mixed ids).
+  for (const form of ['ingest', 'each'] as const) {
+    // Long after the upgrade (the ids' times in use), and within 2 windows of it (not yet).
+    await redis.set(SINCE_KEY, base - 3 * HOUR)
+    const settled = await resendMatrix(redis, sha, 3600, base, firstSeen, idTimeOffsets, resentAfter, form)
+    t.equal(settled.cases, firstSeen.length * idTimeOffsets.length * resentAfter.length)
+    t.same(settled.wrong, [], `ids' times in use, sent ${form === 'ingest' ? 'as ranges' : 'one each'}: each id accepted once, then a duplicate, in all ${settled.cases} cases`)
+    // The upgrade began 10 minutes before the first of these (every resend is within 2 windows).
+    await redis.set(SINCE_KEY, base + 7 * HOUR - 10 * MINUTE)
+    const upgrading = await resendMatrix(redis, sha, 3600, base + 7 * HOUR, firstSeen, idTimeOffsets, resentAfter, form)
+    t.same(upgrading.wrong, [], `within 2 windows of the upgrade, ${form === 'ingest' ? 'as ranges' : 'one each'}: the same in all ${upgrading.cases} cases`)
+  }
 })
 
 t.test('the same holds for windows that are not a multiple of 3 seconds, or shorter than the clock allowance', async (t) => {
@@ -167,10 +180,18 @@ t.test('an id that arrives before its own time is kept in the ahead set of its b
   await redis.set(SINCE_KEY, now - 3 * HOUR)
   const farAhead = now + 10 * 365 * 24 * HOUR
   const id = uuidv7At(farAhead, 1)
-  t.equal(await send(redis, sha, now, 'tenant-a', [{ token: id, idTime: farAhead }, { token: uuidv7At(now, 2), idTime: now }]), 'aa')
+  t.equal(await send(redis, sha, now, 'tenant-a', [{ token: id, idTime: farAhead }, { token: uuidv7At(now, 2), idTime: now }], 3600, 'each'), 'aa')
   const bucket = Math.floor(now / bucketMs(3600))
   t.same(await redis.smembers(`tributary:dedup-ahead:{0}:tenant-a:${bucket}`), [id], 'only the id from ahead')
   t.ok(await redis.sismember(`tributary:dedup:{0}:tenant-a:${bucket}`, id), 'and in the set of its bucket')
+  // Sent as a range, the script sees only that the latest id is ahead: the whole request
+  // goes in the ahead set, which costs memory, never an answer (its ids are all in the set
+  // of their bucket as well).
+  const other = uuidv7At(farAhead + 1, 3)
+  const beside = uuidv7At(now, 4)
+  t.equal(await send(redis, sha, now, 'tenant-b', [{ token: other, idTime: farAhead + 1 }, { token: beside, idTime: now }]), 'aa')
+  t.same((await redis.smembers(`tributary:dedup-ahead:{0}:tenant-b:${bucket}`)).sort(), [other, beside].sort(), 'as a range: both ids')
+  t.equal(await send(redis, sha, now + MINUTE, 'tenant-b', [{ token: beside, idTime: now }, { token: other, idTime: farAhead + 1 }]), 'dd', 'both are duplicates later')
   for (const key of await redis.keys('tributary:dedup*:{0}:tenant-a:*')) {
     const expiresAt = Number(await redis.call('EXPIRETIME', key)) * 1000
     t.ok(expiresAt >= now + HOUR && expiresAt <= (bucket + 1) * bucketMs(3600) + HOUR + MINUTE, `${key} expires a window after its bucket, and a minute`)
@@ -227,4 +248,31 @@ t.test('a rollout that took just under a window: what the previous version kept 
   const id = uuidv7At(at + 30 * MINUTE, 1)
   await redis.sadd(seenKey('tenant-a', at, 3600), id)
   t.equal(await send(redis, sha, at + HOUR, 'tenant-a', [{ token: id, idTime: at + 30 * MINUTE }]), 'd', 'a window after, 1 ms before the ids\' times are used')
+})
+
+t.test('a request of UUIDv7s far apart in time, sent as one range, finds each of them again, alone or together', async (t) => {
+  const { redis, sha } = await loaded(t)
+  const now = futureBucketStart() + MINUTE // in the first CLOCK_AHEAD of a bucket
+  await redis.set(SINCE_KEY, now - 3 * HOUR)
+  const offsets = [-50 * MINUTE, -25 * MINUTE, -CLOCK_AHEAD - 1, -1_000, 0, CLOCK_AHEAD + 1, 30 * MINUTE]
+  const sent = offsets.map((offset, n) => ({ token: uuidv7At(now + offset, n), idTime: now + offset }))
+  t.same(idTimesMeta(sent.map((e) => e.idTime)), { e: now - 50 * MINUTE, l: now + 30 * MINUTE }, 'ingest sends them as a range')
+  // The earliest was first seen 40 minutes ago, in the set of an older bucket: the range's
+  // lookups must start early enough to find it.
+  t.equal(await send(redis, sha, now - 40 * MINUTE, 'tenant-a', [sent[0]!]), 'a')
+  t.equal(await send(redis, sha, now, 'tenant-a', sent), 'd' + 'a'.repeat(sent.length - 1), 'the one seen before is a duplicate, the others new')
+  for (const after of [0, 1_000, 10 * MINUTE, 20 * MINUTE, 40 * MINUTE, HOUR - 1_000]) {
+    // The earliest's window ends an hour after its first sighting, 20 minutes from now.
+    const within = after + 40 * MINUTE <= HOUR ? sent : sent.slice(1)
+    for (const event of within) {
+      t.equal(await send(redis, sha, now + after, 'tenant-a', [event]), 'd', `id ${event.idTime - now} ms from the request, alone ${after / 1000} s later`)
+    }
+    t.equal(await send(redis, sha, now + after, 'tenant-a', within), 'd'.repeat(within.length), `all together ${after / 1000} s later`)
+  }
+})
+
+t.test('ingest sends id times as a range only when every id is a UUIDv7', async (t) => {
+  t.equal(idTimesMeta([0, 0]), 0, 'none')
+  t.same(idTimesMeta([5, 0, 3]), [5, 0, 3], 'some: one each')
+  t.same(idTimesMeta([5, 9, 3]), { e: 3, l: 9 }, 'all: their range')
 })

@@ -11,12 +11,14 @@
 -- op 'ev': several requests at once (ingest groups the requests that arrive while the
 --   previous call is in flight): nRequests, then 7 arguments per request: tenant, keyId,
 --   receivedAt, count, random (16 hex digits for new session ids), meta and lines. `meta`
---   is JSON: [tokens, occurredAts (ms), pages ('' unless a page view), userKeys, sessionIds,
---   idTimes], one item per event in each array; userKeys and sessionIds are one string
---   instead when every event of the request has the same (the usual case), idTimes one 0
---   when no event id is a UUIDv7 (and may be left out). A user key '' means the session's,
---   a session id '' means sessionise by event time; an id time is the ms of a UUIDv7 event
---   id, else 0. `lines` holds the event JSON, one per line, compressed
+--   is JSON: [tokens, occurredAts (ms after receivedAt, negative before), pages ('' unless
+--   a page view), userKeys, sessionIds, idTimes], one item per event in each array;
+--   userKeys and sessionIds are one string instead when every event of the request has the
+--   same (the usual case). A user key '' means the session's, a session id '' means
+--   sessionise by event time. idTimes: the ms of each event id that is a UUIDv7, 0 for
+--   the others; or one 0 when none is (and may be left out); or {"e": earliest, "l":
+--   latest} when every one is (the usual case: 2 numbers instead of 50, and a shorter
+--   meta to write, send and decode). `lines` holds the event JSON, one per line, compressed
 --   (stream-codec.ts, encodeEventLines): this script stores it as it is and never reads it.
 --   Few large arguments cost Redis (and ioredis) far less than several small ones per event.
 --   Returns two items per request: 'ok' and one letter per event (a accepted, d duplicate,
@@ -123,15 +125,20 @@ local function readMeta(json, count)
   local function perEvent(v) return type(v) == 'table' and #v == count end
   local tokens, ats, pages, userKeys, sessionIds, idTimes = meta[1], meta[2], meta[3], meta[4], meta[5], meta[6] or 0
   if not (perEvent(tokens) and perEvent(ats) and perEvent(pages)) then return nil end
-  -- These two are one string when every event shares it, the id times one 0 when none has one.
+  -- These two are one string when every event shares it.
   if not ((type(userKeys) == 'string' or perEvent(userKeys)) and (type(sessionIds) == 'string' or perEvent(sessionIds))) then return nil end
-  if not (idTimes == 0 or perEvent(idTimes)) then return nil end
-  if idTimes ~= 0 then
+  -- The id times: none (0), one per event, or the range of a request whose ids are all UUIDv7s.
+  local idRange = nil
+  if type(idTimes) == 'table' and idTimes.e ~= nil then
+    if not (type(idTimes.e) == 'number' and type(idTimes.l) == 'number' and idTimes.e <= idTimes.l) then return nil end
+    idRange, idTimes = idTimes, 0
+  elseif idTimes ~= 0 then
+    if not perEvent(idTimes) then return nil end
     for i = 1, count do
       if type(idTimes[i]) ~= 'number' then return nil end
     end
   end
-  return { tokens = tokens, ats = ats, pages = pages, userKeys = userKeys, sessionIds = sessionIds, idTimes = idTimes }
+  return { tokens = tokens, ats = ats, pages = pages, userKeys = userKeys, sessionIds = sessionIds, idTimes = idTimes, idRange = idRange }
 end
 
 -- Pass 1: unpack each request's events, and gather every event token (and its id time) per tenant.
@@ -142,8 +149,11 @@ for r = 1, nRequests do
   local pos = 11 + (r - 1) * 7
   local tenant = ARGV[pos]
   local count = tonumber(ARGV[pos + 3])
+  local receivedAt = ARGV[pos + 2]
   local req = readMeta(ARGV[pos + 5], count) or { bad = true }
-  req.tenant, req.keyId, req.receivedAt, req.count, req.random, req.lines = tenant, ARGV[pos + 1], ARGV[pos + 2], count, ARGV[pos + 4], ARGV[pos + 6]
+  req.tenant, req.keyId, req.receivedAt, req.count, req.random, req.lines = tenant, ARGV[pos + 1], receivedAt, count, ARGV[pos + 4], ARGV[pos + 6]
+  req.base = tonumber(receivedAt) -- the event times in meta are ms from here
+  if req.base == nil then req.bad = true end
   if not req.bad then
     local list, times = tokensOf[tenant], idTimesOf[tenant]
     if list == nil then
@@ -152,9 +162,12 @@ for r = 1, nRequests do
     end
     local n = #list
     local idTimes = req.idTimes
+    -- A range stands for each of its ids: looking an id up from its request's earliest id
+    -- time on looks in every set its own time would, and perhaps one more.
+    local shared = req.idRange and req.idRange.e or 0
     for i = 1, count do
       list[n + i] = req.tokens[i]
-      times[n + i] = idTimes == 0 and 0 or idTimes[i]
+      times[n + i] = idTimes == 0 and shared or idTimes[i]
     end
   end
   requests[r] = req
@@ -371,7 +384,11 @@ for r = 1, nRequests do
     local s = stateOf(tenant)
     local seen = seenBefore[tenant]
     local newTokens, aheadTokens, users, sessions, perMinute, pagesOf = s.newTokens, s.aheadTokens, s.users, s.sessions, s.perMinute, s.pages
-    local tokens, ats, pages, idTimes = req.tokens, req.ats, req.pages, req.idTimes
+    local tokens, ats, pages, idTimes, base = req.tokens, req.ats, req.pages, req.idTimes, req.base
+    -- When the latest id of a range is ahead, all its ids go in the ahead set: one that is
+    -- not ahead costs a little memory there, never a wrong answer (an ahead set is part of
+    -- the set of its bucket).
+    local allAhead = req.idRange ~= nil and req.idRange.l - CLOCK_AHEAD > now
     -- A string when every event of the request has it, else one per event.
     local sharedUser = type(req.userKeys) == 'string' and req.userKeys or nil
     local sharedSession = type(req.sessionIds) == 'string' and req.sessionIds or nil
@@ -388,7 +405,7 @@ for r = 1, nRequests do
       if seen[token] then
         status = 'd'
       else
-        local userKey, sessionId, at = sharedUser or req.userKeys[i], sharedSession or req.sessionIds[i], ats[i]
+        local userKey, sessionId, at = sharedUser or req.userKeys[i], sharedSession or req.sessionIds[i], base + ats[i]
         if sessionId == '' and userKey == lastUser and at >= lastSpan[1] and at <= lastSpan[2] then
           sessionId = lastSession
         elseif sessionId == '' then
@@ -405,7 +422,7 @@ for r = 1, nRequests do
         else
           seen[token] = true
           newTokens[#newTokens + 1] = token
-          if idTimes ~= 0 and idTimes[i] - CLOCK_AHEAD > now then aheadTokens[#aheadTokens + 1] = token end
+          if allAhead or (idTimes ~= 0 and idTimes[i] - CLOCK_AHEAD > now) then aheadTokens[#aheadTokens + 1] = token end
           nAccepted = nAccepted + 1
           accepted[nAccepted], sessionIds[nAccepted], userKeys[nAccepted] = i, sessionId, userKey
           if at > activeUsersFrom and (users[userKey] or 0) < at then users[userKey] = at end

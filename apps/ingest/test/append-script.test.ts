@@ -76,4 +76,10 @@ t.test('an entry holds the lines as ingest sent them, the accepted ones named wh
   t.equal(f.s!.split('\n').length, 2, 'a session id per event: two users, two sessions')
   const entry = decodeEntry(Object.entries(f).flat())
   t.same(entry.kind === 'ev' && entry.events.map((e) => [e.eventId, e.userKey]), [['n1', 'user-1'], ['n3', 'user-2']], 'the worker reads back the accepted events')
+
+  // An unknown session (no user key, a session id never started) is not accepted either.
+  const withUnknown = JSON.stringify([['u1', 'u2', 'u3'], [0, 0, 0], ['/', '/', '/'], ['', 'user-1', 'user-1'], ['never-started', '', '']])
+  t.same(await redis.eval(script, 1, STREAM, ...header(), 1, ...request(withUnknown, 3, packed('u1', 'u2', 'u3'))), ['ok', 'uaa'])
+  f = await fieldsOf()
+  t.same([f.a, f.u], ['1,2', 'user-1'], 'the unknown session\'s line is left out; the other two share their user')
 })

@@ -233,28 +233,40 @@ local seenBefore = {} -- tenant -> { token -> true }
 for tenant, list in pairs(tokensOf) do
   local seen = {}
   local times = idTimesOf[tenant]
-  -- fromBucket[b]: the tokens whose lookups start at bucket b (and run to the current one).
-  local fromBucket = {}
-  local anyLate = false -- a UUIDv7 whose lookups start after the oldest bucket
-  for i = 1, #list do
-    local t = times[i]
-    local from = oldest
-    if t ~= 0 and timesUsable then
-      -- Shortcut for the usual case: t - CLOCK_AHEAD in the current bucket.
-      if t - CLOCK_AHEAD >= bucketStart then
-        from = bucket
-      else
-        from = math.max(oldest, bucketAt(math.max(now - window, math.min(t - CLOCK_AHEAD, now))))
-      end
-      anyLate = anyLate or from > oldest
-    end
-    local tokens = fromBucket[from]
-    if tokens == nil then
-      tokens = {}
-      fromBucket[from] = tokens
-    end
-    tokens[#tokens + 1] = list[i]
+  -- The bucket a token's lookups start at (and run to the current one).
+  local function fromOf(t)
+    if t == 0 or not timesUsable then return oldest end
+    -- Shortcut for the usual case: t - CLOCK_AHEAD in the current bucket.
+    if t - CLOCK_AHEAD >= bucketStart then return bucket end
+    return math.max(oldest, bucketAt(math.max(now - window, math.min(t - CLOCK_AHEAD, now))))
   end
+  -- fromBucket[b]: the tokens whose lookups start at bucket b. Usually every token's start
+  -- is the same, and the list goes as it is.
+  local fromBucket = {}
+  local first = fromOf(times[1])
+  local mixed = false
+  for i = 2, #list do
+    if fromOf(times[i]) ~= first then
+      mixed = true
+      break
+    end
+  end
+  if mixed then
+    for i = 1, #list do
+      local from = fromOf(times[i])
+      local tokens = fromBucket[from]
+      if tokens == nil then
+        tokens = {}
+        fromBucket[from] = tokens
+      end
+      tokens[#tokens + 1] = list[i]
+    end
+  else
+    fromBucket[first] = list
+  end
+  -- A UUIDv7 whose lookups start after the oldest bucket (only UUIDv7s do).
+  local anyLate = false
+  for from in pairs(fromBucket) do anyLate = anyLate or from > oldest end
   local lookups = {} -- { key, tokens }
   local tokens = {}
   for b = oldest, bucket do
@@ -355,13 +367,13 @@ local function sessionise(state, at, random, index)
 end
 
 -- A stream entry's session ids or user keys: one when every accepted event has the same
--- (50 identical lines were ~16 % of a bench request's AOF bytes), else one per line.
-local function oneOrEach(values)
-  local first = values[1]
-  for i = 2, #values do
-    if values[i] ~= first then return table.concat(values, '\n') end
-  end
-  return first
+-- (50 identical lines were ~16 % of a bench request's AOF bytes), else one per line. The
+-- list of them is made only once a second value turns up (repeated: the first value n
+-- times), so the usual request costs a comparison per event instead of a table entry.
+local function repeated(value, n)
+  local list = {}
+  for k = 1, n do list[k] = value end
+  return list
 end
 
 -- Pass 2: each request in arrival order.
@@ -393,8 +405,11 @@ for r = 1, nRequests do
     local sharedUser = type(req.userKeys) == 'string' and req.userKeys or nil
     local sharedSession = type(req.sessionIds) == 'string' and req.sessionIds or nil
     -- statuses stays nil while every event is accepted (the usual case): then the reply is
-    -- one string.rep. accepted, sessionIds and userKeys are for the stream entry.
-    local statuses, accepted, sessionIds, userKeys, nAccepted = nil, {}, {}, {}, 0
+    -- one string.rep. The sessions and users are for the stream entry.
+    local statuses, nAccepted = nil, 0
+    local firstSession, firstUser, sessionList, userList
+    -- Events per minute, counted in a local while the events stay in one minute.
+    local minute, inMinute = nil, 0
     -- The session the request's previous event went to, while its span holds the next
     -- event's time: then it is the only session at distance 0 (spans never overlap), so the
     -- answer sessionise would give, without looking at the user's other sessions.
@@ -424,18 +439,37 @@ for r = 1, nRequests do
           newTokens[#newTokens + 1] = token
           if allAhead or (idTimes ~= 0 and idTimes[i] - CLOCK_AHEAD > now) then aheadTokens[#aheadTokens + 1] = token end
           nAccepted = nAccepted + 1
-          accepted[nAccepted], sessionIds[nAccepted], userKeys[nAccepted] = i, sessionId, userKey
+          if nAccepted == 1 then
+            firstSession, firstUser = sessionId, userKey
+          else
+            if sessionList then
+              sessionList[nAccepted] = sessionId
+            elseif sessionId ~= firstSession then
+              sessionList = repeated(firstSession, nAccepted - 1)
+              sessionList[nAccepted] = sessionId
+            end
+            if userList then
+              userList[nAccepted] = userKey
+            elseif userKey ~= firstUser then
+              userList = repeated(firstUser, nAccepted - 1)
+              userList[nAccepted] = userKey
+            end
+          end
           if at > activeUsersFrom and (users[userKey] or 0) < at then users[userKey] = at end
           if at > sessionsFrom and (sessions[sessionId] or 0) < at then sessions[sessionId] = at end
           if at > minutesFrom and at <= minutesTo then
-            local minute = floor(at / MINUTE)
-            perMinute[minute] = (perMinute[minute] or 0) + 1
+            local m = floor(at / MINUTE)
+            if m ~= minute then
+              if minute then perMinute[minute] = (perMinute[minute] or 0) + inMinute end
+              minute, inMinute = m, 0
+            end
+            inMinute = inMinute + 1
             local page = pages[i]
             if page ~= '' and at > pagesFrom then
-              local counts = pagesOf[minute]
+              local counts = pagesOf[m]
               if counts == nil then
                 counts = {}
-                pagesOf[minute] = counts
+                pagesOf[m] = counts
               end
               counts[page] = (counts[page] or 0) + 1
             end
@@ -448,16 +482,20 @@ for r = 1, nRequests do
       end
       if statuses then statuses[i] = status end
     end
+    if minute then perMinute[minute] = (perMinute[minute] or 0) + inMinute end
     saveRate(req.keyId, count)
     -- One entry per request (layout: stream-codec.ts, version 2); written before anything
     -- that depends on it. The lines go in whole, compressed; when some were not accepted,
     -- `a` names the ones that were, for the worker to keep.
     if nAccepted > 0 then
       local entry = { 'v', '2', 'k', 'ev', 't', tenant, 'r', req.receivedAt, 'z', req.lines,
-        's', oneOrEach(sessionIds), 'u', oneOrEach(userKeys) }
+        's', sessionList and table.concat(sessionList, '\n') or firstSession,
+        'u', userList and table.concat(userList, '\n') or firstUser }
       if nAccepted < count then
         local indexes = {}
-        for k, i in ipairs(accepted) do indexes[k] = i - 1 end
+        for i = 1, count do
+          if statuses[i] == 'a' then indexes[#indexes + 1] = i - 1 end
+        end
         entry[#entry + 1] = 'a'
         entry[#entry + 1] = table.concat(indexes, ',')
       end

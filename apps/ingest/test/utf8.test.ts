@@ -1,5 +1,5 @@
 import t from 'tap'
-import { utf8Bytes, utf8LinesView } from '../src/event-log/utf8.ts'
+import { utf8Bytes } from '../src/event-log/utf8.ts'
 
 // The bytes of a request's events go to Redis as utf8Bytes writes them; they must be exactly
 // Buffer.from's, whatever the string holds and however long it is.
@@ -33,20 +33,4 @@ t.test('a later call does not change the bytes an earlier call returned', async 
   utf8Bytes('second request — ' + 'b'.repeat(5_000))
   utf8Bytes('€'.repeat(100_000)) // grows the scratch space
   t.ok(first.equals(kept))
-})
-
-t.test('lines encoded one by one into the scratch space are the bytes of their joined text', async (t) => {
-  const texts = Object.values(cases)
-  const sets: Record<string, string[]> = {
-    'no lines': [],
-    'one empty line': [''],
-    'every case above up to 50,000 characters, one line each': texts.filter((text) => text.length <= 50_000),
-    'two lines that grow the scratch space past any case above': ['€'.repeat(700_000), '🛒'.repeat(100_000)],
-    'lone surrogates at the ends of lines (never paired across the newline)': ['a\ud83d', '\ude00b', '\ud83d', '\ude00'],
-    'more than fits the scratch space in all (Buffer.from itself)': ['€'.repeat(1 << 19), '€'.repeat(1 << 19), 'x'],
-  }
-  for (const [name, lines] of Object.entries(sets)) {
-    const joined = Buffer.from(lines.join('\n'))
-    t.ok(Buffer.from(utf8LinesView(lines)).equals(joined), name)
-  }
 })

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { Redis } from 'ioredis'
 import { encodeEventLines, randomHex, shardFor, streamKey, userKeyOf, uuidv7Time, type NormalizedEvent, type SessionOp } from '@tributary/shared'
-import { utf8Bytes, utf8LinesView } from './utf8.ts'
+import { utf8Bytes, utf8View } from './utf8.ts'
 
 const APPEND_SCRIPT = readFileSync(new URL('./append.lua', import.meta.url), 'utf8')
 
@@ -207,7 +207,7 @@ export function createEventLog(redis: Redis, options: EventLogOptions): EventLog
       }
       const q = queue
       return new Promise<AppendResult>((resolve, reject) => {
-        q.waiting.push({ tenantId, keyId, receivedAt, count: events.length, random: randomHex(8), meta: utf8Bytes(meta), lines: encodeEventLines(utf8LinesView(lines)), resolve, reject })
+        q.waiting.push({ tenantId, keyId, receivedAt, count: events.length, random: randomHex(8), meta: utf8Bytes(meta), lines: encodeEventLines(utf8View(lines.join('\n'))), resolve, reject })
         schedule(shard, q)
       })
     },

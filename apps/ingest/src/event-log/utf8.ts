@@ -32,21 +32,3 @@ export function utf8View(text: string): Buffer {
   if (text.length * 3 > scratch.length) scratch = Buffer.allocUnsafeSlow(text.length * 3)
   return scratch.subarray(0, scratch.write(text))
 }
-
-/**
- * `lines` joined by newlines, as UTF-8: the bytes of utf8View(lines.join('\n')), valid as
- * long as utf8View's, without the joined string. A bench request's is ~23 KB (V8 keeps it
- * two-byte when one character anywhere needs it), garbage a moment later.
- */
-export function utf8LinesView(lines: readonly string[]): Buffer {
-  let units = lines.length
-  for (const line of lines) units += line.length
-  if (units > MAX_SCRATCH_UNITS) return Buffer.from(lines.join('\n'))
-  if (units * 3 > scratch.length) scratch = Buffer.allocUnsafeSlow(units * 3)
-  let at = 0
-  for (let i = 0; i < lines.length; i++) {
-    if (i > 0) scratch[at++] = 0x0a
-    at += scratch.write(lines[i]!, at)
-  }
-  return scratch.subarray(0, at)
-}

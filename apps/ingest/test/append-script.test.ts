@@ -30,12 +30,14 @@ t.test('a request whose meta does not hold its count of events is answered bad a
     const reply = await redis.eval(script, 1, STREAM, ...header(), 2, ...request(metaOf([`good-${what}`]), 1), ...request(meta, 1))
     t.same(reply, ['ok', 'a', 'bad', ''], what)
   }
+  // Ingest never sends a request without events, but one must not break the call it is in.
+  t.same(await redis.eval(script, 1, STREAM, ...header(), 2, ...request(metaOf([]), 0), ...request(metaOf(['e4']), 1)), ['ok', '', 'ok', 'a'], 'a request of no events, then a good one')
   const notATime = ['tenant-a', 'key-a', 'yesterday', 1, '0123456789abcdef', metaOf(['e3']), '{"i":"x"}']
   t.same(await redis.eval(script, 1, STREAM, ...header(), 1, ...notATime), ['bad', ''], 'a receivedAt that is not a number (the events\' times count from it)')
-  t.equal(await redis.xlen(STREAM), bad.length, 'one entry per good request, none for the bad ones')
+  t.equal(await redis.xlen(STREAM), bad.length + 1, 'one entry per good request, none for the bad ones')
   const seen = await redis.keys('tributary:dedup:*')
   t.equal(seen.length, 1)
-  t.same((await redis.smembers(seen[0]!)).sort(), bad.map(([what]) => `good-${what}`).sort(), 'only the good requests\' ids are remembered')
+  t.same((await redis.smembers(seen[0]!)).sort(), [...bad.map(([what]) => `good-${what}`), 'e4'].sort(), 'only the good requests\' ids are remembered')
 })
 
 t.test('ids remembered by the layout before 4bb1bce (7 sets of a sixth of the window, "seen:") are still duplicates', async (t) => {

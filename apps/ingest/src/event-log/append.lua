@@ -243,7 +243,7 @@ for tenant, list in pairs(tokensOf) do
   -- fromBucket[b]: the tokens whose lookups start at bucket b. Usually every token's start
   -- is the same, and the list goes as it is.
   local fromBucket = {}
-  local first = fromOf(times[1])
+  local first = #list > 0 and fromOf(times[1]) or oldest
   local mixed = false
   for i = 2, #list do
     if fromOf(times[i]) ~= first then

@@ -439,6 +439,8 @@ for r = 1, nRequests do
           newTokens[#newTokens + 1] = token
           if allAhead or (idTimes ~= 0 and idTimes[i] - CLOCK_AHEAD > now) then aheadTokens[#aheadTokens + 1] = token end
           nAccepted = nAccepted + 1
+          -- The same steps for sessions and users, written out: as a function called twice
+          -- per event they cost ~2 µs more per 50 events (in-script TIME, min of 10).
           if nAccepted == 1 then
             firstSession, firstUser = sessionId, userKey
           else

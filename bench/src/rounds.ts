@@ -11,8 +11,14 @@ export interface RoundRates {
   real: number
 }
 
+export interface RoundsSummary {
+  ratios: number[]
+  ceilingSpread: number
+  drifted: boolean
+}
+
 /** Each round's own ratio, and how far the ceiling's rounds spread: what the median hides. */
-export function roundsSummary(rounds: RoundRates[]): { ratios: number[]; ceilingSpread: number; drifted: boolean } {
+export function roundsSummary(rounds: RoundRates[]): RoundsSummary {
   const ratios = rounds.map((r) => (r.ceiling > 0 ? r.real / r.ceiling : 0))
   const ceilings = rounds.map((r) => r.ceiling)
   const slowest = Math.min(...ceilings)
@@ -21,8 +27,7 @@ export function roundsSummary(rounds: RoundRates[]): { ratios: number[]; ceiling
 }
 
 /** The note the table's row carries: the rounds' ratios, and a warning when the machine drifted. */
-export function roundsNote(rounds: RoundRates[]): string {
-  const { ratios, ceilingSpread, drifted } = roundsSummary(rounds)
+export function roundsNote({ ratios, ceilingSpread, drifted }: RoundsSummary): string {
   const each = `rounds ${ratios.map((r) => r.toFixed(2)).join(' / ')}`
   if (!drifted) return each
   return `${each}; the ceiling's rounds spread ${Number.isFinite(ceilingSpread) ? `${(ceilingSpread * 100).toFixed(0)} %` : 'without bound'}: the machine's speed changed during the run, rerun before reading the ratio`

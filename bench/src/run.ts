@@ -95,14 +95,14 @@ try {
     const troubled = rounds.flatMap((r) => [r.ceiling, r.real]).filter((r) => r.errors > 0 || r.non2xx > 0).length
     const ceilingRps = median(rounds.map((r) => r.ceiling.requestsPerSecond))
     const realRps = median(rounds.map((r) => r.real.requestsPerSecond))
-    return { connections, rounds, troubled, ceilingRps, realRps, ratio: realRps / ceilingRps }
+    const summary = roundsSummary(rounds.map((r) => ({ ceiling: r.ceiling.requestsPerSecond, real: r.real.requestsPerSecond })))
+    return { connections, rounds, troubled, ceilingRps, realRps, ratio: realRps / ceilingRps, summary }
   }
   const batch = await alternate(CONNECTIONS)
   const { rounds, realRps } = batch
   const wide = await alternate(WIDE_CONNECTIONS)
-  const rates = (b: typeof batch) => b.rounds.map((r) => ({ ceiling: r.ceiling.requestsPerSecond, real: r.real.requestsPerSecond }))
   const batchRow = (b: typeof batch, goal: string): [string, number, number, number, string] => [
-    `ingest 50-event batch, ${b.connections} connections (${roundsNote(rates(b))})${b.troubled ? ` (${b.troubled} of ${2 * b.rounds.length} runs with load errors)` : ''}`,
+    `ingest 50-event batch, ${b.connections} connections (${roundsNote(b.summary)})${b.troubled ? ` (${b.troubled} of ${2 * b.rounds.length} runs with load errors)` : ''}`,
     b.realRps * 50, b.ceilingRps * 50, b.ratio, goal,
   ]
   const at80 = await measure('batch', 'real', Math.round(realRps * 0.8))
@@ -156,7 +156,7 @@ try {
     when: new Date().toISOString(),
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version },
     settings: { seconds: SECONDS, connections: CONNECTIONS, wideConnections: WIDE_CONNECTIONS, redisAppendfsync: 'always' },
-    ingest: { batch50: { rounds, ratio: batch.ratio, ...roundsSummary(rates(batch)), cpuBudget: budget, at80 }, batch50Wide: { connections: WIDE_CONNECTIONS, rounds: wide.rounds, ratio: wide.ratio, ...roundsSummary(rates(wide)) }, ...others },
+    ingest: { batch50: { rounds, ratio: batch.ratio, ...batch.summary, cpuBudget: budget, at80 }, batch50Wide: { connections: WIDE_CONNECTIONS, rounds: wide.rounds, ratio: wide.ratio, ...wide.summary }, ...others },
     worker,
     endToEnd,
     reads,

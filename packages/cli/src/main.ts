@@ -4,7 +4,8 @@ import { ConfigError, KEY_REVOCATIONS_CHANNEL } from '@tributary/shared'
 import { keysList, keysRevoke, keysRotate } from './commands/keys.ts'
 import { tenantCreate, tenantList } from './commands/tenant.ts'
 import { databaseUrl, redisUrl, sessionTimeoutMinutes, streamShards, UsageError } from './config.ts'
-import { dlqList, dlqReplay, status, syncNow } from './commands/operations.ts'
+import { dlqDrop, dlqList, dlqReplay, dlqShow } from './commands/dead-letters.ts'
+import { status, syncNow } from './commands/operations.ts'
 import { Redis } from 'ioredis'
 import { Output } from './output.ts'
 
@@ -17,10 +18,12 @@ const USAGE = `usage: pnpm tributary <command> [options]
   keys revoke <prefix|key id>                               revoke a key at once
   status [--json]                                           streams (length, undelivered, pending, oldest pending, dead letters), workers, last sync
   dlq list [--shard N] [--limit 20] [--json]                entries the workers could not write, with the reason
+  dlq show <id> [--shard N] [--json]                        a dead letter's reason and its events, decoded
   dlq replay [--shard N] [--id <id>]                        put dead letters back into their streams
+  dlq drop --id <id> [--shard N]                            delete a dead letter whose events must never be stored
   sync [--tenant <tenant>]                                  run cleanup-and-sync now
 
-<tenant> is a tenant name or id. DATABASE_URL and REDIS_URL, or else the local stack of this
+<tenant> is a tenant name or id; a dead letter's <id> is its own id or its entry's id in the stream. DATABASE_URL and REDIS_URL, or else the local stack of this
 checkout; STREAM_SHARDS (4) as the apps have it; SESSION_TIMEOUT_MINUTES (30) for sync.`
 
 async function run(argv: string[]): Promise<number> {
@@ -45,10 +48,11 @@ async function run(argv: string[]): Promise<number> {
   }
   const out = new Output(values.json)
   const command = `${group} ${action ?? ''}`.trim()
-  const needsArg = ['tenant create', 'keys list', 'keys rotate', 'keys revoke']
+  const needsArg = ['tenant create', 'keys list', 'keys rotate', 'keys revoke', 'dlq show']
   if (needsArg.includes(command) && !arg) throw new UsageError(`${command} needs an argument\n\n${USAGE}`)
   if (command === 'keys rotate' && values.kind !== 'write' && values.kind !== 'read') throw new UsageError('--kind is write or read')
-  const operations = ['status', 'dlq list', 'dlq replay', 'sync']
+  if (command === 'dlq drop' && !values.id) throw new UsageError('dlq drop needs --id <id>: dead letters are dropped one at a time (pnpm tributary dlq list)')
+  const operations = ['status', 'dlq list', 'dlq replay', 'dlq drop', 'sync']
   if (![...needsArg, 'tenant list', ...operations].includes(command)) throw new UsageError(`unknown command "${command}"\n\n${USAGE}`)
   const shard = values.shard === undefined ? undefined : Number(values.shard)
   if (shard !== undefined && (!Number.isInteger(shard) || shard < 0)) throw new UsageError('--shard is a shard number (0, 1, …)')
@@ -64,6 +68,8 @@ async function run(argv: string[]): Promise<number> {
   try {
     if (command === 'status') await status(redisClient(), db, out, streamShards())
     else if (command === 'dlq list') await dlqList(redisClient(), out, streamShards(), { ...(shard === undefined ? {} : { shard }), limit })
+    else if (command === 'dlq show') await dlqShow(redisClient(), out, streamShards(), { ...(shard === undefined ? {} : { shard }), id: arg! })
+    else if (command === 'dlq drop') await dlqDrop(redisClient(), out, streamShards(), { ...(shard === undefined ? {} : { shard }), id: values.id! })
     else if (command === 'dlq replay') await dlqReplay(redisClient(), out, streamShards(), { ...(shard === undefined ? {} : { shard }), ...(values.id ? { id: values.id } : {}) })
     else if (command === 'sync') await syncNow(db, out, sessionTimeoutMinutes(), values.tenant)
     else if (command === 'tenant create') await tenantCreate(db, out, arg!, values.timezone)

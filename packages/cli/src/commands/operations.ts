@@ -2,14 +2,13 @@ import { sql } from 'drizzle-orm'
 import type { Redis } from 'ioredis'
 import { cleanupAndSync, type Database } from '@tributary/db'
 import { CONSUMER_GROUP, deadLetterKey, fieldsToObject, groupPosition, streamKey } from '@tributary/shared'
-import { UsageError } from '../config.ts'
 import { findTenant } from './keys.ts'
 import type { Output } from '../output.ts'
 
 const ago = (ms: number) => (ms < 1000 ? `${ms} ms` : ms < 120_000 ? `${Math.round(ms / 1000)} s` : ms < 7_200_000 ? `${Math.round(ms / 60_000)} min` : `${(ms / 3_600_000).toFixed(1)} h`)
 
 /** The configured shards, plus any stream found in Redis beyond them (after STREAM_SHARDS was lowered, say). */
-async function shards(redis: Redis, configured: number): Promise<number[]> {
+export async function shards(redis: Redis, configured: number): Promise<number[]> {
   const found = new Set(Array.from({ length: configured }, (_, i) => i))
   let cursor = '0'
   do {
@@ -54,53 +53,6 @@ export async function status(redis: Redis, db: Database, out: Output, configured
   else out.table(['worker', 'pending', 'last seen'], [...consumers].map(([name, c]) => [name, String(c.pending), `${ago(c.idleMs)} ago`]))
   out.line('')
   out.line(lastSync ? `last sync: ${ago(now - new Date(lastSync.last_run_at).getTime())} ago, ${lastSync.synced_days} days synced, ${lastSync.sessions_closed} sessions closed, ${lastSync.duration_ms} ms` : 'last sync: never')
-}
-
-interface DeadLetter {
-  dlqId: string
-  shard: number
-  stream: string
-  id: string
-  code: string
-  error: string
-  failedAt: string
-  fields: string[]
-}
-
-async function deadLetters(redis: Redis, shard: number, limit: number): Promise<DeadLetter[]> {
-  const entries = await redis.xrange(deadLetterKey(shard), '-', '+', 'COUNT', limit)
-  return entries.map(([dlqId, flat]) => {
-    const f = fieldsToObject(flat)
-    return { dlqId, shard, stream: String(f.stream), id: String(f.id), code: String(f.code), error: String(f.error), failedAt: String(f.failedAt), fields: JSON.parse(String(f.fields ?? '[]')) as string[] }
-  })
-}
-
-export async function dlqList(redis: Redis, out: Output, configuredShards: number, options: { shard?: number; limit: number }) {
-  const list: DeadLetter[] = []
-  for (const shard of options.shard === undefined ? await shards(redis, configuredShards) : [options.shard]) list.push(...(await deadLetters(redis, shard, options.limit)))
-  if (out.json) return out.data(list.map(({ fields: _fields, ...rest }) => rest))
-  if (list.length === 0) return out.line('the dead-letter streams are empty')
-  out.table(['dead letter', 'shard', 'original entry', 'code', 'failed at', 'error'], list.map((d) => [d.dlqId, String(d.shard), d.id, d.code, d.failedAt, d.error.slice(0, 60)]))
-}
-
-/**
- * Puts dead letters back into their stream as new entries and removes them from the
- * dead-letter stream, one MULTI per entry, so each is replayed once. Replaying an event the
- * database has since accepted does nothing: the unique (tenant_id, event_id) key holds.
- */
-export async function dlqReplay(redis: Redis, out: Output, configuredShards: number, options: { shard?: number; id?: string }) {
-  let replayed = 0
-  for (const shard of options.shard === undefined ? await shards(redis, configuredShards) : [options.shard]) {
-    for (const letter of await deadLetters(redis, shard, 10_000)) {
-      if (options.id && letter.dlqId !== options.id && letter.id !== options.id) continue
-      const result = await redis.multi().xadd(letter.stream, '*', ...letter.fields).xdel(deadLetterKey(shard), letter.dlqId).exec()
-      for (const [err] of result ?? []) if (err) throw err
-      replayed++
-    }
-  }
-  if (options.id && replayed === 0) throw new UsageError(`no dead letter with id ${options.id} (pnpm tributary dlq list)`)
-  if (out.json) return out.data({ replayed })
-  out.line(`replayed ${replayed} dead letter${replayed === 1 ? '' : 's'} into their streams`)
 }
 
 export async function syncNow(db: Database, out: Output, sessionTimeoutMinutes: number, tenantRef?: string) {

@@ -2,7 +2,7 @@ import Fastify, { LogController } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { createLogger, uuidv7, type Logger } from '@tributary/shared'
 import type { IngestConfig } from './config.ts'
-import { ApiError, errorHandler } from './errors.ts'
+import { ApiError, errorHandler, shuttingDown } from './errors.ts'
 import { createEventLog, type EventLog } from './event-log/event-log.ts'
 import auth from './plugins/auth.ts'
 import keyRevocations from './plugins/key-revocations.ts'
@@ -52,6 +52,8 @@ export async function buildApp({ config, logger, eventLog: eventLogOverride }: B
     keepAliveTimeout: 72_000,
     bodyLimit: config.BODY_LIMIT_BYTES,
     routerOptions: { maxParamLength: 255 },
+    // Our own 503 while closing (the onRequest hook below), not Fastify's, which has no code and no Retry-After.
+    return503OnClosing: false,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     // Strict everywhere: no silent coercion, no silently dropped fields.
@@ -59,6 +61,17 @@ export async function buildApp({ config, logger, eventLog: eventLogOverride }: B
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.setErrorHandler(errorHandler)
+  // Requests that still arrive while the process shuts down (on keep-alive connections that
+  // were busy when it began; Fastify marks their answers `Connection: close`) are refused
+  // with the API's 503 shape, `shutting_down` and a Retry-After, so the client retries on
+  // another instance; nothing of them is stored. Requests that arrived before are answered
+  // in full: Redis and Postgres close in onClose hooks, which run once the HTTP server has.
+  let closing = false
+  app.addHook('preClose', (done) => {
+    closing = true
+    done()
+  })
+  app.addHook('onRequest', (_request, _reply, done) => done(closing ? shuttingDown() : undefined))
   await app.register(requestLog)
   await app.register(metrics)
   await app.register(apiDocs)

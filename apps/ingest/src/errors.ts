@@ -24,6 +24,8 @@ export const redisUnavailable = () =>
   new ApiError(503, 'unavailable', 'the event store is unreachable; nothing was stored, retry later', { retryAfterSeconds: 5 })
 export const backlogFull = () =>
   new ApiError(503, 'backlog_full', 'the ingestion backlog is full; nothing was stored, retry later', { retryAfterSeconds: 10 })
+export const shuttingDown = () =>
+  new ApiError(503, 'shutting_down', 'this ingest process is shutting down; nothing was stored, retry (another instance, or this one once restarted, will answer)', { retryAfterSeconds: 1 })
 export const rateLimited = (retryAfterMs: number) =>
   new ApiError(429, 'rate_limited', 'too many events for this write key; nothing was stored, retry after the delay', { retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)) })
 

@@ -1,10 +1,14 @@
 import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import type { AddressInfo } from 'node:net'
+import { connect } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { createTenant } from '@tributary/db'
 import { testDatabase } from '@tributary/db/testing'
 import { freePort, testRedis } from '@tributary/servers'
 import { decodeEntry, streamKey } from '@tributary/shared'
+import { build, storedEvents } from './fixtures/build.ts'
 
 const SERVER = fileURLToPath(new URL('../src/server.ts', import.meta.url))
 
@@ -27,6 +31,7 @@ t.test('SIGTERM under load: every acknowledged event is in the stream, nothing a
 
   const acked = new Set<string>()
   const statuses: Record<string, number> = {}
+  const refusals: string[] = []
   let sent = 0
   const send = async (n: number) => {
     const events = Array.from({ length: 20 }, (_, i) => ({ eventId: `s${n}-${i}`, type: 'pageview', page: '/', anonymousId: `v${n % 7}` }))
@@ -34,7 +39,8 @@ t.test('SIGTERM under load: every acknowledged event is in the stream, nothing a
       const res = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${tenant.writeKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ events }) })
       statuses[res.status] = (statuses[res.status] ?? 0) + 1
       if (res.status === 202) for (const e of events) acked.add(e.eventId)
-      await res.arrayBuffer()
+      const body = await res.text()
+      if (res.status === 503) refusals.push(`${(JSON.parse(body) as { code: string }).code}, Retry-After ${res.headers.get('retry-after')}`)
     } catch {
       statuses.refused = (statuses.refused ?? 0) + 1 // the server had stopped listening: not acknowledged
     }
@@ -55,6 +61,7 @@ t.test('SIGTERM under load: every acknowledged event is in the stream, nothing a
   t.equal(await exited, 0, 'the server exits 0')
   t.ok((statuses[202] ?? 0) > 0, `some requests were acknowledged (${JSON.stringify(statuses)} of ${sent})`)
   t.ok(Object.keys(statuses).every((s) => s === '202' || s === '503' || s === 'refused'), 'only 202, 503 or a refused connection')
+  t.same([...new Set(refusals)].filter((r) => r !== 'shutting_down, Retry-After 1'), [], 'each 503 says the process is shutting down (none that Redis was gone: it closes after the last request)')
 
   const stored = new Set<string>()
   for (const [, fields] of await redis.xrange(streamKey(0), '-', '+')) {
@@ -63,4 +70,42 @@ t.test('SIGTERM under load: every acknowledged event is in the stream, nothing a
   }
   const missing = [...acked].filter((id) => !stored.has(id))
   t.same(missing, [], `all ${acked.size} acknowledged events are in the stream`)
+})
+
+t.test('while closing: the request in flight is answered and stored, the next one on its connection gets 503 shutting_down', async (t) => {
+  const { app, redis, write } = await build(t)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as AddressInfo
+  const post = (eventId: string) => {
+    const body = JSON.stringify({ events: [{ eventId, type: 'pageview', page: '/', anonymousId: 'v1' }] })
+    return `POST /api/v2/analytics/events HTTP/1.1\r\nHost: ingest\r\nAuthorization: ${write.authorization}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+  }
+  const socket = connect(port, '127.0.0.1')
+  await once(socket, 'connect')
+  let received = ''
+  socket.setEncoding('utf8')
+  socket.on('data', (d: string) => (received += d))
+  const socketClosed = once(socket, 'close')
+
+  // The first request's headers and part of its body: its connection is busy, not idle, when
+  // the close begins, so the server keeps it open.
+  const first = post('in-flight')
+  const arrived = once(app.server, 'request')
+  socket.write(first.slice(0, -5))
+  await arrived
+  const closed = app.close()
+  while (app.server.listening) await new Promise((resolve) => setImmediate(resolve))
+  // The rest of it, and a second request behind it on the same connection.
+  socket.write(first.slice(-5) + post('too-late'))
+  await socketClosed
+  await closed
+
+  const [firstAnswer, secondAnswer] = received.split(/(?=HTTP\/1\.1 )/)
+  t.match(firstAnswer, /^HTTP\/1\.1 202 /, 'the request in flight is answered in full')
+  t.match(secondAnswer, /^HTTP\/1\.1 503 /)
+  t.match(secondAnswer, /\r\nretry-after: 1\r\n/i)
+  t.match(secondAnswer, /\r\nconnection: close\r\n/i)
+  const body = JSON.parse(secondAnswer!.slice(secondAnswer!.indexOf('\r\n\r\n') + 4))
+  t.same(body, { statusCode: 503, code: 'shutting_down', error: 'Service Unavailable', message: 'this ingest process is shutting down; nothing was stored, retry (another instance, or this one once restarted, will answer)' })
+  t.same((await storedEvents(redis, 2)).map((e) => e.eventId), ['in-flight'], 'the first stored, the refused one not')
 })

@@ -38,7 +38,8 @@ t.test('dlq show decodes a dead letter, dlq drop deletes one by id', async (t) =
   const newerLetter = await bury('5-3', newerEntry, 'decode', 'unknown codec version "9"')
   const corruptLetter = await bury('5-4', corruptEntry, 'decode', 'event lines that do not decompress')
 
-  const shown = await json(env, 'dlq', 'show', eventsLetter)
+  const [shown, ...more] = await json(env, 'dlq', 'show', eventsLetter)
+  t.equal(more.length, 0, 'one dead letter has that id')
   t.same(shown.deadLetter, { dlqId: eventsLetter, shard: 1, stream: streamKey(1), id: '5-1', code: '23503', error: 'insert or update on table "activities" violates foreign key constraint', failedAt: '2026-11-28T10:01:00.000Z' })
   t.equal(shown.decodeError, null)
   t.same(shown.entry, {
@@ -53,8 +54,15 @@ t.test('dlq show decodes a dead letter, dlq drop deletes one by id', async (t) =
   t.equal(shown.lines.length, 3, 'and every line z unpacks to')
   t.equal(shown.fields.z, z, 'the stored fields as they are')
 
-  const byEntryId = await json(env, 'dlq', 'show', '5-1')
+  const [byEntryId] = await json(env, 'dlq', 'show', '5-1')
   t.equal(byEntryId.deadLetter.dlqId, eventsLetter, 'found by the id its entry had in the stream too')
+  // Entry ids are per stream: another shard's stream can have had an entry 5-1 too.
+  const twin = (await redis.xadd(deadLetterKey(0), '*', 'stream', streamKey(0), 'id', '5-1', 'code', 'decode', 'error', 'x', 'failedAt', '2026-11-28T10:02:00.000Z', 'fields', JSON.stringify(eventEntry)))!
+  const both = await json(env, 'dlq', 'show', '5-1')
+  t.same(both.map((d: { deadLetter: { dlqId: string; shard: number } }) => `${d.deadLetter.shard}/${d.deadLetter.dlqId}`), [`0/${twin}`, `1/${eventsLetter}`], 'every dead letter the id names')
+  t.equal((await json(env, 'dlq', 'show', '5-1', '--shard', '1')).length, 1, '--shard narrows it')
+  t.same(await json(env, 'dlq', 'drop', '--id', '5-1', '--shard', '0'), { dropped: [twin] })
+  t.equal(await redis.xlen(deadLetterKey(0)), 0)
 
   const text = await cli(env, 'dlq', 'show', eventsLetter)
   t.equal(text.code, 0, text.stderr)
@@ -64,12 +72,12 @@ t.test('dlq show decodes a dead letter, dlq drop deletes one by id', async (t) =
   t.match(text.stdout, '"eventId":"e-3"')
   t.notMatch(text.stdout, '"e-2"', 'not the line the entry left out')
 
-  const session = await json(env, 'dlq', 'show', sessionLetter)
+  const [session] = await json(env, 'dlq', 'show', sessionLetter)
   t.same(session.entry, { kind: 'ss', tenantId: TENANT, receivedAt: '2026-11-28T10:00:00.000Z', userKey: 'v1', session: { id: 'sess-1', uk: 'v1', ai: 'v1', at: '2026-11-28T10:00:00.000Z' } })
   t.equal(session.lines, null)
   t.match((await cli(env, 'dlq', 'show', sessionLetter)).stdout, 'holds         session start of v1 of tenant')
 
-  const newer = await json(env, 'dlq', 'show', newerLetter)
+  const [newer] = await json(env, 'dlq', 'show', newerLetter)
   t.equal(newer.entry, null)
   t.equal(newer.decodeError, 'unknown codec version "9"')
   t.same(newer.lines, EVENTS.map(encodeEventJson), 'the lines, readable though the entry is not')
@@ -78,7 +86,7 @@ t.test('dlq show decodes a dead letter, dlq drop deletes one by id', async (t) =
   t.match(newerText, `z  ${z.length} characters, unpacked into the 3 lines below\n`)
   t.match(newerText, `${encodeEventJson(EVENTS[1]!)}\n`)
 
-  const corrupt = await json(env, 'dlq', 'show', corruptLetter)
+  const [corrupt] = await json(env, 'dlq', 'show', corruptLetter)
   t.equal(corrupt.lines, null)
   t.match(corrupt.decodeError, /do not decompress/)
   t.match((await cli(env, 'dlq', 'show', corruptLetter)).stdout, 'z  16 characters, which do not unpack\n')
@@ -121,7 +129,7 @@ t.test('dlq list and replay read past the first page of a long dead-letter strea
   const all = await json(env, 'dlq', 'list', '--limit', '5000')
   t.equal(all.length, letters)
   t.equal(all[letters - 1].id, `9-${letters - 1}`, 'the last one too, in order')
-  t.equal((await json(env, 'dlq', 'show', `9-${letters - 1}`)).deadLetter.id, `9-${letters - 1}`, 'show finds one past the first page')
+  t.equal((await json(env, 'dlq', 'show', `9-${letters - 1}`))[0].deadLetter.id, `9-${letters - 1}`, 'show finds one past the first page')
 
   t.same(await json(env, 'dlq', 'replay'), { replayed: letters })
   t.equal(await redis.xlen(deadLetterKey(0)), 0)

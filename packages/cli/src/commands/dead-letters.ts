@@ -152,7 +152,8 @@ export async function dlqShow(redis: Redis, out: Output, configuredShards: numbe
     const { fields: _fields, ...deadLetter } = letter
     return { deadLetter, ...readDeadLetter(letter.fields) }
   })
-  if (out.json) return out.data(shown.length === 1 ? shown[0] : shown)
+  // An array whatever the count: an entry id can name dead letters on several shards.
+  if (out.json) return out.data(shown)
   shown.forEach((s, n) => {
     if (n > 0) out.line('')
     const d = s.deadLetter

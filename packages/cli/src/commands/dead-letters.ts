@@ -34,27 +34,24 @@ async function* deadLetters(redis: Redis, shard: number): AsyncGenerator<DeadLet
   }
 }
 
-async function shardsToRead(redis: Redis, configuredShards: number, shard: number | undefined) {
-  return shard === undefined ? shards(redis, configuredShards) : [shard]
+/** Every dead letter of the given shard, or of every shard, in shard order. */
+async function* lettersOf(redis: Redis, configuredShards: number, shard: number | undefined): AsyncGenerator<DeadLetter> {
+  for (const s of shard === undefined ? await shards(redis, configuredShards) : [shard]) yield* deadLetters(redis, s)
 }
 
 /** The dead letters `id` names: a dead letter's own id, or the id its entry had in its stream. */
 async function named(redis: Redis, configuredShards: number, id: string, shard: number | undefined): Promise<DeadLetter[]> {
   const found: DeadLetter[] = []
-  for (const s of await shardsToRead(redis, configuredShards, shard)) {
-    for await (const letter of deadLetters(redis, s)) if (letter.dlqId === id || letter.id === id) found.push(letter)
-  }
+  for await (const letter of lettersOf(redis, configuredShards, shard)) if (letter.dlqId === id || letter.id === id) found.push(letter)
   if (found.length === 0) throw new UsageError(`no dead letter with id ${id}${shard === undefined ? '' : ` on shard ${shard}`} (pnpm tributary dlq list)`)
   return found
 }
 
 export async function dlqList(redis: Redis, out: Output, configuredShards: number, options: { shard?: number; limit: number }) {
   const list: DeadLetter[] = []
-  for (const shard of await shardsToRead(redis, configuredShards, options.shard)) {
-    for await (const letter of deadLetters(redis, shard)) {
-      if (list.length >= options.limit) break
-      list.push(letter)
-    }
+  for await (const letter of lettersOf(redis, configuredShards, options.shard)) {
+    if (list.length >= options.limit) break
+    list.push(letter)
   }
   if (out.json) return out.data(list.map(({ fields: _fields, ...rest }) => rest))
   if (list.length === 0) return out.line('the dead-letter streams are empty')
@@ -69,19 +66,15 @@ export async function dlqList(redis: Redis, out: Output, configuredShards: numbe
  * database has since accepted does nothing: the unique (tenant_id, event_id) key holds.
  */
 export async function dlqReplay(redis: Redis, out: Output, configuredShards: number, options: { shard?: number; id?: string }) {
-  const letters = options.id ? await named(redis, configuredShards, options.id, options.shard) : await everyLetter(redis, configuredShards, options.shard)
+  let letters: DeadLetter[] = []
+  if (options.id) letters = await named(redis, configuredShards, options.id, options.shard)
+  else for await (const letter of lettersOf(redis, configuredShards, options.shard)) letters.push(letter)
   for (const letter of letters) {
     const result = await redis.multi().xadd(letter.stream, '*', ...letter.fields).xdel(deadLetterKey(letter.shard), letter.dlqId).exec()
     for (const [err] of result ?? []) if (err) throw err
   }
   if (out.json) return out.data({ replayed: letters.length })
   out.line(`replayed ${letters.length} dead letter${letters.length === 1 ? '' : 's'} into their streams`)
-}
-
-async function everyLetter(redis: Redis, configuredShards: number, shard: number | undefined): Promise<DeadLetter[]> {
-  const all: DeadLetter[] = []
-  for (const s of await shardsToRead(redis, configuredShards, shard)) for await (const letter of deadLetters(redis, s)) all.push(letter)
-  return all
 }
 
 /**
@@ -107,15 +100,14 @@ interface DeadLetterContents {
   lines: string[] | null
 }
 
-export function readDeadLetter(fields: string[]): DeadLetterContents {
-  const byName: Record<string, string> = {}
-  for (let i = 0; i + 1 < fields.length; i += 2) byName[fields[i]!] = fields[i + 1]!
+function readDeadLetter(fields: string[]): DeadLetterContents {
+  const byName = fieldsToObject(fields) as Record<string, string>
   let lines: string[] | null = null
   if (byName.z !== undefined) {
     try {
       lines = decodeEventLines(byName.z).lines
     } catch {
-      lines = null
+      // Left null: the entry's decode error below says why.
     }
   }
   try {

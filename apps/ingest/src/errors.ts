@@ -81,13 +81,24 @@ export function toErrorBody(err: FastifyError | ApiError | Error): ErrorBody {
 }
 
 /**
- * 5xx: the cause is logged once, at error (the request line follows from request-log).
+ * Requests refused as part of normal operation, though with a 5xx: `shutting_down` comes
+ * with every deploy and is no fault, so it is logged at info (request-log.ts reads this),
+ * not at error where it would page someone.
+ */
+export const routineRefusals = new WeakSet<FastifyRequest>()
+
+/**
+ * 5xx: the cause is logged once, at error (the request line follows from request-log),
+ * but for routine refusals (routineRefusals), at info.
  * 4xx: the code and message at debug; request-log's line at warn is the one record.
  * Never internals in the body.
  */
 export async function errorHandler(err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
   const body = toErrorBody(err)
-  if (body.statusCode >= 500) request.log.error({ err, code: body.code }, 'unexpected error')
+  if (body.code === 'shutting_down') {
+    routineRefusals.add(request)
+    request.log.info({ code: body.code }, body.message)
+  } else if (body.statusCode >= 500) request.log.error({ err, code: body.code }, 'unexpected error')
   else request.log.debug({ code: body.code }, body.message)
   if (err instanceof ApiError && err.extra.retryAfterSeconds) reply.header('retry-after', String(err.extra.retryAfterSeconds))
   return reply.code(body.statusCode).send(body)

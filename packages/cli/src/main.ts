@@ -19,11 +19,11 @@ const USAGE = `usage: pnpm tributary <command> [options]
   status [--json]                                           streams (length, undelivered, pending, oldest pending, dead letters), workers, last sync
   dlq list [--shard N] [--limit 20] [--json]                entries the workers could not write, with the reason
   dlq show <id> [--shard N] [--json]                        a dead letter's reason and its events, decoded
-  dlq replay [--shard N] [--id <id>]                        put dead letters back into their streams
-  dlq drop --id <id> [--shard N]                            delete a dead letter whose events must never be stored
+  dlq replay [<id>] [--shard N] [--json]                    put dead letters back into their streams: one, or all (of a shard)
+  dlq drop <id> [--shard N] [--json]                        delete one dead letter whose events must never be stored
   sync [--tenant <tenant>]                                  run cleanup-and-sync now
 
-<tenant> is a tenant name or id; a dead letter's <id> is its own id or its entry's id in the stream. DATABASE_URL and REDIS_URL, or else the local stack of this
+<tenant> is a tenant name or id; a dead letter's <id> (or --id <id>) is its own id or its entry's id in the stream. DATABASE_URL and REDIS_URL, or else the local stack of this
 checkout; STREAM_SHARDS (4) as the apps have it; SESSION_TIMEOUT_MINUTES (30) for sync.`
 
 async function run(argv: string[]): Promise<number> {
@@ -41,21 +41,28 @@ async function run(argv: string[]): Promise<number> {
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
-  const [group, action, arg] = positionals
+  const [group, action, positionalArg, ...extra] = positionals
   if (values.help || !group) {
     console.log(USAGE)
     return values.help ? 0 : 2
   }
   const out = new Output(values.json)
   const command = `${group} ${action ?? ''}`.trim()
-  const needsArg = ['tenant create', 'keys list', 'keys rotate', 'keys revoke', 'dlq show']
+  const needsArg = ['tenant create', 'keys list', 'keys rotate', 'keys revoke', 'dlq show', 'dlq drop']
+  const optionalArg = ['dlq replay']
+  const noArg = ['status', 'sync', 'tenant list', 'dlq list']
+  if (![...needsArg, ...optionalArg, ...noArg].includes(command)) throw new UsageError(`unknown command "${command}"\n\n${USAGE}`)
+  // A dead letter's id, as an argument or as --id, the same for show, replay and drop.
+  if (values.id !== undefined && !command.startsWith('dlq ')) throw new UsageError('--id is for the dlq commands')
+  if (values.id !== undefined && positionalArg !== undefined && values.id !== positionalArg) throw new UsageError(`two ids: ${positionalArg} and --id ${values.id}; give one`)
+  const arg = positionalArg ?? (command.startsWith('dlq ') ? values.id : undefined)
+  // A word too many is refused, never ignored: `dlq replay` with a stray word would otherwise replay everything.
+  if (extra.length > 0 || (noArg.includes(command) && arg !== undefined)) throw new UsageError(`${command} takes ${noArg.includes(command) ? 'no argument' : 'one argument'}; unexpected "${[...(noArg.includes(command) ? [arg] : []), ...extra].join(' ')}"\n\n${USAGE}`)
+  if (command === 'dlq drop' && !arg) throw new UsageError('dlq drop needs the id of one dead letter: they are dropped one at a time (pnpm tributary dlq list)')
   if (needsArg.includes(command) && !arg) throw new UsageError(`${command} needs an argument\n\n${USAGE}`)
   if (command === 'keys rotate' && values.kind !== 'write' && values.kind !== 'read') throw new UsageError('--kind is write or read')
-  if (command === 'dlq drop' && !values.id) throw new UsageError('dlq drop needs --id <id>: dead letters are dropped one at a time (pnpm tributary dlq list)')
-  const operations = ['status', 'dlq list', 'dlq replay', 'dlq drop', 'sync']
-  if (![...needsArg, 'tenant list', ...operations].includes(command)) throw new UsageError(`unknown command "${command}"\n\n${USAGE}`)
+  if (values.shard !== undefined && !/^\d+$/.test(values.shard)) throw new UsageError(`--shard is a shard number (0, 1, …), not "${values.shard}"`)
   const shard = values.shard === undefined ? undefined : Number(values.shard)
-  if (shard !== undefined && (!Number.isInteger(shard) || shard < 0)) throw new UsageError('--shard is a shard number (0, 1, …)')
   const limit = Number(values.limit)
   if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit is a positive whole number')
 
@@ -69,8 +76,8 @@ async function run(argv: string[]): Promise<number> {
     if (command === 'status') await status(redisClient(), db, out, streamShards())
     else if (command === 'dlq list') await dlqList(redisClient(), out, streamShards(), { ...(shard === undefined ? {} : { shard }), limit })
     else if (command === 'dlq show') await dlqShow(redisClient(), out, streamShards(), { ...(shard === undefined ? {} : { shard }), id: arg! })
-    else if (command === 'dlq drop') await dlqDrop(redisClient(), out, streamShards(), { ...(shard === undefined ? {} : { shard }), id: values.id! })
-    else if (command === 'dlq replay') await dlqReplay(redisClient(), out, streamShards(), { ...(shard === undefined ? {} : { shard }), ...(values.id ? { id: values.id } : {}) })
+    else if (command === 'dlq drop') await dlqDrop(redisClient(), out, streamShards(), { ...(shard === undefined ? {} : { shard }), id: arg! })
+    else if (command === 'dlq replay') await dlqReplay(redisClient(), out, streamShards(), { ...(shard === undefined ? {} : { shard }), ...(arg ? { id: arg } : {}) })
     else if (command === 'sync') await syncNow(db, out, sessionTimeoutMinutes(), values.tenant)
     else if (command === 'tenant create') await tenantCreate(db, out, arg!, values.timezone)
     else if (command === 'tenant list') await tenantList(db, out)

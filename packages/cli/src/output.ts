@@ -6,6 +6,12 @@ export class Output {
     process.stdout.write(text + '\n')
   }
 
+  /** A remark beside the result: on stderr with --json, so that stdout stays one JSON document. */
+  note(text: string) {
+    if (this.json) process.stderr.write(text + '\n')
+    else this.line(text)
+  }
+
   data(value: unknown) {
     process.stdout.write(JSON.stringify(value, null, this.json ? 2 : 0) + '\n')
   }

@@ -33,11 +33,11 @@ t.test('status, dlq list, dlq replay and sync against a real stack', async (t) =
   t.match((await cli(env, 'dlq', 'list')).stdout, /22P05/)
 
   const replay = await cli(env, 'dlq', 'replay', '--json')
-  t.same(JSON.parse(replay.stdout), { replayed: 1 })
+  t.same(JSON.parse(replay.stdout), { replayed: 1, skipped: [] })
   t.equal(await redis.xlen(deadLetterKey(1)), 0, 'gone from the dead-letter stream')
   const last = await redis.xrevrange(stream, '+', '-', 'COUNT', 1)
   t.same(last[0]![1], original, 'back in its stream, whole')
-  t.same(JSON.parse((await cli(env, 'dlq', 'replay', '--json')).stdout), { replayed: 0 }, 'replaying again does nothing')
+  t.same(JSON.parse((await cli(env, 'dlq', 'replay', '--json')).stdout), { replayed: 0, skipped: [] }, 'replaying again does nothing')
 
   const sync = await cli(env, 'sync', '--json')
   t.equal(sync.code, 0, sync.stderr)

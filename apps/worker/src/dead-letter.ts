@@ -7,15 +7,20 @@ export function shardOf(stream: string): number {
 }
 
 /**
+ * XADD the dead letter, then XACK the original, in one script (both keys share the shard's
+ * hash tag): an XADD that fails (the dead-letter key of the wrong type, say) stops the
+ * script before the XACK, so the entry stays pending and is retried instead of being
+ * acknowledged with no dead letter to show for it. In a MULTI the XACK would still run.
+ */
+const DEAD_LETTER_SCRIPT = `redis.call('XADD', KEYS[1], '*', unpack(ARGV, 3))
+return redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])`
+
+/**
  * Moves an entry that can never be written to `tributary:dlq:{N}` with the reason, and
- * acknowledges the original in the same MULTI (both keys share the shard's hash tag), so it
- * is neither lost nor retried forever. `pnpm tributary dlq replay` puts it back.
+ * acknowledges the original at the same time, so it is neither lost nor retried forever.
+ * `pnpm tributary dlq replay` puts it back.
  */
 export async function deadLetter(redis: Redis, stream: string, id: string, fields: string[], code: string, message: string) {
-  const result = await redis
-    .multi()
-    .xadd(deadLetterKey(shardOf(stream)), '*', 'stream', stream, 'id', id, 'code', code, 'error', message.slice(0, 2_000), 'failedAt', new Date().toISOString(), 'fields', JSON.stringify(fields))
-    .xack(stream, CONSUMER_GROUP, id)
-    .exec()
-  for (const [err] of result ?? []) if (err) throw err
+  await redis.eval(DEAD_LETTER_SCRIPT, 2, deadLetterKey(shardOf(stream)), stream, CONSUMER_GROUP, id,
+    'stream', stream, 'id', id, 'code', code, 'error', message.slice(0, 2_000), 'failedAt', new Date().toISOString(), 'fields', JSON.stringify(fields))
 }

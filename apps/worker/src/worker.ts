@@ -335,7 +335,7 @@ export class Worker {
    * Writes entries in one transaction. Transient failures: retry with capped exponential
    * backoff and full jitter, renewing our claim on the entries so that no peer takes them
    * over meanwhile. Permanent failures: split in halves and write each on its own, until a
-   * single entry fails alone; that one is dead-lettered (and acknowledged by the same MULTI).
+   * single entry fails alone; that one is dead-lettered (and acknowledged by the same script call).
    */
   private async write(entries: Batch['entries']): Promise<void> {
     if (entries.length === 0) return
@@ -370,7 +370,7 @@ export class Worker {
       await deadLetter(this.deps.redis, only.stream, only.id, only.fields, errorCode(refusal), errorMessage(refusal))
       this.stats.deadLettered++
       this.log.error({ stream: only.stream, id: only.id, code: errorCode(refusal), message: errorMessage(refusal) }, 'dead-lettered an entry the database refuses')
-      only.decoded = undefined // acknowledged by the dead-letter MULTI
+      only.decoded = undefined // acknowledged by the dead-letter script
       return
     }
     const middle = Math.ceil(entries.length / 2)

@@ -45,6 +45,18 @@ t.test('a poison entry (NUL character written straight to the stream): the rest 
   t.equal(worker.stats.deadLettered, 1)
 })
 
+t.test('an entry that decodes but cannot be made into rows (an event with no time, a session entry with no session): dead-lettered, the rest lands', async (t) => {
+  const noTime = await oneBadEntryAmongGood(t, (fields) => {
+    fields[fields.indexOf('z') + 1] = encodeEventLines(Buffer.from(JSON.stringify({ i: 'timeless', y: 'pageview', ai: 'visitor', p: '/' }))).toString('latin1')
+  })
+  t.match(noTime.letter, { stream: noTime.stream, id: noTime.badId, code: 'unwritable', error: 'the entry cannot be made into rows: Invalid time value' })
+  t.equal(noTime.worker.stats.deadLettered, 1)
+  const noSession = await oneBadEntryAmongGood(t, (fields) => {
+    fields.splice(0, fields.length, 'v', '2', 'k', 'ss', 't', fields[fields.indexOf('t') + 1]!, 'r', String(Date.now()), 'u', 'visitor', 'd', 'null')
+  })
+  t.match(noSession.letter, { id: noSession.badId, code: 'unwritable', error: /^the entry cannot be made into rows: / })
+})
+
 t.test("a deleted tenant's events: refused with the foreign-key SQLSTATE, dead-lettered; the rest lands", async (t) => {
   // The same entry, for a tenant that no longer exists (user_activities has no foreign key;
   // the worker checks the batch's tenants itself).

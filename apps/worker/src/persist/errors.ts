@@ -5,13 +5,29 @@
  * (40001, 40P01), timeouts (57014). These are retried with backoff for as long as they
  * last and never dead-lettered. Permanent: the data itself is refused — data exceptions
  * (22xxx: bad text, NUL, out of range), integrity violations (23xxx: a deleted tenant's
- * foreign key, not-null, check) and program limits (54xxx). Those are isolated by bisecting
+ * foreign key, not-null, check), program limits (54xxx), and entries that cannot be made
+ * into rows at all (UnwritableEntries). Those are isolated by bisecting
  * the batch. Anything unrecognised counts as transient: retrying is safe, dead-lettering
  * good events is not.
  */
 export type ErrorKind = 'transient' | 'permanent'
 
+/**
+ * Entries that decode but cannot be made into rows (an event time that is no time, a
+ * session entry with no session): only a write that bypassed ingest makes one, and it
+ * fails the same way every time, so it is permanent (bisected and dead-lettered), where an
+ * unrecognised error would be retried for ever and hold its whole batch back.
+ */
+export class UnwritableEntries extends Error {
+  readonly code = 'unwritable'
+  constructor(reason: unknown) {
+    super(`the entry cannot be made into rows: ${reason instanceof Error ? reason.message : String(reason)}`)
+    this.name = 'UnwritableEntries'
+  }
+}
+
 export function classify(err: unknown): ErrorKind {
+  if (err instanceof UnwritableEntries) return 'permanent'
   const code = String((err as { code?: unknown }).code ?? (err as { cause?: { code?: unknown } }).cause?.code ?? '')
   if (/^(22|23|54)/.test(code) && code !== '23505') return 'permanent'
   return 'transient'

@@ -1,7 +1,7 @@
 import type { TransactionSql } from 'postgres'
 import type { Database } from '@tributary/db'
 import type { DecodedEntry } from '@tributary/shared'
-import { errorCode } from './errors.ts'
+import { errorCode, UnwritableEntries } from './errors.ts'
 import { textArray } from './pg-array.ts'
 import { ACTIVITY_COLUMNS, buildRows, groupsOfRows, sessionColumns, type ActivityGroups, type ActivityRows, type SessionFacts } from './rows.ts'
 
@@ -42,7 +42,12 @@ const FOREIGN_KEY_VIOLATION = '23503'
  * directly; Drizzle still owns the schema, the migrations and every other query.
  */
 export async function writeBatch(db: Database, entries: DecodedEntry[], statementTimeoutMs: number): Promise<WriteResult> {
-  const rows = buildRows(entries)
+  let rows: BatchRows
+  try {
+    rows = buildRows(entries)
+  } catch (err) {
+    throw new UnwritableEntries(err)
+  }
   try {
     return await writeRows(db, rows, statementTimeoutMs, 'copy')
   } catch (err) {

@@ -48,6 +48,8 @@ export interface WorkerStats {
   lostEntries: number
   claimed: number
   transientErrors: number
+  /** Times the consumer group was found gone (Redis lost its data) and made again. */
+  groupsRecreated: number
   /** Peers' transactions ended because they blocked a write while their worker was silent. */
   stuckWritersEnded: number
   /** Batches that held already-stored events, so were merged: only the new ones copied (see write-batch.ts). */
@@ -67,7 +69,7 @@ interface Batch {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 export class Worker {
-  readonly stats: WorkerStats = { startedAt: Date.now(), lastLoopAt: Date.now(), batches: 0, entries: 0, eventsInserted: 0, deadLettered: 0, lostEntries: 0, claimed: 0, transientErrors: 0, stuckWritersEnded: 0, mergedBatches: 0, lag: {}, syncFailures: 0 }
+  readonly stats: WorkerStats = { startedAt: Date.now(), lastLoopAt: Date.now(), batches: 0, entries: 0, eventsInserted: 0, deadLettered: 0, lostEntries: 0, claimed: 0, transientErrors: 0, groupsRecreated: 0, stuckWritersEnded: 0, mergedBatches: 0, lag: {}, syncFailures: 0 }
   private closing = false
   private running: Promise<void> | undefined
   private readonly streams: string[]
@@ -174,6 +176,15 @@ export class Worker {
         }
       } catch (err) {
         if (this.closing) break
+        if (String((err as Error).message).startsWith('NOGROUP')) {
+          // Redis lost its data (restarted without it, or flushed), and the first XADD after
+          // made the stream again without the group: every read would fail so for ever.
+          // Made again from the start of each stream, it delivers what came since.
+          this.stats.groupsRecreated++
+          this.log.error({ err }, 'the consumer group is gone (Redis lost its data?); making it again from the start of each stream')
+          await ensureGroups(this.deps.redis, this.streams).catch((e: unknown) => this.log.warn({ err: e }, 'could not make the consumer group again; retrying'))
+          continue
+        }
         // Redis trouble (the database side retries inside process()): wait and go on.
         this.stats.transientErrors++
         this.log.warn({ err }, 'consumer loop error; retrying')
@@ -323,7 +334,9 @@ export class Worker {
     if (nil.length > 0) this.lost('(several)', nil.map((e) => e.id))
     const pipeline = this.deps.redis.pipeline()
     for (const [stream, ids] of ack) pipeline.xack(stream, CONSUMER_GROUP, ...ids)
-    await pipeline.exec()
+    // exec() resolves even when a command failed (NOGROUP, READONLY after a failover): look,
+    // so that a batch left unacknowledged is said and counted, not recorded as done.
+    for (const [err] of (await pipeline.exec()) ?? []) if (err) throw err
     this.stats.batches++
     this.stats.entries += batch.entries.length
     this.stats.lastBatch = { entries: batch.entries.length, events: batch.events, ms: Math.round(performance.now() - started) }

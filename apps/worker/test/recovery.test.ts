@@ -57,6 +57,20 @@ t.test('an entry that decodes but cannot be made into rows (an event with no tim
   t.match(noSession.letter, { id: noSession.badId, code: 'unwritable', error: /^the entry cannot be made into rows: / })
 })
 
+t.test('Redis loses its data under a running worker: the group is made again and what comes next is stored', async (t) => {
+  const p = await pipeline(t)
+  const stream = streamKey(shardFor(p.tenant.tenantId, 2))
+  await p.produce([pageview('before')])
+  const worker = await p.startWorker()
+  await p.waitFor(async () => (await p.rowCount()) === 1, 'the first event')
+  // The loss: the stream goes with its group; ingest's next XADD makes the stream again, without it.
+  await p.redis.del(stream)
+  await p.produce([pageview('after')])
+  await p.waitFor(async () => (await p.rowCount()) === 2, 'the event sent after the loss')
+  t.ok(worker.stats.groupsRecreated >= 1, `the group was made again (${worker.stats.groupsRecreated})`)
+  t.equal(await p.pendingCount(), 0)
+})
+
 t.test("a deleted tenant's events: refused with the foreign-key SQLSTATE, dead-lettered; the rest lands", async (t) => {
   // The same entry, for a tenant that no longer exists (user_activities has no foreign key;
   // the worker checks the batch's tenants itself).

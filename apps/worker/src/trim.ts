@@ -1,7 +1,6 @@
 import type { Redis } from 'ioredis'
 import { fieldsToObject, groupPosition } from '@tributary/shared'
 
-
 /** The id just after `id` (ms-seq), so MINID keeps nothing up to and including `id`. */
 function after(id: string): string {
   const [ms, seq] = id.split('-')
@@ -12,6 +11,21 @@ function older(a: string, b: string): string {
   const [am, as] = a.split('-').map(BigInt)
   const [bm, bs] = b.split('-').map(BigInt)
   return am! < bm! || (am === bm && as! < bs!) ? a : b
+}
+
+/**
+ * DELCONSUMER only while the consumer owns no entry, checked in the same script: between
+ * XINFO CONSUMERS and a separate DELCONSUMER the consumer could come back and read, and
+ * DELCONSUMER would drop what it read from the group's pending list, so that a crash before
+ * its COMMIT would leave those entries delivered, never redelivered, and trimmed: lost.
+ */
+const DELETE_IF_NOTHING_PENDING = `if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then return 0 end
+redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+return 1`
+
+/** Removes `consumer` from `group` unless it owns pending entries; true when it was removed. */
+export async function deleteConsumerIfIdle(redis: Redis, stream: string, group: string, consumer: string): Promise<boolean> {
+  return (await redis.eval(DELETE_IF_NOTHING_PENDING, 1, stream, group, consumer)) === 1
 }
 
 /**
@@ -38,7 +52,7 @@ export async function trimAndTidy(redis: Redis, streams: string[], self: string,
       const consumers = ((await redis.xinfo('CONSUMERS', stream, name)) as unknown[][]).map(fieldsToObject)
       for (const consumer of consumers) {
         if (consumer.name !== self && Number(consumer.pending) === 0 && Number(consumer.idle) >= idleConsumerMs) {
-          await redis.xgroup('DELCONSUMER', stream, name, String(consumer.name))
+          await deleteConsumerIfIdle(redis, stream, name, String(consumer.name))
         }
       }
     }

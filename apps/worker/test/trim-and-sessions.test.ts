@@ -2,7 +2,7 @@ import t from 'tap'
 import { Redis } from 'ioredis'
 import { CONSUMER_GROUP, allStreamKeys, decodeEntry, shardFor, streamKey } from '@tributary/shared'
 import { ensureGroups } from '../src/streams.ts'
-import { trimAndTidy } from '../src/trim.ts'
+import { deleteConsumerIfIdle, trimAndTidy } from '../src/trim.ts'
 import { writeBatch } from '../src/persist/write-batch.ts'
 import { pageview, pipeline, SHARDS } from './fixtures/pipeline.ts'
 
@@ -65,6 +65,11 @@ t.test('idle consumers with nothing pending are removed; busy ones stay', async 
   await trimAndTidy(p.redis, streams, 'me', 0)
   const names = ((await p.redis.xinfo('CONSUMERS', stream, CONSUMER_GROUP)) as unknown[][]).map((c) => c[1])
   t.same(names, ['holder'], 'the idle one with nothing pending is gone; the one owning an entry stays')
+  // The check and the delete are one step: a consumer that read since it was seen idle stays.
+  t.equal(await deleteConsumerIfIdle(p.redis, stream, CONSUMER_GROUP, 'holder'), false, 'a consumer owning an entry is not deleted')
+  t.equal(Number((await p.redis.xpending(stream, CONSUMER_GROUP) as [number])[0]), 1, 'and its entry stays pending')
+  await p.redis.xgroup('CREATECONSUMER', stream, CONSUMER_GROUP, 'ghost2')
+  t.equal(await deleteConsumerIfIdle(p.redis, stream, CONSUMER_GROUP, 'ghost2'), true, 'one owning nothing is')
 })
 
 t.test('sessions come out the same whatever the order and number of deliveries', async (t) => {

@@ -177,7 +177,7 @@ export async function benchEndToEnd(servers: TestServers, options: { stepSeconds
       storedEvents = next
     }
     await cleanupAndSync(db, { sessionTimeoutMinutes: 30, tenantId: tenant.tenantId, wait: true })
-    const [row] = await sql`select coalesce(sum(events), 0)::int as n from platform_metrics where tenant_id = ${tenant.tenantId}`
+    const [row] = await sql`select coalesce(sum(events), 0)::bigint as n from platform_metrics where tenant_id = ${tenant.tenantId}`
     return { storedEvents, metricsEvents: Number(row!.n) }
   }
 

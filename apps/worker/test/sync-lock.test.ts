@@ -80,7 +80,7 @@ t.test('workers marking a day are never held up by the sync recomputing it; a sy
   const next = await cleanupAndSync(p.database.db, { sessionTimeoutMinutes: 30, wait: true })
   t.match(next, { ran: true, syncedDays: 1 }, 'the next run recomputes it')
   t.equal((await p.database.sql`select count(*)::int as n from metrics_syncing_days`)[0]!.n, 0)
-  const [day] = await p.database.sql`select events, active_users from platform_metrics where tenant_id = ${tenantId} and date = ${today}::date`
+  const [day] = await p.database.sql`select events::int as events, active_users from platform_metrics where tenant_id = ${tenantId} and date = ${today}::date`
   t.match(day, { events: 2, active_users: 2 }, 'both events counted')
 })
 
@@ -127,7 +127,7 @@ t.test('a batch that marked its day before the sync took it, and commits after, 
   batch.commit()
   await batch.done
   t.match(await sync, { ran: true, syncedDays: 1, writersDone: true })
-  const [day] = await p.database.sql`select events, active_users, sessions from platform_metrics where tenant_id = ${tenantId} and date = (now() at time zone 'UTC')::date`
+  const [day] = await p.database.sql`select events::int as events, active_users, sessions from platform_metrics where tenant_id = ${tenantId} and date = (now() at time zone 'UTC')::date`
   t.match(day, { events: 2, active_users: 2, sessions: 2 }, 'the late batch is counted, its session too')
 })
 
@@ -136,7 +136,7 @@ t.test('a writer that outlasts the wait leaves its day dirty for the next run', 
 
   const first = await cleanupAndSync(p.database.db, { sessionTimeoutMinutes: 30, wait: true, writerWaitMs: 200 })
   t.match(first, { ran: true, syncedDays: 1, writersDone: false }, 'the sync gives up waiting')
-  const counted = async () => (await p.database.sql`select events, sessions from platform_metrics where tenant_id = ${tenantId} and date = (now() at time zone 'UTC')::date`)[0]
+  const counted = async () => (await p.database.sql`select events::int as events, sessions from platform_metrics where tenant_id = ${tenantId} and date = (now() at time zone 'UTC')::date`)[0]
   t.match(await counted(), { events: 1, sessions: 1 }, 'the open batch is not counted yet')
   t.equal((await p.database.sql`select count(*)::int as n from metrics_dirty_days`)[0]!.n, 1, 'today is dirty again')
 

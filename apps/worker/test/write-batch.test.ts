@@ -127,7 +127,7 @@ t.test('where local midnight happens twice, the deltas and a rebuild from the ra
   const batch = entry(tenant.tenantId, times.map((_, i) => ({ eventId: `e${i}`, type: 'pageview', page: '/', userId: `u${i}` })))
   if (batch.kind === 'ev') batch.events.forEach((e, i) => (e.occurredAt = Date.parse(times[i]!)))
   await writeBatch(db, [batch], 10_000)
-  const figures = async () => (await sql`select date::text as date, events, active_users from platform_metrics where tenant_id = ${tenant.tenantId} order by date`).map((r) => [r.date, r.events, r.active_users])
+  const figures = async () => (await sql`select date::text as date, events::int as events, active_users from platform_metrics where tenant_id = ${tenant.tenantId} order by date`).map((r) => [r.date, r.events, r.active_users])
   await cleanupAndSync(db, { sessionTimeoutMinutes: 30, wait: true })
   const fromDeltas = await figures()
   t.same(fromDeltas, [['2025-11-01', 2, 2], ['2025-11-02', 2, 2]])

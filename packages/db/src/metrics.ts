@@ -213,7 +213,8 @@ export interface Range {
 
 /** Daily metrics over a range (zero-filled, ascending) and the totals. */
 export async function historical(db: Database, tenantId: string, timezone: string, range: Range) {
-  const rows = await db.execute<{ date: string; active_users: number; sessions: number; avg: number; ended: number; events: number; page_views: number }>(sql`
+  // events and page_views are bigint, which postgres.js reads as strings: exact as numbers up to 2^53.
+  const rows = await db.execute<{ date: string; active_users: number; sessions: number; avg: number; ended: number; events: string; page_views: string }>(sql`
     select date::text as date, active_users, sessions, avg_session_duration_seconds as avg, ended_sessions as ended, events, page_views
     from platform_metrics where tenant_id = ${tenantId} and date between ${range.from}::date and ${range.to}::date`)
   const [distinct] = await db.execute<{ users: number }>(sql`
@@ -221,7 +222,7 @@ export async function historical(db: Database, tenantId: string, timezone: strin
       select bit_or(users) as u from daily_user_bitmaps
       where tenant_id = ${tenantId} and date between ${range.from}::date and ${range.to}::date
       group by chunk) chunks`)
-  const stored: StoredDay[] = rows.map((r) => ({ date: r.date, activeUsers: r.active_users, sessions: r.sessions, avgSessionDurationSeconds: r.avg, endedSessions: r.ended, events: r.events, pageViews: r.page_views }))
+  const stored: StoredDay[] = rows.map((r) => ({ date: r.date, activeUsers: r.active_users, sessions: r.sessions, avgSessionDurationSeconds: r.avg, endedSessions: r.ended, events: Number(r.events), pageViews: Number(r.page_views) }))
   const days = zeroFill(range.from, range.to, stored)
   return { days: days.map(publicDay), totals: totalsOf(days, distinct?.users ?? 0) }
 }

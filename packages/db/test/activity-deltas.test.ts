@@ -10,7 +10,7 @@ async function appendDelta(sql: Sql, tenantId: string, date: string, userKey: st
 }
 
 async function dayRows(sql: Sql, tenantId: string) {
-  const rows = await sql`select date::text as date, events, page_views, active_users from platform_metrics where tenant_id = ${tenantId} order by date`
+  const rows = await sql`select date::text as date, events::int as events, page_views::int as page_views, active_users from platform_metrics where tenant_id = ${tenantId} order by date`
   return rows.map((r) => [r.date, r.events, r.page_views, r.active_users])
 }
 
@@ -73,6 +73,22 @@ t.test("a session mark recomputes the day's sessions and leaves its activity fig
   await sql`insert into metrics_dirty_days (tenant_id, date, recompute_activities) values (${tenant.tenantId}, '2026-11-01', false)`
   // Never closes s2 by timeout, whatever today's date (a century, in minutes).
   await cleanupAndSync(db, { sessionTimeoutMinutes: 100 * 366 * 24 * 60, wait: true })
-  const [day] = await sql`select events, page_views, active_users, sessions, ended_sessions, avg_session_duration_seconds as avg from platform_metrics where tenant_id = ${tenant.tenantId}`
+  const [day] = await sql`select events::int as events, page_views::int as page_views, active_users, sessions, ended_sessions, avg_session_duration_seconds as avg from platform_metrics where tenant_id = ${tenant.tenantId}`
   t.same({ ...day }, { events: 10, page_views: 4, active_users: 1, sessions: 2, ended_sessions: 1, avg: 60 }, 'no raw activity rows exist, yet the deltas stay counted')
+})
+
+t.test('a day past 2^31 events: the sync adds it up, for that tenant and the others, and the read gives it exactly', async (t) => {
+  const { db, sql } = await testDatabase(t)
+  const [big, small] = [await createTenant(db, 'big'), await createTenant(db, 'small')]
+  // 3,000,000,000 events in a day (a tenant at ~35,000 events/s), in two deltas of 1.5e9.
+  await appendDelta(sql, big.tenantId, '2026-11-01', 'u1', 1_500_000_000, 1_000_000_000)
+  await appendDelta(sql, big.tenantId, '2026-11-01', 'u2', 1_500_000_000, 1_000_000_000)
+  await appendDelta(sql, small.tenantId, '2026-11-01', 'u1', 3, 1)
+  t.match(await cleanupAndSync(db, { sessionTimeoutMinutes: 30, wait: true }), { ran: true, syncedDays: 2 }, 'one sync for every tenant, no overflow')
+  const [row] = await sql`select events::text as events, page_views::text as page_views from platform_metrics where tenant_id = ${big.tenantId}`
+  t.same([row!.events, row!.page_views], ['3000000000', '2000000000'])
+  t.same(await dayRows(sql, small.tenantId), [['2026-11-01', 3, 1, 1]], 'and the other tenant is counted too')
+  const read = await historical(db, big.tenantId, 'UTC', { from: '2026-11-01', to: '2026-11-01' })
+  t.match(read.days, [{ date: '2026-11-01', events: 3_000_000_000, pageViews: 2_000_000_000 }], 'numbers, exact, in the API')
+  t.equal(read.totals.events, 3_000_000_000)
 })

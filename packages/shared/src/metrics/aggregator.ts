@@ -153,7 +153,7 @@ export const RECOMPUTE_DAYS_SQL = `
 with ${BOUNDS_CTE},
 consumed as (delete from activity_deltas where tenant_id = $1 and date = any($3::date[])),
 activity as (
-  select b.day, count(*)::int as events, (count(*) filter (where a.type = 'pageview'))::int as page_views
+  select b.day, count(*) as events, count(*) filter (where a.type = 'pageview') as page_views
   from bounds b join user_activities a on a.tenant_id = $1 and a.occurred_at >= b.starts and a.occurred_at < b.ends
   group by b.day
 ),

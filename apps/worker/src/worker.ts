@@ -153,7 +153,19 @@ export class Worker {
    * error like any other.
    */
   private async run() {
-    await this.drainOwnPending()
+    // Redis trouble while resuming (a failed read or XACK) is retried like the loop's, not
+    // left to reject run() and take the process down; the entries stay pending meanwhile.
+    for (;;) {
+      try {
+        await this.drainOwnPending()
+        break
+      } catch (err) {
+        if (this.closing) return
+        this.stats.transientErrors++
+        this.log.warn({ err }, 'could not resume the entries this consumer had pending; retrying')
+        await this.pause(1_000)
+      }
+    }
     const writing = new Set<Promise<void>>()
     while (!this.closing) {
       this.stats.lastLoopAt = Date.now()
@@ -180,10 +192,14 @@ export class Worker {
           // Redis lost its data (restarted without it, or flushed), and the first XADD after
           // made the stream again without the group: every read would fail so for ever.
           // Made again from the start of each stream, it delivers what came since.
-          this.stats.groupsRecreated++
           this.log.error({ err }, 'the consumer group is gone (Redis lost its data?); making it again from the start of each stream')
-          await ensureGroups(this.deps.redis, this.streams).catch((e: unknown) => this.log.warn({ err: e }, 'could not make the consumer group again; retrying'))
-          continue
+          try {
+            await ensureGroups(this.deps.redis, this.streams)
+            this.stats.groupsRecreated++
+            continue
+          } catch (e) {
+            this.log.warn({ err: e }, 'could not make the consumer group again; retrying')
+          }
         }
         // Redis trouble (the database side retries inside process()): wait and go on.
         this.stats.transientErrors++

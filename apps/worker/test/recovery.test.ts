@@ -55,6 +55,13 @@ t.test('an entry that decodes but cannot be made into rows (an event with no tim
     fields.splice(0, fields.length, 'v', '2', 'k', 'ss', 't', fields[fields.indexOf('t') + 1]!, 'r', String(Date.now()), 'u', 'visitor', 'd', 'null')
   })
   t.match(noSession.letter, { id: noSession.badId, code: 'unwritable', error: /^the entry cannot be made into rows: / })
+  // A session whose time is no time, or whose id is a number: found only when its columns are made.
+  for (const d of [{ id: 's', uk: 'visitor', at: 'x' }, { id: 7, uk: 'visitor', at: Date.now() }]) {
+    const badSession = await oneBadEntryAmongGood(t, (fields) => {
+      fields.splice(0, fields.length, 'v', '2', 'k', 'ss', 't', fields[fields.indexOf('t') + 1]!, 'r', String(Date.now()), 'u', 'visitor', 'd', JSON.stringify(d))
+    })
+    t.match(badSession.letter, { id: badSession.badId, code: 'unwritable' }, `session ${JSON.stringify(d)}`)
+  }
 })
 
 t.test('Redis loses its data under a running worker: the group is made again and what comes next is stored', async (t) => {

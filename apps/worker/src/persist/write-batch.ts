@@ -42,9 +42,11 @@ const FOREIGN_KEY_VIOLATION = '23503'
  * directly; Drizzle still owns the schema, the migrations and every other query.
  */
 export async function writeBatch(db: Database, entries: DecodedEntry[], statementTimeoutMs: number): Promise<WriteResult> {
+  // Everything made from the entries before any statement: a failure here is the entries'.
   let rows: BatchRows
   try {
-    rows = buildRows(entries)
+    const { activities, sessions } = buildRows(entries)
+    rows = { activities, sessions: sessions.length > 0 ? sessionParameters(sessions) : undefined, sessionCount: sessions.length }
   } catch (err) {
     throw new UnwritableEntries(err)
   }
@@ -66,10 +68,12 @@ const MERGE_ATTEMPTS = 3
 
 interface BatchRows {
   activities: ActivityRows
-  sessions: SessionFacts[]
+  /** upsertSessions's parameters (sessionParameters), undefined when the batch touches none. */
+  sessions: string[] | undefined
+  sessionCount: number
 }
 
-async function writeRows(db: Database, { activities, sessions }: BatchRows, statementTimeoutMs: number, path: WriteResult['path']): Promise<WriteResult> {
+async function writeRows(db: Database, { activities, sessions, sessionCount }: BatchRows, statementTimeoutMs: number, path: WriteResult['path']): Promise<WriteResult> {
   return db.$client.begin(async (tx) => {
     await tx.unsafe(`set local statement_timeout = ${Math.floor(statementTimeoutMs)}`)
     let inserted = 0
@@ -80,8 +84,8 @@ async function writeRows(db: Database, { activities, sessions }: BatchRows, stat
       await appendDeltas(tx, groups)
       inserted = count
     }
-    if (sessions.length > 0) await upsertSessions(tx, sessions)
-    return { inserted, sessions: sessions.length, path }
+    if (sessions) await upsertSessions(tx, sessions)
+    return { inserted, sessions: sessionCount, path }
   })
 }
 
@@ -152,8 +156,17 @@ async function copyIn(tx: TransactionSql, statement: string, data: Buffer): Prom
  * The days whose session columns to recompute are the start days before and after the
  * merge: a session whose start moves earlier leaves one day and joins another.
  */
-async function upsertSessions(tx: TransactionSql, sessions: SessionFacts[]) {
+/** The sessions as upsertSessions's 13 array parameters, in its order. */
+function sessionParameters(sessions: SessionFacts[]): string[] {
   const s = sessionColumns(sessions)
+  return [
+    textArray(s.tenantId), textArray(s.id), textArray(s.userKey), textArray(s.userId), textArray(s.anonymousId),
+    textArray(s.startedAt), textArray(s.lastSeenAt), textArray(s.endedAt),
+    textArray(s.device), textArray(s.platform), textArray(s.browser), textArray(s.os), textArray(s.referrer),
+  ]
+}
+
+async function upsertSessions(tx: TransactionSql, parameters: string[]) {
   await tx.unsafe(
     `with incoming as (
       select * from unnest(
@@ -189,10 +202,6 @@ async function upsertSessions(tx: TransactionSql, sessions: SessionFacts[]) {
     select distinct d.tenant_id, tributary_local_day(d.started_at, tn.timezone), false
     from (select * from previous union all select * from merged) d join tenants tn on tn.id = d.tenant_id
     on conflict do nothing`,
-    [
-      textArray(s.tenantId), textArray(s.id), textArray(s.userKey), textArray(s.userId), textArray(s.anonymousId),
-      textArray(s.startedAt), textArray(s.lastSeenAt), textArray(s.endedAt),
-      textArray(s.device), textArray(s.platform), textArray(s.browser), textArray(s.os), textArray(s.referrer),
-    ],
+    parameters,
   )
 }

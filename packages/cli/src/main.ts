@@ -56,6 +56,8 @@ async function run(argv: string[]): Promise<number> {
   if (values.id !== undefined && !command.startsWith('dlq ')) throw new UsageError('--id is for the dlq commands')
   if (values.id !== undefined && positionalArg !== undefined && values.id !== positionalArg) throw new UsageError(`two ids: ${positionalArg} and --id ${values.id}; give one`)
   const arg = positionalArg ?? (command.startsWith('dlq ') ? values.id : undefined)
+  // An empty one (`dlq replay "$ID"` with ID unset) is refused, not read as no id at all.
+  if (arg !== undefined && arg.trim() === '') throw new UsageError(`${command} was given an empty argument`)
   // A word too many is refused, never ignored: `dlq replay` with a stray word would otherwise replay everything.
   if (extra.length > 0 || (noArg.includes(command) && arg !== undefined)) throw new UsageError(`${command} takes ${noArg.includes(command) ? 'no argument' : 'one argument'}; unexpected "${[...(noArg.includes(command) ? [arg] : []), ...extra].join(' ')}"\n\n${USAGE}`)
   if (command === 'dlq drop' && !arg) throw new UsageError('dlq drop needs the id of one dead letter: they are dropped one at a time (pnpm tributary dlq list)')

@@ -28,6 +28,8 @@ t.test('dlq commands refuse what they cannot do safely, and keep what they canno
     [['dlq', 'list', '--shard', '1e0'], '--shard is a shard number (0, 1, …), not "1e0"'],
     [['dlq', 'list', '--shard', ''], '--shard is a shard number (0, 1, …), not ""'],
     [['dlq', 'list', '--shard', '-1'], "'--shard' argument is ambiguous"],
+    [['dlq', 'replay', ''], 'dlq replay was given an empty argument'],
+    [['dlq', 'replay', '--id', ' '], 'dlq replay was given an empty argument'],
   ]
   for (const [args, message] of refusals) {
     const run = await cli(env, ...args)
@@ -49,7 +51,7 @@ t.test('dlq commands refuse what they cannot do safely, and keep what they canno
   t.same(replay, {
     replayed: 1,
     skipped: [
-      { dlqId: notJson, shard: 0, reason: replay.skipped[0].reason },
+      { dlqId: notJson, shard: 0, reason: String(replay.skipped[0].reason).startsWith('fields is not JSON: ') ? replay.skipped[0].reason : 'fields is not JSON: …' },
       { dlqId: odd, shard: 0, reason: 'fields is not a list of names and values (strings, an even number of them)' },
       { dlqId: elsewhere, shard: 1, reason: `its stream field ("somewhere:else") is not ${streamKey(1)}` },
     ],

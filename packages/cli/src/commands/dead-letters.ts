@@ -118,11 +118,13 @@ export async function dlqList(redis: Redis, out: Output, configuredShards: numbe
 /**
  * XADD the entry back into its stream, then XDEL the dead letter, in one script: an XADD
  * that fails (a wrong-type key, say) stops it before the XDEL, so a dead letter is never
- * deleted without its entry back in the stream. (In a MULTI the XDEL would still run.)
+ * deleted without its entry back in the stream (in a MULTI the XDEL would still run); and
+ * a dead letter already gone (another replay or drop got there first) is not put back twice.
  */
-const REPLAY_SCRIPT = `local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2))
+const REPLAY_SCRIPT = `if #redis.call('XRANGE', KEYS[2], ARGV[1], ARGV[1]) == 0 then return 0 end
+redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2))
 redis.call('XDEL', KEYS[2], ARGV[1])
-return id`
+return 1`
 
 /** Why a dead letter cannot be replayed as it is, or undefined when it can. */
 function unreplayable(letter: DeadLetter): string | undefined {
@@ -151,12 +153,14 @@ export async function dlqReplay(redis: Redis, out: Output, configuredShards: num
       skipped.push({ dlqId: letter.dlqId, shard: letter.shard, reason })
       continue
     }
+    let done: unknown
     try {
-      await redis.eval(REPLAY_SCRIPT, 2, letter.stream, deadLetterKey(letter.shard), letter.dlqId, ...letter.fields!)
+      done = await redis.eval(REPLAY_SCRIPT, 2, letter.stream, deadLetterKey(letter.shard), letter.dlqId, ...letter.fields!)
     } catch (err) {
       throw new Error(`replayed ${replayed} of ${letters.length} dead letters, then ${letter.dlqId} (shard ${letter.shard}) failed and stays a dead letter: ${(err as Error).message}`)
     }
-    replayed++
+    if (done === 1) replayed++
+    else skipped.push({ dlqId: letter.dlqId, shard: letter.shard, reason: 'gone before it could be replayed (another replay or drop)' })
   }
   if (out.json) return out.data({ replayed, skipped })
   out.line(`replayed ${replayed} dead letter${replayed === 1 ? '' : 's'} into their streams`)

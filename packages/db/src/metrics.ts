@@ -234,18 +234,19 @@ function rangeSql(tenantId: string, timezone: string, range: Range) {
 }
 
 export async function topPages(db: Database, tenantId: string, timezone: string, range: Range, limit: number) {
-  const rows = await db.execute<{ page: string; views: number }>(sql`
-    select page, count(*)::int as views from user_activities
+  // count(*) is a bigint (a range can pass 2^31 views), read as a string.
+  const rows = await db.execute<{ page: string; views: string }>(sql`
+    select page, count(*) as views from user_activities
     where ${rangeSql(tenantId, timezone, range)} and type = 'pageview' and page is not null
     group by page order by views desc, page limit ${limit}`)
-  return rows.map((r) => ({ page: r.page, views: r.views }))
+  return rows.map((r) => ({ page: r.page, views: Number(r.views) }))
 }
 
 /** Event names: an action's name, else the event type. */
 export async function topEvents(db: Database, tenantId: string, timezone: string, range: Range, limit: number) {
-  const rows = await db.execute<{ name: string; type: string; count: number }>(sql`
-    select coalesce(action, type) as name, type, count(*)::int as count from user_activities
+  const rows = await db.execute<{ name: string; type: string; count: string }>(sql`
+    select coalesce(action, type) as name, type, count(*) as count from user_activities
     where ${rangeSql(tenantId, timezone, range)}
     group by 1, 2 order by count desc, name limit ${limit}`)
-  return rows.map((r) => ({ name: r.name, type: r.type, count: r.count }))
+  return rows.map((r) => ({ name: r.name, type: r.type, count: Number(r.count) }))
 }

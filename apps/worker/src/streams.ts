@@ -48,3 +48,26 @@ export async function readGroup(redis: Redis, consumer: string, streams: string[
   }
 }
 
+
+/**
+ * Resets the idle time of those of `ids` that `consumer` still owns, so that no peer's claim
+ * sweep takes them while their write is retried, and leaves alone any a peer has claimed in
+ * the meantime (a plain XCLAIM with min-idle 0 would take them back, and both would write
+ * them). The ownership check and the XCLAIM are one script. Returns how many were renewed.
+ */
+const RENEW_OWN_CLAIMS = `local mine = {}
+for i = 3, #ARGV do
+  local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
+  if #p == 1 and p[1][2] == ARGV[2] then mine[#mine + 1] = ARGV[i] end
+end
+for from = 1, #mine, 1000 do
+  local args = { KEYS[1], ARGV[1], ARGV[2], 0 }
+  for i = from, math.min(from + 999, #mine) do args[#args + 1] = mine[i] end
+  args[#args + 1] = 'JUSTID'
+  redis.call('XCLAIM', unpack(args))
+end
+return #mine`
+
+export async function renewOwnClaims(redis: Redis, stream: string, consumer: string, ids: string[]): Promise<number> {
+  return Number(await redis.eval(RENEW_OWN_CLAIMS, 1, stream, CONSUMER_GROUP, consumer, ...ids))
+}

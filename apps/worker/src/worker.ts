@@ -6,7 +6,7 @@ import { deadLetter } from './dead-letter.ts'
 import { classify, errorCode, errorMessage } from './persist/errors.ts'
 import { endStuckWriters } from './persist/stuck-writers.ts'
 import { writeBatch } from './persist/write-batch.ts'
-import { ensureGroups, readGroup, type StreamEntry } from './streams.ts'
+import { ensureGroups, readGroup, renewOwnClaims, type StreamEntry } from './streams.ts'
 import { trimAndTidy } from './trim.ts'
 
 /**
@@ -442,8 +442,7 @@ export class Worker {
     const byStream = new Map<string, string[]>()
     for (const e of entries) byStream.set(e.stream, [...(byStream.get(e.stream) ?? []), e.id])
     for (const [stream, ids] of byStream) {
-      // JUSTID resets the idle time without counting a delivery.
-      await this.deps.redis.xclaim(stream, CONSUMER_GROUP, this.name, 0, ...ids, 'JUSTID').catch(() => {})
+      await renewOwnClaims(this.deps.redis, stream, this.name, ids).catch(() => {})
     }
   }
 

@@ -48,7 +48,6 @@ export async function readGroup(redis: Redis, consumer: string, streams: string[
   }
 }
 
-
 /**
  * Resets the idle time of those of `ids` that `consumer` still owns, so that no peer's claim
  * sweep takes them while their write is retried, and leaves alone any a peer has claimed in

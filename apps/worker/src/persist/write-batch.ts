@@ -152,10 +152,6 @@ async function copyIn(tx: TransactionSql, statement: string, data: Buffer): Prom
   })
 }
 
-/**
- * The days whose session columns to recompute are the start days before and after the
- * merge: a session whose start moves earlier leaves one day and joins another.
- */
 /** The sessions as upsertSessions's 13 array parameters, in its order. */
 function sessionParameters(sessions: SessionFacts[]): string[] {
   const s = sessionColumns(sessions)
@@ -166,6 +162,10 @@ function sessionParameters(sessions: SessionFacts[]): string[] {
   ]
 }
 
+/**
+ * The days whose session columns to recompute are the start days before and after the
+ * merge: a session whose start moves earlier leaves one day and joins another.
+ */
 async function upsertSessions(tx: TransactionSql, parameters: string[]) {
   await tx.unsafe(
     `with incoming as (

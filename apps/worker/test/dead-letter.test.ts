@@ -1,6 +1,6 @@
 import t from 'tap'
 import { testRedis } from '@tributary/servers'
-import { CONSUMER_GROUP, deadLetterKey, streamKey } from '@tributary/shared'
+import { CONSUMER_GROUP, deadLetterKey, fieldsToObject, streamKey } from '@tributary/shared'
 import { deadLetter } from '../src/dead-letter.ts'
 
 const FIELDS = ['v', '2', 'k', 'ev', 't', 'tenant', 'r', '0', 'z', 'x', 's', 's', 'u', 'u']
@@ -22,7 +22,7 @@ t.test('a dead letter is written and its entry acknowledged together', async (t)
   await deadLetter(redis, stream, id, FIELDS, '22P05', 'unsupported Unicode escape sequence')
   t.equal(await pending(), 0, 'acknowledged')
   const [[, letter]] = (await redis.xrange(deadLetterKey(2), '-', '+')) as [[string, string[]]]
-  const byName = Object.fromEntries(Array.from({ length: letter.length / 2 }, (_, i) => [letter[2 * i], letter[2 * i + 1]]))
+  const byName = fieldsToObject(letter) as Record<string, string>
   t.match(byName, { stream, id, code: '22P05', error: 'unsupported Unicode escape sequence', fields: JSON.stringify(FIELDS) })
   t.ok(!Number.isNaN(Date.parse(byName.failedAt!)), 'with the time it failed')
 })

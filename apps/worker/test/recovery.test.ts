@@ -6,7 +6,7 @@ import { Redis } from 'ioredis'
 import { pino } from 'pino'
 import { createDatabase, createTenant, runMigrations } from '@tributary/db'
 import { freePort, startPostgres } from '@tributary/servers'
-import { deadLetterKey, encodeEventLines, shardFor, streamKey } from '@tributary/shared'
+import { deadLetterKey, encodeEventLines, fieldsToObject, shardFor, streamKey } from '@tributary/shared'
 import { Worker } from '../src/worker.ts'
 import { pageview, pipeline } from './fixtures/pipeline.ts'
 
@@ -28,7 +28,7 @@ async function oneBadEntryAmongGood(t: Test, spoil: (fields: string[]) => void) 
   await p.waitFor(async () => (await p.rowCount()) === 80 && (await p.pendingCount()) === 0, 'the 80 good events')
   const dlq = await p.redis.xrange(deadLetterKey(shardFor(p.tenant.tenantId, 2)), '-', '+')
   t.equal(dlq.length, 1, 'exactly one dead letter')
-  const letter = Object.fromEntries(Array.from({ length: dlq[0]![1].length / 2 }, (_, i) => [dlq[0]![1][2 * i], dlq[0]![1][2 * i + 1]]))
+  const letter = fieldsToObject(dlq[0]![1]) as Record<string, string>
   return { p, stream, fields, badId, letter, worker }
 }
 
@@ -51,15 +51,15 @@ t.test('an entry that decodes but cannot be made into rows (an event with no tim
   })
   t.match(noTime.letter, { stream: noTime.stream, id: noTime.badId, code: 'unwritable', error: 'the entry cannot be made into rows: Invalid time value' })
   t.equal(noTime.worker.stats.deadLettered, 1)
-  const noSession = await oneBadEntryAmongGood(t, (fields) => {
-    fields.splice(0, fields.length, 'v', '2', 'k', 'ss', 't', fields[fields.indexOf('t') + 1]!, 'r', String(Date.now()), 'u', 'visitor', 'd', 'null')
-  })
+  // The entry replaced by a session start of the same tenant whose session (`d`) is `session`.
+  const sessionStart = (session: unknown) => (fields: string[]) => {
+    fields.splice(0, fields.length, 'v', '2', 'k', 'ss', 't', fields[fields.indexOf('t') + 1]!, 'r', String(Date.now()), 'u', 'visitor', 'd', JSON.stringify(session))
+  }
+  const noSession = await oneBadEntryAmongGood(t, sessionStart(null))
   t.match(noSession.letter, { id: noSession.badId, code: 'unwritable', error: /^the entry cannot be made into rows: / })
   // A session whose time is no time, or whose id is a number: found only when its columns are made.
   for (const d of [{ id: 's', uk: 'visitor', at: 'x' }, { id: 7, uk: 'visitor', at: Date.now() }]) {
-    const badSession = await oneBadEntryAmongGood(t, (fields) => {
-      fields.splice(0, fields.length, 'v', '2', 'k', 'ss', 't', fields[fields.indexOf('t') + 1]!, 'r', String(Date.now()), 'u', 'visitor', 'd', JSON.stringify(d))
-    })
+    const badSession = await oneBadEntryAmongGood(t, sessionStart(d))
     t.match(badSession.letter, { id: badSession.badId, code: 'unwritable' }, `session ${JSON.stringify(d)}`)
   }
 })

@@ -59,7 +59,8 @@ async function run(argv: string[]): Promise<number> {
   // An empty one (`dlq replay "$ID"` with ID unset) is refused, not read as no id at all.
   if (arg !== undefined && arg.trim() === '') throw new UsageError(`${command} was given an empty argument`)
   // A word too many is refused, never ignored: `dlq replay` with a stray word would otherwise replay everything.
-  if (extra.length > 0 || (noArg.includes(command) && arg !== undefined)) throw new UsageError(`${command} takes ${noArg.includes(command) ? 'no argument' : 'one argument'}; unexpected "${[...(noArg.includes(command) ? [arg] : []), ...extra].join(' ')}"\n\n${USAGE}`)
+  const unexpected = noArg.includes(command) ? [arg, ...extra].filter((word) => word !== undefined) : extra
+  if (unexpected.length > 0) throw new UsageError(`${command} takes ${noArg.includes(command) ? 'no argument' : 'one argument'}; unexpected "${unexpected.join(' ')}"\n\n${USAGE}`)
   if (command === 'dlq drop' && !arg) throw new UsageError('dlq drop needs the id of one dead letter: they are dropped one at a time (pnpm tributary dlq list)')
   if (needsArg.includes(command) && !arg) throw new UsageError(`${command} needs an argument\n\n${USAGE}`)
   if (command === 'keys rotate' && values.kind !== 'write' && values.kind !== 'read') throw new UsageError('--kind is write or read')

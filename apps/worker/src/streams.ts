@@ -52,12 +52,16 @@ export async function readGroup(redis: Redis, consumer: string, streams: string[
  * Resets the idle time of those of `ids` that `consumer` still owns, so that no peer's claim
  * sweep takes them while their write is retried, and leaves alone any a peer has claimed in
  * the meantime (a plain XCLAIM with min-idle 0 would take them back, and both would write
- * them). The ownership check and the XCLAIM are one script. Returns how many were renewed.
+ * them). The ownership check and the XCLAIM are one script. Returns the ids renewed, and
+ * those pending with another consumer (ids pending with no one — acknowledged, or gone with
+ * a group Redis lost — are in neither).
  */
-const RENEW_OWN_CLAIMS = `local mine = {}
+const RENEW_OWN_CLAIMS = `local mine, theirs = {}, {}
 for i = 3, #ARGV do
   local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
-  if #p == 1 and p[1][2] == ARGV[2] then mine[#mine + 1] = ARGV[i] end
+  if #p == 1 then
+    if p[1][2] == ARGV[2] then mine[#mine + 1] = ARGV[i] else theirs[#theirs + 1] = ARGV[i] end
+  end
 end
 for from = 1, #mine, 1000 do
   local args = { KEYS[1], ARGV[1], ARGV[2], 0 }
@@ -65,8 +69,9 @@ for from = 1, #mine, 1000 do
   args[#args + 1] = 'JUSTID'
   redis.call('XCLAIM', unpack(args))
 end
-return #mine`
+return { mine, theirs }`
 
-export async function renewOwnClaims(redis: Redis, stream: string, consumer: string, ids: string[]): Promise<number> {
-  return Number(await redis.eval(RENEW_OWN_CLAIMS, 1, stream, CONSUMER_GROUP, consumer, ...ids))
+export async function renewOwnClaims(redis: Redis, stream: string, consumer: string, ids: string[]): Promise<{ renewed: string[]; peers: string[] }> {
+  const [renewed, peers] = (await redis.eval(RENEW_OWN_CLAIMS, 1, stream, CONSUMER_GROUP, consumer, ...ids)) as [string[], string[]]
+  return { renewed, peers }
 }

@@ -60,8 +60,18 @@ export interface WorkerStats {
   syncFailures: number
 }
 
+interface BatchEntry {
+  stream: string
+  id: string
+  fields: string[]
+  decoded?: DecodedEntry
+  events: number
+  /** Its fields as read, plus its events unpacked: what it holds in memory. */
+  bytes: number
+}
+
 interface Batch {
-  entries: Array<{ stream: string; id: string; fields: string[]; decoded?: DecodedEntry; events: number }>
+  entries: BatchEntry[]
   events: number
   bytes: number
 }
@@ -81,12 +91,21 @@ export class Worker {
   private nextClaimAt = 0
   /** Running average, to size reads to the room left in a batch. */
   private eventsPerEntry = 10
+  /** How many streams the last read brought entries from: a read's COUNT applies to each. */
+  private streamsPerRead: number
+  /**
+   * Entries read past a full batch (a read cannot stop at an exact number of events): already
+   * delivered to this consumer, they open the next batch, so every batch keeps its bounds.
+   */
+  private carried: BatchEntry[] = []
+  private carriedAt = 0
   private wake: (() => void) | undefined
   /** Start times of the write attempts in flight, for the hung-write watchdog (main.ts). */
   private readonly attempts = new Set<{ startedAt: number }>()
 
   constructor(private readonly deps: WorkerDeps) {
     this.streams = allStreamKeys(deps.config.STREAM_SHARDS)
+    this.streamsPerRead = this.streams.length
     this.log = deps.log.child({ component: 'consumer', consumer: deps.config.WORKER_NAME })
   }
 
@@ -172,6 +191,8 @@ export class Worker {
       try {
         if (Date.now() >= this.nextClaimAt) {
           await Promise.all(writing)
+          // Renewed first, entries read ahead are not taken back by our own sweep and written twice.
+          await this.keepOwnCarried()
           await this.claimAbandoned()
         }
         const batch = await this.fill()
@@ -208,6 +229,11 @@ export class Worker {
       }
     }
     await Promise.all(writing)
+    // What was read past the last batch is delivered to us: write it before leaving, as the
+    // batch in hand, rather than leave it pending until a restart or a peer's claim sweep.
+    const carried = this.carried
+    this.carried = []
+    await this.processBounded(carried, this.carriedAt).catch((err: unknown) => this.log.warn({ err }, 'entries read ahead could not be written before exit; they stay pending for a restart or a peer'))
     await this.syncing?.catch(() => {})
   }
 
@@ -226,10 +252,12 @@ export class Worker {
     return { entries: [], events: 0, bytes: 0 }
   }
 
-  private add(batch: Batch, entries: StreamEntry[]) {
-    for (const { stream, id, fields } of entries) {
+  /** Decodes entries as read, and weighs each in events and bytes. */
+  private decode(entries: StreamEntry[]): BatchEntry[] {
+    return entries.map(({ stream, id, fields }) => {
       let decoded: DecodedEntry | undefined
       let events = 0
+      let bytes = 0
       if (fields) {
         try {
           decoded = decodeEntry(fields)
@@ -237,12 +265,45 @@ export class Worker {
         } catch {
           decoded = undefined // dead-lettered in process()
         }
-        for (const f of fields) batch.bytes += f.length
+        for (const f of fields) bytes += f.length
         // Compressed events take ~10x their stream bytes once unpacked: count those too.
-        if (decoded?.kind === 'ev') batch.bytes += decoded.unpackedBytes
+        if (decoded?.kind === 'ev') bytes += decoded.unpackedBytes
       }
-      batch.entries.push({ stream, id, fields: fields ?? [], decoded, events })
-      batch.events += events
+      return { stream, id, fields: fields ?? [], decoded, events, bytes }
+    })
+  }
+
+  /**
+   * Adds entries, in order, while the batch stays within BATCH_MAX_EVENTS and BATCH_MAX_BYTES
+   * (an empty batch takes its first entry whatever its size); returns those that did not fit.
+   */
+  private take(batch: Batch, entries: BatchEntry[]): BatchEntry[] {
+    const { BATCH_MAX_EVENTS, BATCH_MAX_BYTES } = this.deps.config
+    let i = 0
+    for (; i < entries.length; i++) {
+      const e = entries[i]!
+      if (batch.entries.length > 0 && (batch.events + e.events > BATCH_MAX_EVENTS || batch.bytes + e.bytes > BATCH_MAX_BYTES)) break
+      batch.entries.push(e)
+      batch.events += e.events
+      batch.bytes += e.bytes
+    }
+    return i === entries.length ? [] : entries.slice(i)
+  }
+
+  /**
+   * Writes entries in hand (resumed, claimed, or read ahead at exit) as batches within the
+   * bounds, one after another. `heldSince`: when our claim on them was last fresh.
+   */
+  private async processBounded(entries: BatchEntry[], heldSince = Date.now()) {
+    while (entries.length > 0) {
+      if (this.claimAging(heldSince)) {
+        entries = await this.keepOwn(entries)
+        heldSince = Date.now()
+        continue
+      }
+      const batch = this.newBatch()
+      entries = this.take(batch, entries)
+      await this.process(batch)
     }
   }
 
@@ -262,23 +323,31 @@ export class Worker {
       }
       if (entries.length > 0) {
         this.log.info({ entries: entries.length }, 'resuming entries this consumer had read but not acknowledged')
-        const batch = this.newBatch()
-        this.add(batch, entries)
-        await this.process(batch)
+        await this.processBounded(this.decode(entries))
       }
     }
   }
 
-  /** Reads until the batch is full by events or bytes, or BATCH_MAX_WAIT_MS after its first entry. */
+  /**
+   * Reads until the batch is full by events or bytes, or BATCH_MAX_WAIT_MS after its first
+   * entry. It starts with the entries the previous read brought past its batch.
+   */
   private async fill(): Promise<Batch> {
     const { BATCH_MAX_EVENTS, BATCH_MAX_BYTES, BATCH_MAX_WAIT_MS, READ_BLOCK_MS } = this.deps.config
     const batch = this.newBatch()
     let deadline = 0
+    await this.keepOwnCarried()
+    if (this.carried.length > 0) {
+      this.carried = this.take(batch, this.carried)
+      if (this.carried.length > 0) return batch
+      deadline = Date.now() + BATCH_MAX_WAIT_MS
+    }
     while (!this.closing && batch.events < BATCH_MAX_EVENTS && batch.bytes < BATCH_MAX_BYTES) {
       const wait = batch.entries.length === 0 ? READ_BLOCK_MS : deadline - Date.now()
       if (batch.entries.length > 0 && wait <= 0) break
-      // Entries carry one request's events each; read about as many as the batch has room for.
-      const count = Math.max(1, Math.min(1_000, Math.ceil((BATCH_MAX_EVENTS - batch.events) / this.eventsPerEntry)))
+      // Entries carry one request's events each, and COUNT applies to every stream: read about
+      // as many as the batch has room for, shared among the streams that had entries last time.
+      const count = Math.max(1, Math.min(1_000, Math.ceil((BATCH_MAX_EVENTS - batch.events) / this.eventsPerEntry / this.streamsPerRead)))
       let entries: StreamEntry[]
       try {
         entries = await readGroup(this.deps.blocking, this.name, this.streams, this.streams.map(() => '>'), count, Math.max(1, wait))
@@ -293,11 +362,44 @@ export class Worker {
         continue
       }
       if (batch.entries.length === 0) deadline = Date.now() + BATCH_MAX_WAIT_MS
-      const eventsBefore = batch.events
-      this.add(batch, entries)
-      this.eventsPerEntry = Math.max(1, (this.eventsPerEntry * 3 + (batch.events - eventsBefore) / entries.length) / 4)
+      const read = this.decode(entries)
+      let events = 0
+      for (const e of read) events += e.events
+      this.eventsPerEntry = Math.max(1, (this.eventsPerEntry * 3 + events / read.length) / 4)
+      this.streamsPerRead = new Set(entries.map((e) => e.stream)).size
+      this.carried = this.take(batch, read)
+      if (this.carried.length > 0) {
+        this.carriedAt = Date.now()
+        break
+      }
     }
     return batch
+  }
+
+  /**
+   * Entries held for a later batch wait for it, which takes long only while Postgres fails:
+   * once they have waited a third of CLAIM_IDLE_MS, it is time to renew our claim on them.
+   */
+  private claimAging(heldSince: number): boolean {
+    return Date.now() - heldSince >= this.deps.config.CLAIM_IDLE_MS / 3
+  }
+
+  private async keepOwnCarried() {
+    if (this.carried.length === 0 || !this.claimAging(this.carriedAt)) return
+    this.carried = await this.keepOwn(this.carried)
+    this.carriedAt = Date.now()
+  }
+
+  /**
+   * Renews our claim on entries held for a later batch, and drops those a peer's claim sweep
+   * took meanwhile: that peer writes them. Those pending with no one (acknowledged, or gone
+   * with a group Redis lost) are kept: the events are in hand, and writing one twice stores it once.
+   */
+  private async keepOwn(entries: BatchEntry[]): Promise<BatchEntry[]> {
+    const peers = new Set<string>()
+    for (const [stream, ids] of groupIds(entries)) for (const id of (await renewOwnClaims(this.deps.redis, stream, this.name, ids)).peers) peers.add(`${stream} ${id}`)
+    if (peers.size > 0) this.log.warn({ entries: peers.size }, 'entries held for a later batch were taken over by a peer while the database was failing; leaving them to it')
+    return peers.size === 0 ? entries : entries.filter((e) => !peers.has(`${e.stream} ${e.id}`))
   }
 
   /** Takes over entries left pending by consumers that stopped (or stalled) for CLAIM_IDLE_MS. */
@@ -312,9 +414,7 @@ export class Worker {
         if (claimed.length > 0) {
           this.stats.claimed += claimed.length
           this.log.warn({ stream, entries: claimed.length }, 'took over entries another consumer left pending')
-          const batch = this.newBatch()
-          this.add(batch, claimed.map(([id, fields]) => ({ stream, id, fields })))
-          await this.process(batch)
+          await this.processBounded(this.decode(claimed.map(([id, fields]) => ({ stream, id, fields }))))
         }
       } while (cursor !== '0-0' && !this.closing)
     }
@@ -366,7 +466,7 @@ export class Worker {
    * over meanwhile. Permanent failures: split in halves and write each on its own, until a
    * single entry fails alone; that one is dead-lettered (and acknowledged by the same script call).
    */
-  private async write(entries: Batch['entries']): Promise<void> {
+  private async write(entries: BatchEntry[]): Promise<void> {
     if (entries.length === 0) return
     let attempt = 0
     let lastLease = Date.now()
@@ -438,10 +538,8 @@ export class Worker {
     }
   }
 
-  private async renewLease(entries: Batch['entries']) {
-    const byStream = new Map<string, string[]>()
-    for (const e of entries) byStream.set(e.stream, [...(byStream.get(e.stream) ?? []), e.id])
-    for (const [stream, ids] of byStream) {
+  private async renewLease(entries: BatchEntry[]) {
+    for (const [stream, ids] of groupIds(entries)) {
       await renewOwnClaims(this.deps.redis, stream, this.name, ids).catch(() => {})
     }
   }
@@ -460,4 +558,15 @@ export class Worker {
       this.trimming = false
     }
   }
+}
+
+/** Entry ids by stream. */
+function groupIds(entries: Array<{ stream: string; id: string }>): Map<string, string[]> {
+  const byStream = new Map<string, string[]>()
+  for (const e of entries) {
+    const ids = byStream.get(e.stream)
+    if (ids) ids.push(e.id)
+    else byStream.set(e.stream, [e.id])
+  }
+  return byStream
 }

@@ -16,11 +16,11 @@ t.test("renewing claims resets the idle time of this consumer's entries and leav
   await redis.xclaim(stream, CONSUMER_GROUP, 'w2', 0, ids[2]!, 'JUSTID')
   await new Promise((resolve) => setTimeout(resolve, 120))
 
-  t.equal(await renewOwnClaims(redis, stream, 'w1', ids), 2, "two of the three are still w1's")
+  t.same(await renewOwnClaims(redis, stream, 'w1', ids), { renewed: [ids[0], ids[1]], peers: [ids[2]] }, "two of the three are still w1's, the third is a peer's")
   const pending = (await redis.xpending(stream, CONSUMER_GROUP, '-', '+', 10)) as Pending
   t.same(pending.map(([id, owner]) => [id, owner]), [[ids[0], 'w1'], [ids[1], 'w1'], [ids[2], 'w2']], 'the peer keeps its entry')
   t.ok(pending[0]![2] < 100 && pending[1]![2] < 100, `w1's entries are fresh again (idle ${pending[0]![2]} and ${pending[1]![2]} ms)`)
   t.ok(pending[2]![2] >= 100, `the peer's entry is not touched (idle ${pending[2]![2]} ms)`)
   t.same(pending.map(([, , , deliveries]) => deliveries), [1, 1, 1], 'no delivery counted (JUSTID)')
-  t.equal(await renewOwnClaims(redis, stream, 'w1', ['0-1']), 0, 'an id no one holds is skipped')
+  t.same(await renewOwnClaims(redis, stream, 'w1', ['0-1']), { renewed: [], peers: [] }, 'an id no one holds is in neither list')
 })

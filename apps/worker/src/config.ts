@@ -6,7 +6,7 @@ export const workerEnv = Type.Object({
   ...commonEnv,
   WORKER_PORT: Port(3001, 'port of the worker health and metrics server'),
   WORKER_NAME: Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: '^[\\w.:-]+$', description: 'consumer name; keep it stable across restarts (default: hostname-WORKER_PORT)' })),
-  BATCH_MAX_EVENTS: PositiveInt(5_000, 'most events written to Postgres in one transaction', 100_000),
+  BATCH_MAX_EVENTS: PositiveInt(10_000, 'most events written to Postgres in one transaction', 100_000),
   BATCH_MAX_BYTES: PositiveInt(16 * 1_048_576, 'most bytes in one batch: its entries as read, plus their events unpacked', 512 * 1_048_576),
   BATCH_MAX_WAIT_MS: PositiveInt(50, 'longest a batch waits to fill before it is written (ms)', 60_000),
   WRITE_CONCURRENCY: PositiveInt(3, 'batches written at once, each on its own Postgres connection', 16),

@@ -149,3 +149,30 @@ t.test('one batch far larger than the parameter limit allows for row-by-row para
   t.ok(worker.stats.batches <= 3, `written in ${worker.stats.batches} batch(es)`)
   t.ok((worker.stats.lastBatch?.events ?? 0) >= 1000)
 })
+
+t.test('ids that differ only in lone surrogates (written straight to the stream) are one key, as Postgres stores them: one row, one session, no batch retried for ever', async (t) => {
+  // Bypass the API, which refuses lone surrogates. Postgres stores each as U+FFFD, so these
+  // are one event and one session to it; kept apart, every write of the batch failed alike
+  // (a unique violation; an upsert touching a row twice), and it was retried for ever.
+  const p = await pipeline(t)
+  const stream = streamKey(shardFor(p.tenant.tenantId, 2))
+  await p.produce([pageview('before')])
+  const [first] = await p.redis.xrange(stream, '-', '+')
+  const fields = [...first![1]]
+  const now = Date.now()
+  const lines = ['dup\ud800', 'dup\udfff'].map((i) => JSON.stringify({ i, y: 'pageview', ai: 'visitor', p: '/', o: now })).join('\n')
+  fields[fields.indexOf('z') + 1] = encodeEventLines(Buffer.from(lines)).toString('latin1')
+  await p.redis.xadd(stream, '*', ...fields)
+  for (const id of ['sess\ud800', 'sess\udbff']) {
+    await p.redis.xadd(stream, '*', 'v', '2', 'k', 'ss', 't', p.tenant.tenantId, 'r', String(now), 'u', 'visitor', 'd', JSON.stringify({ id, uk: 'visitor', at: now }))
+  }
+  await p.produce([pageview('after')])
+  const worker = await p.startWorker()
+  await p.waitFor(async () => (await p.rowCount()) === 3 && (await p.pendingCount()) === 0, 'the events stored and every entry acknowledged')
+  const ids = (await p.database.sql`select event_id from user_activities order by event_id`).map((r) => r.event_id as string)
+  t.same(ids, ['after', 'before', 'dup\ufffd'], 'the two ids are one row')
+  const [sessions] = await p.database.sql`select count(*)::int as n from user_sessions where id = ${'sess\ufffd'}`
+  t.equal(sessions!.n, 1, 'the two session ids are one session')
+  t.equal(worker.stats.transientErrors, 0, 'no write failed')
+  t.equal(worker.stats.deadLettered, 0, 'nothing dead-lettered: the events are good')
+})

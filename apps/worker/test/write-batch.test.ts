@@ -162,3 +162,14 @@ t.test("deleting or truncating tenants deletes their activities (the triggers th
   const [{ n }] = (await sql`select count(*)::int as n from user_activities`) as unknown as [{ n: number }]
   t.equal(n, 0, 'truncating tenants empties user_activities too')
 })
+
+t.test('which SQLSTATEs a retry cannot cure', async (t) => {
+  const kind = (code: string) => classify(Object.assign(new Error(code), { code }))
+  t.equal(kind('21000'), 'permanent', 'an upsert meeting one row twice: retried, it fails alike for ever')
+  t.equal(kind('22P05'), 'permanent')
+  t.equal(kind('23503'), 'permanent')
+  t.equal(kind('23505'), 'transient', 'a unique violation: a merge racing a peer, which a retry cures')
+  t.equal(kind('40P01'), 'transient')
+  t.equal(kind('57P01'), 'transient')
+  t.equal(classify(Object.assign(new Error('wrapped'), { cause: { code: '21000' } })), 'permanent', 'the code of a wrapped error counts')
+})

@@ -3,9 +3,10 @@
  * (57P01-57P03), connection failures (08xxx and the client's own codes), read-only after a
  * failover (25006), too many connections (53300), serialization failures and deadlocks
  * (40001, 40P01), timeouts (57014). These are retried with backoff for as long as they
- * last and never dead-lettered. Permanent: the data itself is refused — data exceptions
- * (22xxx: bad text, NUL, out of range), integrity violations (23xxx: a deleted tenant's
- * foreign key, not-null, check), program limits (54xxx), and entries that cannot be made
+ * last and never dead-lettered. Permanent: the data itself is refused — cardinality
+ * violations (21000: an upsert meeting one row twice, which buildRows prevents), data
+ * exceptions (22xxx: bad text, NUL, out of range), integrity violations (23xxx: a deleted
+ * tenant's foreign key, not-null, check), program limits (54xxx), and entries that cannot be made
  * into rows at all (UnwritableEntries). Those are isolated by bisecting
  * the batch. Anything unrecognised counts as transient: retrying is safe, dead-lettering
  * good events is not.
@@ -29,7 +30,7 @@ export class UnwritableEntries extends Error {
 export function classify(err: unknown): ErrorKind {
   if (err instanceof UnwritableEntries) return 'permanent'
   const code = String((err as { code?: unknown }).code ?? (err as { cause?: { code?: unknown } }).cause?.code ?? '')
-  if (/^(22|23|54)/.test(code) && code !== '23505') return 'permanent'
+  if (/^(21|22|23|54)/.test(code) && code !== '23505') return 'permanent'
   return 'transient'
 }
 

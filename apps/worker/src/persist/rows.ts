@@ -85,6 +85,18 @@ export function copyValue(value: string | null | undefined): string {
 }
 
 /**
+ * A key (event id, session id) as Postgres stores it. UTF-8 has no lone surrogates, so each
+ * is written as U+FFFD, and two ids that differ only there are one key to Postgres: kept
+ * apart here, they would make every write of the batch fail alike (a unique violation, or
+ * an upsert touching a row twice), retried for ever. Ingest refuses such ids; only a write
+ * straight to the stream brings one.
+ */
+function asStored(id: string): string {
+  const s = id as string & { isWellFormed(): boolean; toWellFormed(): string } // ES2024, in Node since 20
+  return s.isWellFormed() ? id : s.toWellFormed()
+}
+
+/**
  * Turns decoded entries into what one transaction writes: activity rows (an event repeated
  * inside the batch appears once) with what they add to the daily metrics, and one merged
  * record per session.
@@ -110,7 +122,8 @@ export function buildRows(entries: DecodedEntry[]) {
     if (at < s.startedAt) s.startedAt = at
     if (at > s.lastSeenAt) s.lastSeenAt = at
   }
-  const sessionOf = (tenantId: string, id: string, userKey: string, at: number): SessionFacts => {
+  const sessionOf = (tenantId: string, rawId: string, userKey: string, at: number): SessionFacts => {
+    const id = asStored(rawId)
     const key = `${tenantId}\n${id}`
     let s = sessions.get(key)
     if (!s) {
@@ -133,12 +146,13 @@ export function buildRows(entries: DecodedEntry[]) {
       // Likewise, a request's events mostly belong to one session.
       let lastSession: SessionFacts | undefined
       for (const e of entry.events) {
-        if (seenOfTenant.has(e.eventId)) continue
-        seenOfTenant.add(e.eventId)
+        const eventId = asStored(e.eventId)
+        if (seenOfTenant.has(eventId)) continue
+        seenOfTenant.add(eventId)
         tenantIds.push(entry.tenantId)
-        eventIds.push(e.eventId)
+        eventIds.push(eventId)
         copyData.append(
-          `${tenantId}\t${copyValue(e.eventId)}\t${copyValue(e.sessionId)}\t${copyValue(e.userKey)}\t${copyValue(e.type)}\t${copyValue(e.page)}\t${copyValue(e.action)}\t${copyValue(e.metadataJson)}\t${isoTimestamp(e.occurredAt)}\t${receivedAt}\n`,
+          `${tenantId}\t${copyValue(eventId)}\t${copyValue(e.sessionId)}\t${copyValue(e.userKey)}\t${copyValue(e.type)}\t${copyValue(e.page)}\t${copyValue(e.action)}\t${copyValue(e.metadataJson)}\t${isoTimestamp(e.occurredAt)}\t${receivedAt}\n`,
         )
         lineEnds.push(copyData.length)
         const second = Math.floor(e.occurredAt / 1000)

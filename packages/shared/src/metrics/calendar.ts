@@ -9,20 +9,32 @@ export function isCalendarDate(value: string): boolean {
   return d.toISOString().slice(0, 10) === value
 }
 
+const DAY_MS = 86_400_000
+
+/** The calendar date of an epoch ms, as YYYY-MM-DD (a year past 9999 takes more digits, which Postgres reads). */
+function formatDate(ms: number): string {
+  const d = new Date(ms)
+  const year = d.getUTCFullYear()
+  // toISOString writes years past 9999 as "+010000", which slicing would cut to a non-date.
+  return `${String(year).padStart(4, '0')}-${String(d.getUTCMonth() + 1).padStart(2, '0')}-${String(d.getUTCDate()).padStart(2, '0')}`
+}
+
+const parseDate = (date: string): number => Date.parse(`${date}T00:00:00Z`)
+
 export function addDays(date: string, days: number): string {
-  const d = new Date(`${date}T00:00:00Z`)
-  d.setUTCDate(d.getUTCDate() + days)
-  return d.toISOString().slice(0, 10)
+  return formatDate(parseDate(date) + days * DAY_MS)
 }
 
 export function daysBetween(from: string, to: string): number {
-  return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000)
+  return Math.round((parseDate(to) - parseDate(from)) / DAY_MS)
 }
 
-/** Every date from `from` to `to`, both included, ascending. */
+/** Every date from `from` to `to`, both included, ascending. Counted, not compared as text: dates past 9999 sort wrong as text. */
 export function eachDay(from: string, to: string): string[] {
+  const start = parseDate(from)
+  const count = daysBetween(from, to) + 1
   const out: string[] = []
-  for (let d = from; d <= to; d = addDays(d, 1)) out.push(d)
+  for (let i = 0; i < count; i++) out.push(formatDate(start + i * DAY_MS))
   return out
 }
 

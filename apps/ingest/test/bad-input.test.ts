@@ -18,6 +18,7 @@ interface Row {
 
 const event = (extra: Record<string, unknown> = {}) => ({ type: 'action', action: 'x', userId: 'u', ...extra })
 const json = (v: unknown) => JSON.stringify(v)
+const segmentTrack = json({ type: 'track', userId: 'u', event: 'E', messageId: 'm1' })
 const nested = (depth: number) => '{"type":"a","userId":"u","metadata":{"a":' + '['.repeat(depth) + ']'.repeat(depth) + '}}'
 
 const rows: Row[] = [
@@ -64,6 +65,11 @@ const rows: Row[] = [
   { name: 'body over the limit', body: json({ events: [event({ metadata: { pad: 'x'.repeat(70_000) } })] }), status: 413, code: 'body_too_large' },
   { name: 'Content-Length lie', headers: { 'content-length': '5' }, body: json(event()), status: 400, code: 'invalid_content_length' },
   { name: 'unknown route', url: '/api/v2/analytics/nope', body: json(event()), status: 404, code: 'not_found' },
+  // A Segment batch's context goes into each of its messages that has none, after they were inspected.
+  { name: 'NUL in a Segment batch context', url: '/v1/batch', body: '{"batch":[' + segmentTrack + '],"context":{"x":"a\\u0000b"}}', status: 400, code: 'invalid_unicode' },
+  { name: 'lone surrogate in a Segment batch context key', url: '/v1/batch', body: '{"batch":[' + segmentTrack + '],"context":{"\\udc00":1}}', status: 400, code: 'invalid_unicode' },
+  { name: 'Segment batch context nested too deep', url: '/v1/batch', body: '{"batch":[' + segmentTrack + '],"context":' + '{"a":'.repeat(10) + '1' + '}'.repeat(10) + '}', status: 400, code: 'depth_exceeded' },
+  { name: '1e309 in a Segment batch context', url: '/v1/batch', body: '{"batch":[' + segmentTrack + '],"context":{"n":1e309}}', status: 400, code: 'invalid_number' },
 ]
 
 t.test('every bad input: its 4xx and code, and no side effect', async (t) => {

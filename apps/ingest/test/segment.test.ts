@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib'
 import t from 'tap'
 import { build, redisState, storedEvents } from './fixtures/build.ts'
 
@@ -55,6 +56,40 @@ t.test('/v1/batch: writeKey in the body, unknown fields kept, bad messages repor
   const b1 = stored.find((e) => e.eventId === 'b1')
   t.match(b1?.metadata, { someVendorField: { x: 1 }, context: { library: { name: 'custom-sdk' } } }, 'unknown fields and the batch context are kept')
   t.notOk(JSON.stringify(stored).includes(tenant.writeKey), 'the write key is never stored')
+})
+
+t.test('the short paths SDKs post to: /v1/b and /v1/import batches, /v1/t, /v1/p, /v1/s, /v1/i, /v1/g, /v1/a calls', async (t) => {
+  const { app, tenant, redis, config } = await build(t)
+  // analytics-kotlin and -swift: gzip, text/plain, writeKey and sentAt in the body, to /v1/b.
+  const mobile = gzipSync(JSON.stringify({ writeKey: tenant.writeKey, sentAt: new Date().toISOString(), batch: [{ type: 'track', messageId: 'short-b', anonymousId: 'a', event: 'Opened' }] }))
+  const b = await app.inject({ method: 'POST', url: '/v1/b', headers: { 'content-type': 'text/plain', 'content-encoding': 'gzip', ...basic(tenant.writeKey) }, payload: mobile })
+  t.equal(b.statusCode, 200, `/v1/b: ${b.body}`)
+  t.match(b.json(), { success: true, accepted: 1 })
+  const imported = await post(app, '/v1/import', basic(tenant.writeKey), { batch: [{ type: 'screen', messageId: 'short-import', userId: 'u', name: 'Home' }] })
+  t.equal(imported.statusCode, 200, `/v1/import: ${imported.body}`)
+  // analytics.js: one call per request to the type's initial, writeKey in the body, text/plain.
+  const calls: Array<[string, Record<string, unknown>]> = [
+    ['t', { event: 'Clicked' }],
+    ['p', { properties: { path: '/short' } }],
+    ['s', { name: 'Settings' }],
+    ['i', { traits: { plan: 'pro' } }],
+    ['g', { groupId: 'g1' }],
+    ['a', { previousId: 'old' }],
+  ]
+  for (const [initial, fields] of calls) {
+    const res = await post(app, `/v1/${initial}`, {}, JSON.stringify({ writeKey: tenant.writeKey, messageId: `short-${initial}`, userId: 'u', ...fields }), 'text/plain')
+    t.equal(res.statusCode, 200, `/v1/${initial}: ${res.body}`)
+  }
+  const byId = Object.fromEntries((await storedEvents(redis, config.STREAM_SHARDS)).map((e) => [e.eventId, e]))
+  t.match(byId['short-b'], { type: 'action', action: 'Opened' })
+  t.match(byId['short-import'], { type: 'screen', page: 'Home' })
+  t.match(byId['short-t'], { type: 'action', action: 'Clicked' })
+  t.match(byId['short-p'], { type: 'pageview', page: '/short' })
+  t.match(byId['short-s'], { type: 'screen', page: 'Settings' })
+  t.match(byId['short-i'], { type: 'identify' })
+  t.match(byId['short-g'], { type: 'group' })
+  t.match(byId['short-a'], { type: 'alias' })
+  t.equal((await post(app, '/v1/x', basic(tenant.writeKey), { event: 'E', userId: 'u' })).statusCode, 404, 'an initial of no type is not a route')
 })
 
 t.test('Segment routes take text/plain (analytics.js) and no content type at all', async (t) => {

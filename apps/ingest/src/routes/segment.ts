@@ -1,6 +1,7 @@
 import { type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import {
   ErrorResponseSchema,
+  inspectJson,
   normalizeSegment,
   SEGMENT_TYPES,
   SegmentAcceptedSchema,
@@ -11,7 +12,7 @@ import {
 } from '@tributary/shared'
 import { ApiError } from '../errors.ts'
 import { acceptBatch } from '../ingest/accept.ts'
-import { compile, firstSchemaError, objectBody, prepareEvents, refuseTenantClaims } from '../ingest/prepare.ts'
+import { compile, firstSchemaError, MAX_EVENT_DEPTH, objectBody, prepareEvents, refuseTenantClaims } from '../ingest/prepare.ts'
 import { acceptCompressedBodies, parseAnyContentTypeAsJson } from '../plugins/request-body.ts'
 import type { IngestRouteOptions } from './ingest-options.ts'
 
@@ -45,29 +46,40 @@ const segment: FastifyPluginAsyncTypebox<IngestRouteOptions> = async (app, { eve
     return acceptBatch(eventLog, tenantId, keyId, batch, receivedAt, app.metrics).then((result) => ({ success: true as const, ...result }))
   }
 
-  app.post(
-    '/v1/batch',
-    { bodyLimit, ...auth, validatorCompiler: objectOnly, schema: { summary: 'Segment: a batch of messages', body: SegmentBatchSchema, response: { 200: SegmentAcceptedSchema, ...errors } } },
-    async (request) => {
+  // The paths SDKs post to: /v1/batch (analytics-node, -python, -go…), /v1/b (analytics.js
+  // batching, analytics-kotlin, -swift, -react-native), /v1/import (the classic
+  // analytics-android), and per call /v1/track or its initial, /v1/t (analytics.js).
+  for (const [url, summary] of BATCH_PATHS) {
+    app.post(url, { bodyLimit, ...auth, validatorCompiler: objectOnly, schema: { summary, body: SegmentBatchSchema, response: { 200: SegmentAcceptedSchema, ...errors } } }, async (request) => {
       const { tenantId, keyId } = request.principal!
       const body = request.body as Record<string, unknown>
       refuseTenantClaims(body, tenantId)
       const problem = firstSchemaError(checkBatch, body)
       if (problem) throw new ApiError(400, problem.code, problem.message)
+      // The batch's context goes into every message that has none, after each message was
+      // inspected: inspect it here, as it will sit in them, or a NUL in it would be
+      // acknowledged and then refused by Postgres.
+      const contextProblem = body.context === undefined ? undefined : inspectJson({ context: body.context }, MAX_EVENT_DEPTH)
+      if (contextProblem) throw new ApiError(400, contextProblem.code, `the batch's context is refused: ${contextProblem.message}`)
       return ingest(request, tenantId, keyId, body.batch as unknown[], (m) => m.type, body.sentAt as string | null | undefined, body.context)
-    },
-  )
+    })
+  }
 
   for (const type of SEGMENT_TYPES) {
-    app.post(
-      `/v1/${type}`,
-      { bodyLimit, ...auth, validatorCompiler: objectOnly, schema: { summary: `Segment: one ${type} call`, body: SegmentMessageSchema, response: { 200: SegmentAcceptedSchema, ...errors } } },
-      async (request) => {
+    for (const url of [`/v1/${type}`, `/v1/${type[0]}`]) {
+      const summary = url.length > 4 ? `Segment: one ${type} call` : `Segment: one ${type} call (the short path analytics.js posts to)`
+      app.post(url, { bodyLimit, ...auth, validatorCompiler: objectOnly, schema: { summary, body: SegmentMessageSchema, response: { 200: SegmentAcceptedSchema, ...errors } } }, async (request) => {
         const { tenantId, keyId } = request.principal!
         return ingest(request, tenantId, keyId, [request.body], () => type, undefined, undefined)
-      },
-    )
+      })
+    }
   }
 }
+
+const BATCH_PATHS = [
+  ['/v1/batch', 'Segment: a batch of messages'],
+  ['/v1/b', 'Segment: a batch of messages (the path analytics.js batching and the mobile SDKs post to)'],
+  ['/v1/import', 'Segment: a batch of messages (the path the classic analytics-android posts to)'],
+] as const
 
 export default segment

@@ -5,6 +5,7 @@ import type { IngestConfig } from './config.ts'
 import { ApiError, errorHandler, shuttingDown } from './errors.ts'
 import { createEventLog, type EventLog } from './event-log/event-log.ts'
 import auth from './plugins/auth.ts'
+import browserAccess from './plugins/browser-access.ts'
 import keyRevocations from './plugins/key-revocations.ts'
 import database from './plugins/database.ts'
 import redis from './plugins/redis.ts'
@@ -94,6 +95,7 @@ export async function buildApp({ config, logger, eventLog: eventLogOverride }: B
     backlogCap: config.STREAM_BACKLOG_CAP,
   })
   const routeOptions = { eventLog, bodyLimit: config.BODY_LIMIT_BYTES }
+  await app.register(browserAccess)
   await app.register(async (native) => {
     acceptJsonOnly(native)
     acceptCompressedBodies(native)
@@ -101,6 +103,7 @@ export async function buildApp({ config, logger, eventLog: eventLogOverride }: B
     await native.register(sessions, routeOptions)
   })
   await app.register(segment, routeOptions)
+  app.addPreflightRoutes()
   await app.register(read, { sessionTimeoutMinutes: config.SESSION_TIMEOUT_MINUTES, shards: config.STREAM_SHARDS })
   return app
 }

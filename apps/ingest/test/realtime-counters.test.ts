@@ -65,3 +65,16 @@ t.test('pages, user keys and event ids with quotes, backslashes, escapes and non
   const keys = realtimeKeys(tenant.tenantId, shardFor(tenant.tenantId, config.STREAM_SHARDS))
   t.same((await redis.zrange(keys.users, 0, -1)).sort(), ['other "ü"', user].sort())
 })
+
+t.test('a clock running ahead keeps no one active past the real-time windows', async (t) => {
+  // Event times up to 24 h ahead are kept (clamped only beyond); as activity they count as
+  // of when they arrived, or a client 12 h fast would stay "active" for 12 h.
+  const { app, write, redis, tenant, config } = await build(t)
+  const ahead = iso(Date.now() + 12 * 60 * MIN)
+  t.equal((await app.inject({ method: 'POST', url: '/api/v2/analytics/events', headers: write, payload: { type: 'pageview', page: '/', userId: 'fast-clock', timestamp: ahead } })).statusCode, 202)
+  t.equal((await app.inject({ method: 'POST', url: '/api/v2/analytics/sessions', headers: write, payload: { sessionId: 'fast-session', userId: 'fast-start', timestamp: ahead } })).statusCode, 201)
+  const options = { shards: config.STREAM_SHARDS, sessionTimeoutMs: 30 * MIN }
+  t.match(await readRealtime(redis, tenant.tenantId, options), { activeUsers: 2, activeSessions: 2 }, 'active now')
+  t.match(await readRealtime(redis, tenant.tenantId, { ...options, now: Date.now() + 6 * MIN }), { activeUsers: 0 }, 'no longer active users 6 minutes on')
+  t.match(await readRealtime(redis, tenant.tenantId, { ...options, now: Date.now() + 31 * MIN }), { activeSessions: 0 }, 'no longer active sessions past the timeout')
+})

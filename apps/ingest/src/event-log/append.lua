@@ -99,6 +99,8 @@ if op ~= 'ev' then
   saveRate(keyId, 1)
   redis.call('XADD', stream, '*', 'v', '1', 'k', op, 't', tenant, 'r', ARGV[4], 'u', userKey, 'd', json)
   local rt = rtPrefix(tenant)
+  -- Active as of now at the latest, as for events.
+  if at > now then at = now end
   if op == 'ss' then
     redis.call('SET', known, userKey, 'EX', stateTtl)
     if at > now - ACTIVE_USER_WINDOW then redis.call('ZADD', rt .. 'users', 'GT', at, userKey) end
@@ -457,8 +459,11 @@ for r = 1, nRequests do
               userList[nAccepted] = userKey
             end
           end
-          if at > activeUsersFrom and (users[userKey] or 0) < at then users[userKey] = at end
-          if at > sessionsFrom and (sessions[sessionId] or 0) < at then sessions[sessionId] = at end
+          -- Active as of now at the latest: an event dated ahead (up to 24 h is kept) would
+          -- otherwise hold its user and session in the real-time figures until that time.
+          local active = at < now and at or now
+          if active > activeUsersFrom and (users[userKey] or 0) < active then users[userKey] = active end
+          if active > sessionsFrom and (sessions[sessionId] or 0) < active then sessions[sessionId] = active end
           if at > minutesFrom and at <= minutesTo then
             local m = floor(at / MINUTE)
             if m ~= minute then

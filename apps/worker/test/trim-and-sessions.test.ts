@@ -1,6 +1,7 @@
 import t from 'tap'
 import { Redis } from 'ioredis'
-import { CONSUMER_GROUP, allStreamKeys, decodeEntry, shardFor, streamKey } from '@tributary/shared'
+import { cleanupAndSync } from '@tributary/db'
+import { CONSUMER_GROUP, allStreamKeys, decodeEntry, shardFor, streamKey, type DecodedEntry } from '@tributary/shared'
 import { ensureGroups } from '../src/streams.ts'
 import { deleteConsumerIfIdle, trimAndTidy } from '../src/trim.ts'
 import { writeBatch } from '../src/persist/write-batch.ts'
@@ -104,6 +105,54 @@ t.test('sessions come out the same whatever the order and number of deliveries',
     t.same(await snapshot(), expected, `round ${round}: identical`)
   }
   t.equal(await p.rowCount(), 4, 'four activities; session calls are not activities')
+})
+
+t.test('a session ended by timeout, then reached by a late activity or its explicit end, comes out as if they had arrived before the close', async (t) => {
+  const p = await pipeline(t)
+  const now = Date.now()
+  const min = 60_000
+  const { createEventLog } = await import('../../ingest/src/event-log/event-log.ts')
+  const log = createEventLog(p.redis, { shards: SHARDS, sessionTimeoutMs: 30 * min, dedupWindowSeconds: 3600, sessionStateTtlSeconds: 86_400, rateLimitPerSecond: 0, backlogCap: 0 })
+  const at = (ago: number) => new Date(now - ago * min).toISOString()
+  // Session L: activity 120 and 100 minutes ago, then (late: an offline client, a lagging
+  // worker) one 80 minutes ago, within its timeout. Session E: activity 120 minutes ago,
+  // then its explicit end, dated 90 minutes ago, arrives late.
+  await p.produce([pageview('l1', { sessionId: 'L', userId: 'u1', timestamp: at(120) }), pageview('l2', { sessionId: 'L', userId: 'u1', timestamp: at(100) })])
+  await p.produce([pageview('e1', { sessionId: 'E', userId: 'u2', timestamp: at(120) })])
+  await p.produce([pageview('l3', { sessionId: 'L', userId: 'u1', timestamp: at(80) })])
+  await log.session('se', p.tenant.tenantId, 'k', { id: 'E', at: now - 90 * min }, now)
+  const entries = (await p.redis.xrange(streamKey(shardFor(p.tenant.tenantId, SHARDS)), '-', '+')).map(([, f]) => decodeEntry(f))
+  t.equal(entries.length, 4)
+  const [early, earlyE, lateL, lateEnd] = entries as [DecodedEntry, DecodedEntry, DecodedEntry, DecodedEntry]
+  const sync = () => cleanupAndSync(p.database.db, { sessionTimeoutMinutes: 30, wait: true })
+  const sessions = async () => (await p.database.sql`select id, started_at, last_seen_at, ended_at, is_active, timed_out from user_sessions order by id`).map((r) => ({ ...r }))
+  const metrics = async () => (await p.database.sql`select date::text, sessions, ended_sessions, avg_session_duration_seconds from platform_metrics order by date`).map((r) => ({ ...r }))
+  const reset = () => p.database.sql`truncate user_sessions, user_activities, activity_deltas, platform_metrics, metrics_dirty_days, metrics_syncing_days, daily_user_bitmaps`
+
+  // In order: everything, then the sync.
+  await writeBatch(p.database.db, entries, 10_000)
+  await sync()
+  const inOrder = await sessions()
+  t.match(inOrder, [
+    { id: 'E', ended_at: new Date(now - 90 * min), is_active: false, timed_out: false },
+    { id: 'L', last_seen_at: new Date(now - 80 * min), ended_at: new Date(now - 80 * min), is_active: false, timed_out: true },
+  ])
+  const inOrderMetrics = await metrics()
+
+  // Late: the sync ends both by timeout first; then the late parts arrive, and the next sync runs.
+  await reset()
+  await writeBatch(p.database.db, [early, earlyE], 10_000)
+  await sync()
+  t.match(await sessions(), [{ id: 'E', ended_at: new Date(now - 120 * min), timed_out: true }, { id: 'L', ended_at: new Date(now - 100 * min), timed_out: true }], 'both ended by timeout')
+  await writeBatch(p.database.db, [lateL, lateEnd], 10_000)
+  t.match(await sessions(), [{ id: 'E', ended_at: new Date(now - 90 * min), is_active: false, timed_out: false }, { id: 'L', ended_at: null, is_active: true, timed_out: false }], "the explicit end replaces the timeout's; the late activity reopens L")
+  await sync()
+  t.same(await sessions(), inOrder, 'the same sessions as in order')
+  t.same(await metrics(), inOrderMetrics, 'the same daily figures (duration included) as in order')
+
+  // An activity of L earlier than what the close saw changes nothing: the timeout's end stands.
+  await writeBatch(p.database.db, [early], 10_000)
+  t.same(await sessions(), inOrder, 'a redelivered earlier entry leaves the ended session as it is')
 })
 
 t.test('two workers share the load and store every event once', async (t) => {

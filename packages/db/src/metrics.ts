@@ -115,7 +115,7 @@ export async function cleanupAndSync(db: Database, options: SyncOptions): Promis
     if (!(await lock(tx, options.wait))) return undefined
     const [closed] = await tx.execute<{ closed: number }>(sql`
       with closed as (
-        update user_sessions set is_active = false, ended_at = last_seen_at, updated_at = now()
+        update user_sessions set is_active = false, ended_at = last_seen_at, timed_out = true, updated_at = now()
         where is_active and ended_at is null and last_seen_at < now() - make_interval(mins => ${options.sessionTimeoutMinutes}) ${tenantFilter}
         returning tenant_id, started_at
       ),

@@ -18,6 +18,12 @@ export const userSessions = pgTable(
     lastSeenAt: timestamp({ withTimezone: true }).notNull(),
     endedAt: timestamp({ withTimezone: true }),
     isActive: boolean().notNull().default(true),
+    /**
+     * Ended by cleanup-and-sync's timeout (ended_at = last_seen_at then), not by the client: a
+     * provisional end that a later-arriving activity of the session reopens, or an explicit
+     * end replaces, so the session comes out the same whatever order its parts arrived in.
+     */
+    timedOut: boolean().notNull().default(false),
     device: text(),
     platform: text(),
     browser: text(),

@@ -14,6 +14,7 @@ import {
   TopPagesSchema,
 } from '@tributary/shared'
 import { ApiError } from '../errors.ts'
+import { createSyncQueue } from './sync-queue.ts'
 import { readRealtime } from '../event-log/realtime.ts'
 
 const MAX_DAYS = 365
@@ -83,8 +84,9 @@ const read: FastifyPluginAsyncTypebox<{ sessionTimeoutMinutes: number; shards: n
     }
   })
 
-  app.post('/api/v2/analytics/sync', { onRequest, schema: { summary: 'Run cleanup-and-sync for this tenant now', response: { 200: SyncResultSchema, ...errors } } }, async (request) => {
-    const result = await wrapDatabase(() => cleanupAndSync(app.db, { sessionTimeoutMinutes, tenantId: request.principal!.tenantId, wait: true }))
+  const syncNow = createSyncQueue((tenantId) => cleanupAndSync(app.db, { sessionTimeoutMinutes, tenantId, wait: true }))
+  app.post('/api/v2/analytics/sync', { onRequest, schema: { summary: 'Run cleanup-and-sync for this tenant now', response: { 200: SyncResultSchema, 429: ErrorResponseSchema, ...errors } } }, async (request) => {
+    const result = await wrapDatabase(() => syncNow(request.principal!.tenantId))
     return { syncedDays: result.syncedDays, sessionsClosed: result.sessionsClosed, durationMs: result.durationMs }
   })
 }

@@ -100,6 +100,10 @@ export async function errorHandler(err: FastifyError, request: FastifyRequest, r
     request.log.info({ code: body.code }, body.message)
   } else if (body.statusCode >= 500) request.log.error({ err, code: body.code }, 'unexpected error')
   else request.log.debug({ code: body.code }, body.message)
-  if (err instanceof ApiError && err.extra.retryAfterSeconds) reply.header('retry-after', String(err.extra.retryAfterSeconds))
+  if (err instanceof ApiError && err.extra.retryAfterSeconds) {
+    reply.header('retry-after', String(err.extra.retryAfterSeconds))
+    // analytics.js, batching, reads the wait of a 429 from X-RateLimit-Reset (seconds), not Retry-After; without it, 5 s.
+    if (body.statusCode === 429) reply.header('x-ratelimit-reset', String(err.extra.retryAfterSeconds))
+  }
   return reply.code(body.statusCode).send(body)
 }

@@ -17,7 +17,7 @@ t.test('a browser may preflight and call every ingestion route from any origin',
   const sent = await app.inject({ method: 'POST', url: '/api/v2/analytics/events', headers: { origin, authorization: `Bearer ${tenant.writeKey}`, 'content-type': 'application/json' }, payload: { type: 'pageview', page: '/', anonymousId: 'a' } })
   t.equal(sent.statusCode, 202)
   t.equal(sent.headers['access-control-allow-origin'], '*', 'the answer is readable by the page')
-  t.equal(sent.headers['access-control-expose-headers'], 'Retry-After', 'and so is when to retry')
+  t.equal(sent.headers['access-control-expose-headers'], 'Retry-After, X-RateLimit-Reset', 'and so is when to retry')
   // analytics.js: text/plain and the key in the body, a "simple" request with no preflight.
   const segment = await app.inject({ method: 'POST', url: '/v1/t', headers: { origin, 'content-type': 'text/plain' }, payload: JSON.stringify({ writeKey: tenant.writeKey, messageId: 'm1', userId: 'u', event: 'E' }) })
   t.equal(segment.statusCode, 200)

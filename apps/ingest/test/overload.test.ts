@@ -26,6 +26,7 @@ t.test('over the per-key rate: 429 with Retry-After, nothing written; other keys
   t.equal(over.statusCode, 429)
   t.equal(over.json().code, 'rate_limited')
   t.ok(Number(over.headers['retry-after']) >= 1, 'Retry-After is set')
+  t.equal(over.headers['x-ratelimit-reset'], over.headers['retry-after'], 'and X-RateLimit-Reset, which analytics.js reads instead')
   t.same(await redisState(redis), before, 'the refused request wrote nothing')
   const otherKey = await app.inject({ method: 'POST', url: '/api/v2/analytics/events', headers: { authorization: `Bearer ${other.writeKey}` }, payload: event(1) })
   t.equal(otherKey.statusCode, 202, 'the limit is per key')

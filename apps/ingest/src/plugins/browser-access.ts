@@ -5,7 +5,7 @@ import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHo
 const INGESTION = /^\/(api\/v2\/analytics\/(events|sessions)|v1)\b/
 
 /** What a browser may read of an answer beyond the basics: when to retry after a 429 or 503. */
-const EXPOSED = 'Retry-After'
+const EXPOSED = 'Retry-After, X-RateLimit-Reset'
 
 /**
  * CORS for the ingestion routes, from any origin. Write keys are public by design (they

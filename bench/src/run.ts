@@ -148,6 +148,7 @@ try {
   const readServers = await startTestServers()
   const reads = await benchReads(readServers, Number(process.env.BENCH_READ_EVENTS ?? 10_000_000)).finally(() => readServers.stop())
   console.log(`| historical?days=365 p95 (ms), ${reads.events} events | ${reads.historical365.p95Ms} | | | < 50 |`)
+  console.log(`| historical/pages and /events?days=365 p95 (ms) | ${reads.topPages365.p95Ms} / ${reads.topEvents365.p95Ms} | | | |`)
   console.log(`| realtime p95 (ms) | ${reads.realtime.p95Ms} | | | < 10 |`)
   console.log(`\nat 80 % of the measured rate (${Math.round(realRps * 0.8)} req/s): p50 ${at80.p50Ms} ms, p99 ${at80.p99Ms} ms; ingest peak RSS ${Math.max(...rounds.map((r) => r.real.peakRssMb), at80.peakRssMb).toFixed(0)} MB at full rate; worker peak RSS ${worker.workerPeakRssMb.toFixed(0)} MB draining a backlog`)
 

@@ -92,6 +92,18 @@ t.test('the short paths SDKs post to: /v1/b and /v1/import batches, /v1/t, /v1/p
   t.equal((await post(app, '/v1/x', basic(tenant.writeKey), { event: 'E', userId: 'u' })).statusCode, 404, 'an initial of no type is not a route')
 })
 
+t.test("a Segment batch is bounded by size, not by the native API's 1,000 events: 2,500 small messages go in whole", async (t) => {
+  const { app, tenant, redis, config } = await build(t)
+  const message = (i: number) => ({ type: 'track', messageId: `many-${i}`, userId: 'u', event: 'E' })
+  const res = await post(app, '/v1/batch', basic(tenant.writeKey), { batch: Array.from({ length: 2_500 }, (_, i) => message(i)) })
+  t.equal(res.statusCode, 200, res.body.slice(0, 200))
+  t.match(res.json(), { success: true, accepted: 2_500, errors: [] })
+  t.equal((await storedEvents(redis, config.STREAM_SHARDS)).length, 2_500, 'all stored')
+  const tooMany = await post(app, '/v1/batch', basic(tenant.writeKey), { batch: Array.from({ length: 10_001 }, (_, i) => ({ type: 'track', messageId: `m${i}`, userId: 'u', event: 'E' })) })
+  t.equal(tooMany.statusCode, 400, 'past 10,000 messages, refused')
+  t.equal(tooMany.json().code, 'validation_failed')
+})
+
 t.test('Segment routes take text/plain (analytics.js) and no content type at all', async (t) => {
   const { app, tenant } = await build(t)
   const asText = await post(app, '/v1/track', basic(tenant.writeKey), JSON.stringify({ userId: 'u', event: 'E', messageId: 'tp' }), 'text/plain')

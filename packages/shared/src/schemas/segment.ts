@@ -30,9 +30,15 @@ export const SegmentMessageSchema = Type.Object(
 )
 export type SegmentMessage = Static<typeof SegmentMessageSchema>
 
+/** Most messages in one Segment batch. */
+export const SEGMENT_MAX_BATCH = 10_000
+
 export const SegmentBatchSchema = Type.Object(
   {
-    batch: Type.Array(Type.Unknown(), { minItems: 1, maxItems: 1000 }),
+    // Segment bounds a batch by size (500 KB), not by count, and analytics-node's flushAt has
+    // no ceiling: a count cap at the native API's 1,000 refused, whole, batches the SDK then
+    // dropped. The body limit bounds it too (1 MB by default: ~15,000 minimal messages).
+    batch: Type.Array(Type.Unknown(), { minItems: 1, maxItems: SEGMENT_MAX_BATCH }),
     sentAt: Type.Optional(Type.Union([IsoTimestamp('when the SDK sent the batch'), Type.Null()])),
     writeKey: Type.Optional(Type.String()),
     context: Type.Optional(Type.Record(Type.String(), Type.Unknown())),

@@ -153,6 +153,16 @@ t.test('a session ended by timeout, then reached by a late activity or its expli
   // An activity of L earlier than what the close saw changes nothing: the timeout's end stands.
   await writeBatch(p.database.db, [early], 10_000)
   t.same(await sessions(), inOrder, 'a redelivered earlier entry leaves the ended session as it is')
+
+  // Mid-upgrade, a worker from before 0010 (it never touches timed_out) applied an explicit
+  // end to a session the close had ended: that end stands; a later activity does not reopen it.
+  await reset()
+  await writeBatch(p.database.db, [early], 10_000)
+  await sync()
+  const explicitEnd = new Date(now - 110 * min)
+  await p.database.sql`update user_sessions set ended_at = least(ended_at, ${explicitEnd}) where id = 'L'`
+  await writeBatch(p.database.db, [lateL], 10_000)
+  t.match(await sessions(), [{ id: 'L', ended_at: explicitEnd, is_active: false, last_seen_at: new Date(now - 80 * min) }], "an explicit end an older worker wrote is not the timeout's, and stays")
 })
 
 t.test('two workers share the load and store every event once', async (t) => {

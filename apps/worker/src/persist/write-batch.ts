@@ -186,16 +186,17 @@ async function upsertSessions(tx: TransactionSql, parameters: string[]) {
       on conflict (tenant_id, id) do update set
         started_at = least(cur.started_at, excluded.started_at),
         last_seen_at = greatest(cur.last_seen_at, excluded.last_seen_at),
-        -- A timeout's end is provisional (cur.timed_out): an explicit end replaces it, and an
-        -- activity later than the close saw reopens the session for the next close to end
-        -- at its new last activity, as if the activity had arrived before the close.
+        -- A timeout's end is provisional (timed_out, and still at the last activity the close
+        -- saw: a worker from before 0010 may have moved either): an explicit end replaces it,
+        -- and an activity later than the close saw reopens the session for the next close to
+        -- end at its new last activity, as if the activity had arrived before the close.
         ended_at = case
-          when cur.timed_out then case when excluded.ended_at is not null then excluded.ended_at when excluded.last_seen_at > cur.last_seen_at then null else cur.ended_at end
+          when cur.timed_out and cur.ended_at = cur.last_seen_at then case when excluded.ended_at is not null then excluded.ended_at when excluded.last_seen_at > cur.last_seen_at then null else cur.ended_at end
           when cur.ended_at is null then excluded.ended_at when excluded.ended_at is null then cur.ended_at else least(cur.ended_at, excluded.ended_at) end,
         is_active = case
-          when cur.timed_out then excluded.ended_at is null and excluded.last_seen_at > cur.last_seen_at
+          when cur.timed_out and cur.ended_at = cur.last_seen_at then excluded.ended_at is null and excluded.last_seen_at > cur.last_seen_at
           else cur.is_active and excluded.ended_at is null end,
-        timed_out = cur.timed_out and excluded.ended_at is null and excluded.last_seen_at <= cur.last_seen_at,
+        timed_out = cur.timed_out and cur.ended_at = cur.last_seen_at and excluded.ended_at is null and excluded.last_seen_at <= cur.last_seen_at,
         user_id = coalesce(cur.user_id, excluded.user_id),
         anonymous_id = coalesce(cur.anonymous_id, excluded.anonymous_id),
         device = coalesce(cur.device, excluded.device),

@@ -62,6 +62,9 @@ export async function buildApp({ config, logger, eventLog: eventLogOverride }: B
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.setErrorHandler(errorHandler)
+  // First of the onRequest hooks: browsers must be able to read every answer of an
+  // ingestion route, the shutting-down 503 below included.
+  await app.register(browserAccess)
   // Requests that still arrive while the process shuts down (on keep-alive connections that
   // were busy when it began; Fastify marks their answers `Connection: close`) are refused
   // with the API's 503 shape, `shutting_down` and a Retry-After, so the client retries on
@@ -95,7 +98,6 @@ export async function buildApp({ config, logger, eventLog: eventLogOverride }: B
     backlogCap: config.STREAM_BACKLOG_CAP,
   })
   const routeOptions = { eventLog, bodyLimit: config.BODY_LIMIT_BYTES }
-  await app.register(browserAccess)
   await app.register(async (native) => {
     acceptJsonOnly(native)
     acceptCompressedBodies(native)

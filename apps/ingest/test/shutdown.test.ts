@@ -111,6 +111,7 @@ t.test('while closing: the request in flight is answered and stored, the next on
   t.match(secondAnswer, /^HTTP\/1\.1 503 /)
   t.match(secondAnswer, /\r\nretry-after: 1\r\n/i)
   t.match(secondAnswer, /\r\nconnection: close\r\n/i)
+  t.match(secondAnswer, /\r\naccess-control-allow-origin: \*\r\n/i, 'readable by a web page too (browser-access.ts)')
   const body = JSON.parse(secondAnswer!.slice(secondAnswer!.indexOf('\r\n\r\n') + 4))
   t.same(body, { statusCode: 503, code: 'shutting_down', error: 'Service Unavailable', message: 'this ingest process is shutting down; nothing was stored, retry (another instance, or this one once restarted, will answer)' })
   t.same((await storedEvents(redis, 2)).map((e) => e.eventId), ['in-flight'], 'the first stored, the refused one not')

@@ -72,3 +72,17 @@ t.test('callers of /sync waiting for the cleanup-and-sync lock leave the pool to
   const answers = await Promise.all(syncs)
   t.same(answers.map((a) => a.statusCode), Array(12).fill(200), 'every sync answered once the lock came free')
 })
+
+t.test('a /sync that waits 10 s for a cleanup-and-sync running elsewhere gives up with a 503, and the line moves on', async (t) => {
+  const { app, tenant, database } = await build(t)
+  let answers: Array<{ statusCode: number; headers: Record<string, unknown>; json(): { code: string } }> = []
+  await database.sql.begin(async (tx) => {
+    await tx`select pg_advisory_xact_lock(hashtext('tributary:cleanup-and-sync'))`
+    answers = [await app.inject({ method: 'POST', url: '/api/v2/analytics/sync', headers: { authorization: `Bearer ${tenant.readKey}` } })]
+  })
+  t.equal(answers[0]!.statusCode, 503)
+  t.equal(answers[0]!.json().code, 'sync_busy')
+  t.equal(answers[0]!.headers['retry-after'], '10')
+  const after = await app.inject({ method: 'POST', url: '/api/v2/analytics/sync', headers: { authorization: `Bearer ${tenant.readKey}` } })
+  t.equal(after.statusCode, 200, 'once the lock is free, syncs run again')
+})

@@ -41,6 +41,11 @@ export interface SyncOptions {
   tenantId?: string
   /** Wait for a run in progress elsewhere instead of skipping. */
   wait: boolean
+  /**
+   * With `wait`: give up after this long (the error's code is 55P03, lock_not_available)
+   * rather than wait for a run that may hold the lock for minutes.
+   */
+  lockTimeoutMs?: number
   /** How long the recompute waits for transactions writing when it starts (default 30 s). */
   writerWaitMs?: number
 }
@@ -105,7 +110,9 @@ export async function cleanupAndSync(db: Database, options: SyncOptions): Promis
   const tenantFilter = options.tenantId ? sql`and tenant_id = ${options.tenantId}` : sql``
   const lock = async (tx: Parameters<Parameters<Database['transaction']>[0]>[0], wait: boolean) => {
     if (wait) {
+      if (options.lockTimeoutMs !== undefined) await tx.execute(sql`select set_config('lock_timeout', ${`${Math.ceil(options.lockTimeoutMs)}ms`}, true)`)
       await tx.execute(sql`select pg_advisory_xact_lock(hashtext('tributary:cleanup-and-sync'))`)
+      if (options.lockTimeoutMs !== undefined) await tx.execute(sql`select set_config('lock_timeout', '0', true)`)
       return true
     }
     const [row] = await tx.execute<{ locked: boolean }>(sql`select pg_try_advisory_xact_lock(hashtext('tributary:cleanup-and-sync')) as locked`)

@@ -51,6 +51,12 @@ const wrapDatabase = async <T>(run: () => Promise<T>): Promise<T> => {
   }
 }
 
+/** How long POST /sync waits for a cleanup-and-sync running elsewhere, before a 503: its callers wait in line behind it. */
+const SYNC_LOCK_TIMEOUT_MS = 10_000
+const LOCK_NOT_AVAILABLE = '55P03'
+
+const errorCode = (err: unknown) => String((err as { code?: unknown }).code ?? (err as { cause?: { code?: unknown } }).cause?.code ?? '')
+
 /** Dashboard reads, with a read key; the tenant comes from the key. */
 const read: FastifyPluginAsyncTypebox<{ sessionTimeoutMinutes: number; shards: number }> = async (app, { sessionTimeoutMinutes, shards }) => {
   const onRequest = app.requireKey('read')
@@ -84,7 +90,12 @@ const read: FastifyPluginAsyncTypebox<{ sessionTimeoutMinutes: number; shards: n
     }
   })
 
-  const syncNow = createSyncQueue((tenantId) => cleanupAndSync(app.db, { sessionTimeoutMinutes, tenantId, wait: true }))
+  const syncNow = createSyncQueue((tenantId) =>
+    cleanupAndSync(app.db, { sessionTimeoutMinutes, tenantId, wait: true, lockTimeoutMs: SYNC_LOCK_TIMEOUT_MS }).catch((err: unknown) => {
+      if (errorCode(err) !== LOCK_NOT_AVAILABLE) throw err
+      throw new ApiError(503, 'sync_busy', `another cleanup-and-sync has held the lock for ${SYNC_LOCK_TIMEOUT_MS / 1000} s; the periodic sync brings the figures up to date, or retry later`, { retryAfterSeconds: 10 })
+    }),
+  )
   app.post('/api/v2/analytics/sync', { onRequest, schema: { summary: 'Run cleanup-and-sync for this tenant now', response: { 200: SyncResultSchema, 429: ErrorResponseSchema, ...errors } } }, async (request) => {
     const result = await wrapDatabase(() => syncNow(request.principal!.tenantId))
     return { syncedDays: result.syncedDays, sessionsClosed: result.sessionsClosed, durationMs: result.durationMs }

@@ -53,7 +53,7 @@ t.test('a batch is bounded by BATCH_MAX_BYTES too', async (t) => {
   await assertBounded(t, p, 10)
 })
 
-t.test("entries the worker resumes at start (its own, never acknowledged) are written in bounded batches", async (t) => {
+t.test('entries the worker resumes at start (its own, never acknowledged) are written in bounded batches', async (t) => {
   const p = await pipeline(t)
   await backlogOnBothShards(p)
   await readAndDie(t, p, 'w1')
@@ -61,7 +61,7 @@ t.test("entries the worker resumes at start (its own, never acknowledged) are wr
   await assertBounded(t, p, 30)
 })
 
-t.test("entries taken over from a consumer that stopped are written in bounded batches", async (t) => {
+t.test('entries taken over from a consumer that stopped are written in bounded batches', async (t) => {
   const p = await pipeline(t)
   await backlogOnBothShards(p)
   await readAndDie(t, p, 'gone')

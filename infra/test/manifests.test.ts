@@ -51,7 +51,7 @@ t.test('docker-compose.yml: parses, services wired, same Redis settings as the l
     t.ok(service.image || service.build, `${name} has an image or a build`)
     for (const dependency of Object.keys(service.depends_on ?? {})) t.ok(services[dependency], `${name} depends on an existing service (${dependency})`)
   }
-  t.match(services.redis!.command!.join(' '), /--appendonly yes --appendfsync always --maxmemory-policy noeviction --auto-aof-rewrite-min-size 1gb --lazyfree-lazy-expire yes/)
+  t.match(services.redis!.command!.join(' '), /--appendonly yes --appendfsync always --maxmemory \d+[kmg]b --maxmemory-policy noeviction --auto-aof-rewrite-min-size 1gb --lazyfree-lazy-expire yes/)
   t.equal(services.worker!.deploy?.replicas, 2, 'two workers')
   t.match(services.postgres!.environment?.POSTGRES_INITDB_ARGS, /--lc-collate=C(\s|$)/, 'Postgres created with collation C, as the local stack is')
 })

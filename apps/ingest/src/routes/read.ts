@@ -1,6 +1,6 @@
 import { type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { Static } from '@sinclair/typebox'
-import { cleanupAndSync, historical, topEvents, topPages } from '@tributary/db'
+import { cleanupAndSync, databaseErrorCode, historical, topEvents, topPages } from '@tributary/db'
 import {
   daysBetween,
   ErrorResponseSchema,
@@ -55,8 +55,6 @@ const wrapDatabase = async <T>(run: () => Promise<T>): Promise<T> => {
 const SYNC_LOCK_TIMEOUT_MS = 10_000
 const LOCK_NOT_AVAILABLE = '55P03'
 
-const errorCode = (err: unknown) => String((err as { code?: unknown }).code ?? (err as { cause?: { code?: unknown } }).cause?.code ?? '')
-
 /** Dashboard reads, with a read key; the tenant comes from the key. */
 const read: FastifyPluginAsyncTypebox<{ sessionTimeoutMinutes: number; shards: number }> = async (app, { sessionTimeoutMinutes, shards }) => {
   const onRequest = app.requireKey('read')
@@ -92,7 +90,7 @@ const read: FastifyPluginAsyncTypebox<{ sessionTimeoutMinutes: number; shards: n
 
   const syncNow = createSyncQueue((tenantId) =>
     cleanupAndSync(app.db, { sessionTimeoutMinutes, tenantId, wait: true, lockTimeoutMs: SYNC_LOCK_TIMEOUT_MS }).catch((err: unknown) => {
-      if (errorCode(err) !== LOCK_NOT_AVAILABLE) throw err
+      if (databaseErrorCode(err) !== LOCK_NOT_AVAILABLE) throw err
       throw new ApiError(503, 'sync_busy', `another cleanup-and-sync has held the lock for ${SYNC_LOCK_TIMEOUT_MS / 1000} s; the periodic sync brings the figures up to date, or retry later`, { retryAfterSeconds: 10 })
     }),
   )

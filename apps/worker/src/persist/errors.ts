@@ -1,3 +1,5 @@
+import { databaseErrorCode } from '@tributary/db'
+
 /**
  * Which database errors a retry can cure. Transient: the server restarting or shutting down
  * (57P01-57P03), connection failures (08xxx and the client's own codes), read-only after a
@@ -29,13 +31,13 @@ export class UnwritableEntries extends Error {
 
 export function classify(err: unknown): ErrorKind {
   if (err instanceof UnwritableEntries) return 'permanent'
-  const code = String((err as { code?: unknown }).code ?? (err as { cause?: { code?: unknown } }).cause?.code ?? '')
+  const code = databaseErrorCode(err) ?? ''
   if (/^(21|22|23|54)/.test(code) && code !== '23505') return 'permanent'
   return 'transient'
 }
 
 export function errorCode(err: unknown): string {
-  return String((err as { code?: unknown }).code ?? (err as { cause?: { code?: unknown } }).cause?.code ?? 'unknown')
+  return databaseErrorCode(err) ?? 'unknown'
 }
 
 export function errorMessage(err: unknown): string {

@@ -444,9 +444,8 @@ export class Worker {
     this.crashIf('after_read')
     await this.write(good)
     this.crashIf('after_commit')
-    const ack = new Map<string, string[]>()
     // Dead-lettered entries lost `decoded` and were acknowledged with their dead-letter copy.
-    for (const e of [...good.filter((g) => g.decoded), ...nil]) ack.set(e.stream, [...(ack.get(e.stream) ?? []), e.id])
+    const ack = groupIds([...good.filter((g) => g.decoded), ...nil])
     if (nil.length > 0) this.lost('(several)', nil.map((e) => e.id))
     const pipeline = this.deps.redis.pipeline()
     for (const [stream, ids] of ack) pipeline.xack(stream, CONSUMER_GROUP, ...ids)

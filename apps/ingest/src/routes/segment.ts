@@ -66,8 +66,11 @@ const segment: FastifyPluginAsyncTypebox<IngestRouteOptions> = async (app, { eve
   }
 
   for (const type of SEGMENT_TYPES) {
-    for (const url of [`/v1/${type}`, `/v1/${type[0]}`]) {
-      const summary = url.length > 4 ? `Segment: one ${type} call` : `Segment: one ${type} call (the short path analytics.js posts to)`
+    const paths: Array<[url: string, summary: string]> = [
+      [`/v1/${type}`, `Segment: one ${type} call`],
+      [`/v1/${type[0]}`, `Segment: one ${type} call (the short path analytics.js posts to)`],
+    ]
+    for (const [url, summary] of paths) {
       app.post(url, { bodyLimit, ...auth, validatorCompiler: objectOnly, schema: { summary, body: SegmentMessageSchema, response: { 200: SegmentAcceptedSchema, ...errors } } }, async (request) => {
         const { tenantId, keyId } = request.principal!
         return ingest(request, tenantId, keyId, [request.body], () => type, undefined, undefined)

@@ -314,12 +314,12 @@ export class Worker {
       const open = this.streams.filter((s) => after[s] !== undefined)
       if (open.length === 0) return
       const entries = await readGroup(this.deps.blocking, this.name, open, open.map((s) => after[s]!), 200, undefined)
-      const byStream = new Map<string, StreamEntry[]>()
-      for (const e of entries) byStream.set(e.stream, [...(byStream.get(e.stream) ?? []), e])
+      // Each stream goes on after the last entry it gave, and is done when it gave none.
+      const read = groupIds(entries)
       for (const s of open) {
-        const got = byStream.get(s)
-        if (!got || got.length === 0) delete after[s]
-        else after[s] = got[got.length - 1]!.id
+        const ids = read.get(s)
+        if (ids) after[s] = ids[ids.length - 1]!
+        else delete after[s]
       }
       if (entries.length > 0) {
         this.log.info({ entries: entries.length }, 'resuming entries this consumer had read but not acknowledged')

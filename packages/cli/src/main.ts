@@ -5,7 +5,7 @@ import { keysList, keysRevoke, keysRotate } from './commands/keys.ts'
 import { tenantCreate, tenantList } from './commands/tenant.ts'
 import { databaseUrl, redisUrl, sessionTimeoutMinutes, streamShards, UsageError } from './config.ts'
 import { dlqDrop, dlqList, dlqReplay, dlqShow } from './commands/dead-letters.ts'
-import { status, syncNow } from './commands/operations.ts'
+import { recompute, status, syncNow } from './commands/operations.ts'
 import { Redis } from 'ioredis'
 import { Output } from './output.ts'
 
@@ -22,6 +22,8 @@ const USAGE = `usage: pnpm tributary <command> [options]
   dlq replay [<id>] [--shard N] [--json]                    put dead letters back into their streams: one, or all (of a shard)
   dlq drop <id> [--shard N] [--json]                        delete one dead letter whose events must never be stored
   sync [--tenant <tenant>]                                  run cleanup-and-sync now
+  recompute <tenant> --from <date> --to <date> [--json]     rebuild a tenant's daily figures for those days (at most 366) from the stored
+                                                            rows, then sync it: after a restore or a bulk load that no worker wrote
 
 <tenant> is a tenant name or id; a dead letter's <id> (or --id <id>) is its own id or its entry's id in the stream. DATABASE_URL and REDIS_URL, or else the local stack of this
 checkout; STREAM_SHARDS (4) as the apps have it; SESSION_TIMEOUT_MINUTES (30) for sync.`
@@ -38,22 +40,28 @@ async function run(argv: string[]): Promise<number> {
       limit: { type: 'string', default: '20' },
       id: { type: 'string' },
       tenant: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
-  const [group, action, positionalArg, ...extra] = positionals
+  // A command of one word takes its argument where the others have their second word.
+  const oneWord = ['status', 'sync', 'recompute']
+  const [group, ...words] = positionals
+  const [action, positionalArg, ...extra] = group !== undefined && oneWord.includes(group) ? [undefined, ...words] : words
   if (values.help || !group) {
     console.log(USAGE)
     return values.help ? 0 : 2
   }
   const out = new Output(values.json)
   const command = `${group} ${action ?? ''}`.trim()
-  const needsArg = ['tenant create', 'keys list', 'keys rotate', 'keys revoke', 'dlq show', 'dlq drop']
+  const needsArg = ['tenant create', 'keys list', 'keys rotate', 'keys revoke', 'dlq show', 'dlq drop', 'recompute']
   const optionalArg = ['dlq replay']
   const noArg = ['status', 'sync', 'tenant list', 'dlq list']
   if (![...needsArg, ...optionalArg, ...noArg].includes(command)) throw new UsageError(`unknown command "${command}"\n\n${USAGE}`)
   // A dead letter's id, as an argument or as --id, the same for show, replay and drop.
   if (values.id !== undefined && !command.startsWith('dlq ')) throw new UsageError('--id is for the dlq commands')
+  if ((values.from !== undefined || values.to !== undefined) && command !== 'recompute') throw new UsageError('--from and --to are for recompute')
   if (values.id !== undefined && positionalArg !== undefined && values.id !== positionalArg) throw new UsageError(`two ids: ${positionalArg} and --id ${values.id}; give one`)
   const arg = positionalArg ?? (command.startsWith('dlq ') ? values.id : undefined)
   // An empty one (`dlq replay "$ID"` with ID unset) is refused, not read as no id at all.
@@ -82,6 +90,7 @@ async function run(argv: string[]): Promise<number> {
     else if (command === 'dlq drop') await dlqDrop(redisClient(), out, streamShards(), { ...(shard === undefined ? {} : { shard }), id: arg! })
     else if (command === 'dlq replay') await dlqReplay(redisClient(), out, streamShards(), { ...(shard === undefined ? {} : { shard }), ...(arg ? { id: arg } : {}) })
     else if (command === 'sync') await syncNow(db, out, sessionTimeoutMinutes(), values.tenant)
+    else if (command === 'recompute') await recompute(db, out, sessionTimeoutMinutes(), arg!, values.from, values.to)
     else if (command === 'tenant create') await tenantCreate(db, out, arg!, values.timezone)
     else if (command === 'tenant list') await tenantList(db, out)
     else if (command === 'keys list') await keysList(db, out, arg!)

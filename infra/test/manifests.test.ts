@@ -36,6 +36,41 @@ t.test('every Kubernetes manifest parses and validates against the Kubernetes sc
   t.equal(deployments, 2, 'ingest and worker deploy separately')
 })
 
+interface PodTemplate {
+  metadata: { annotations?: Record<string, string> }
+  spec: {
+    terminationGracePeriodSeconds?: number
+    containers: Array<{ ports?: Array<{ containerPort: number }>; env?: Array<{ name: string; value?: string }>; lifecycle?: { preStop?: { exec?: { command: string[] } } } }>
+  }
+}
+
+function podTemplate(file: string): PodTemplate {
+  const deployment = parseAllDocuments(readFileSync(join(REPO_ROOT, 'infra', 'k8s', file), 'utf8'))
+    .map((doc) => doc.toJS() as { kind: string; spec: { template: PodTemplate } })
+    .find((object) => object.kind === 'Deployment')
+  return deployment!.spec.template
+}
+
+t.test('each app is scraped on the port it listens on, and ingest keeps listening until its endpoint is gone', async (t) => {
+  for (const [file, portVariable] of [['ingest.yaml', 'PORT'], ['worker.yaml', 'WORKER_PORT']] as const) {
+    const pod = podTemplate(file)
+    const container = pod.spec.containers[0]!
+    const annotations = pod.metadata.annotations ?? {}
+    t.equal(annotations['prometheus.io/scrape'], 'true', `${file}: scraped`)
+    t.equal(annotations['prometheus.io/path'], '/metrics', `${file}: at /metrics`)
+    const listensOn = container.env?.find((e) => e.name === portVariable)?.value
+    t.equal(annotations['prometheus.io/port'], listensOn, `${file}: on the port ${portVariable} sets`)
+    t.ok(container.ports?.some((p) => String(p.containerPort) === listensOn), `${file}: which is a container port`)
+  }
+  const ingest = podTemplate('ingest.yaml')
+  const command = ingest.spec.containers[0]!.lifecycle?.preStop?.exec?.command ?? []
+  t.equal(command[0], 'sleep', 'ingest waits before its SIGTERM')
+  const wait = Number(command[1])
+  t.ok(wait >= 3, 'long enough for the endpoints to drop the pod')
+  // server.ts: closeWithGrace's 10 s drain follows the SIGTERM.
+  t.ok(ingest.spec.terminationGracePeriodSeconds! > wait + 10, 'the grace period covers the wait and the drain')
+})
+
 t.test('a broken manifest is caught (the check can fail)', async (t) => {
   const broken = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'x' }, spec: { replicas: 'two', selector: {}, template: {} } }
   t.throws(() => new Deployment(broken as never).validate())

@@ -1,8 +1,8 @@
 import { sql, type SQL } from 'drizzle-orm'
 import {
   ACTIVE_USERS_SQL,
-  addDays,
   APPLY_DELTAS_SQL,
+  CLEAR_DAILY_NAMES_SQL,
   CLEAR_DAILY_USERS_SQL,
   REBUILD_DAILY_USERS_SQL,
   RECOMPUTE_DAYS_SQL,
@@ -140,7 +140,8 @@ export async function cleanupAndSync(db: Database, options: SyncOptions): Promis
     return closed?.closed ?? 0
   })
   if (sessionsClosed === undefined) return { ran: false, syncedDays: 0, sessionsClosed: 0, writersDone: true, durationMs: Math.round(performance.now() - started) }
-  return db.transaction(async (tx) => {
+  let unnamed: Array<{ tenant_id: string; date: string }> = []
+  const result = await db.transaction(async (tx) => {
     // Waits at most for another replica's recompute; that one may have taken our days already.
     await lock(tx, true)
     const writersDone = await waitForWriters(tx, options.writerWaitMs ?? DEFAULT_WRITER_WAIT_MS)
@@ -162,6 +163,7 @@ export async function cleanupAndSync(db: Database, options: SyncOptions): Promis
     }
     for (const [tenantId, { timezone, whole, sessions }] of byTenant) {
       if (whole.length > 0) {
+        await tx.execute(bind(CLEAR_DAILY_NAMES_SQL, [tenantId, plainArray(whole)]))
         await tx.execute(bind(RECOMPUTE_DAYS_SQL, [tenantId, timezone, plainArray(whole)]))
         await tx.execute(bind(CLEAR_DAILY_USERS_SQL, [tenantId, plainArray(whole)]))
         await tx.execute(bind(REBUILD_DAILY_USERS_SQL, [tenantId, timezone, plainArray(whole)]))
@@ -177,8 +179,9 @@ export async function cleanupAndSync(db: Database, options: SyncOptions): Promis
           on conflict (tenant_id, date) do update set recompute_activities = m.recompute_activities or excluded.recompute_activities`)
       }
     }
-    const applied = await tx.execute<{ tenant_id: string; date: string }>(bind(APPLY_DELTAS_SQL, [options.tenantId ?? null]))
+    const applied = await tx.execute<{ tenant_id: string; date: string; unnamed: boolean }>(bind(APPLY_DELTAS_SQL, [options.tenantId ?? null]))
     for (const row of applied) touch(row.tenant_id, [row.date])
+    unnamed = applied.filter((row) => row.unnamed)
     const pairs: { tenantIds: string[]; dates: string[] } = { tenantIds: [], dates: [] }
     for (const [tenantId, days] of touched) {
       for (const d of days) {
@@ -197,6 +200,18 @@ export async function cleanupAndSync(db: Database, options: SyncOptions): Promis
         synced_days = excluded.synced_days, sessions_closed = excluded.sessions_closed`)
     return result
   })
+  // Days an older worker wrote to (during a rollout past migration 0011) lack their pages
+  // and names; the next run rebuilds them whole. Days being written, so their raw rows are
+  // all there. Marked after the commit: a mark's row lock held through a sync would stall
+  // every worker marking the same day (docs/worker.md).
+  for (const [tenantId, dates] of groupBy(unnamed)) await markDaysForRecompute(db, tenantId, dates)
+  return result
+}
+
+function groupBy(days: Array<{ tenant_id: string; date: string }>): Map<string, string[]> {
+  const byTenant = new Map<string, string[]>()
+  for (const { tenant_id: tenantId, date } of days) byTenant.set(tenantId, [...(byTenant.get(tenantId) ?? []), date])
+  return byTenant
 }
 
 /**
@@ -234,26 +249,46 @@ export async function historical(db: Database, tenantId: string, timezone: strin
   return { days: days.map(publicDay), totals: totalsOf(days, distinct?.users ?? 0) }
 }
 
-function rangeSql(tenantId: string, timezone: string, range: Range) {
-  return sql`tenant_id = ${tenantId}
-    and occurred_at >= (${range.from}::date::timestamp at time zone ${timezone})
-    and occurred_at < (${addDays(range.to, 1)}::date::timestamp at time zone ${timezone})`
+/**
+ * A top list over a range, as of the last sync (as `historical` is): from the daily rows of
+ * `rollup` for the days whose pages and names are whole, and from the raw rows of the days
+ * that are not (platform_metrics.named_events <> events: written before migration 0011 and
+ * not recomputed since, or by an older worker until the sync after next rebuilds it). `raw` is the select over those raw rows
+ * (alias a), and `columns` what both sides give, ending with their count.
+ */
+function topOf(tenantId: string, timezone: string, range: Range, rollup: { table: string; columns: string; count: string }, raw: SQL, limit: number, order: string) {
+  return sql`
+    with unnamed as materialized (
+      select date from platform_metrics
+      where tenant_id = ${tenantId} and date between ${range.from}::date and ${range.to}::date and named_events <> events
+    ),
+    unnamed_bounds as (
+      select (date::timestamp at time zone ${timezone}) as starts, ((date + 1)::timestamp at time zone ${timezone}) as ends from unnamed
+    )
+    select ${sql.raw(rollup.columns)}, sum(n)::bigint as n from (
+      select ${sql.raw(rollup.columns)}, ${sql.raw(rollup.count)} as n from ${sql.raw(rollup.table)}
+      where tenant_id = ${tenantId} and date between ${range.from}::date and ${range.to}::date and date not in (select date from unnamed)
+      union all
+      ${raw}
+    ) counted group by ${sql.raw(rollup.columns)} order by n desc, ${sql.raw(order)} limit ${limit}`
 }
 
 export async function topPages(db: Database, tenantId: string, timezone: string, range: Range, limit: number) {
-  // count(*) is a bigint (a range can pass 2^31 views), read as a string.
-  const rows = await db.execute<{ page: string; views: string }>(sql`
-    select page, count(*) as views from user_activities
-    where ${rangeSql(tenantId, timezone, range)} and type = 'pageview' and page is not null
-    group by page order by views desc, page limit ${limit}`)
-  return rows.map((r) => ({ page: r.page, views: Number(r.views) }))
+  // The sums are bigint (a range can pass 2^31 views), read as strings.
+  const rows = await db.execute<{ page: string; n: string }>(
+    topOf(tenantId, timezone, range, { table: 'daily_pages', columns: 'page', count: 'views' }, sql`
+      select a.page, count(*) from unnamed_bounds b join user_activities a on a.tenant_id = ${tenantId} and a.occurred_at >= b.starts and a.occurred_at < b.ends
+      where a.type = 'pageview' and a.page is not null group by a.page`, limit, 'page'),
+  )
+  return rows.map((r) => ({ page: r.page, views: Number(r.n) }))
 }
 
 /** Event names: an action's name, else the event type. */
 export async function topEvents(db: Database, tenantId: string, timezone: string, range: Range, limit: number) {
-  const rows = await db.execute<{ name: string; type: string; count: string }>(sql`
-    select coalesce(action, type) as name, type, count(*) as count from user_activities
-    where ${rangeSql(tenantId, timezone, range)}
-    group by 1, 2 order by count desc, name limit ${limit}`)
-  return rows.map((r) => ({ name: r.name, type: r.type, count: Number(r.count) }))
+  const rows = await db.execute<{ name: string; type: string; n: string }>(
+    topOf(tenantId, timezone, range, { table: 'daily_event_names', columns: 'name, type', count: 'events' }, sql`
+      select coalesce(a.action, a.type), a.type, count(*) from unnamed_bounds b join user_activities a on a.tenant_id = ${tenantId} and a.occurred_at >= b.starts and a.occurred_at < b.ends
+      group by 1, 2`, limit, 'name'),
+  )
+  return rows.map((r) => ({ name: r.name, type: r.type, count: Number(r.n) }))
 }

@@ -11,7 +11,7 @@ t.test('migrations build every table and named index from an empty database', as
   const tables = await sql<{ table_name: string }[]>`select table_name from information_schema.tables where table_schema = 'public' order by 1`
   t.same(
     tables.map((r) => r.table_name),
-    ['activity_deltas', 'api_keys', 'daily_user_bitmaps', 'metrics_dirty_days', 'metrics_syncing_days', 'platform_metrics', 'sync_runs', 'tenant_users', 'tenants', 'user_activities', 'user_sessions'],
+    ['activity_deltas', 'activity_name_deltas', 'api_keys', 'daily_event_names', 'daily_pages', 'daily_user_bitmaps', 'metrics_dirty_days', 'metrics_syncing_days', 'platform_metrics', 'sync_runs', 'tenant_users', 'tenants', 'user_activities', 'user_sessions'],
   )
   const indexes = await sql<{ indexname: string }[]>`select indexname from pg_indexes where schemaname = 'public' order by 1`
   const names = indexes.map((r) => r.indexname)
@@ -22,6 +22,9 @@ t.test('migrations build every table and named index from an empty database', as
     'user_sessions_tenant_started_idx',
     'user_sessions_active_last_seen_idx',
     'platform_metrics_pkey',
+    'platform_metrics_unnamed_idx',
+    'daily_pages_pkey',
+    'daily_event_names_pkey',
     'api_keys_hash_key',
     'api_keys_prefix_idx',
     'tenants_name_key',

@@ -94,25 +94,59 @@ select 1
 `
 
 /**
+ * Adds `source(tenant_id, date, type, action, page, <count>)` to daily_pages and
+ * daily_event_names; `views` and `events` are what a row already there becomes (its old value
+ * plus the new one, or the new one alone for a rebuild). The keys are md5 as uuid: a page may
+ * be longer than a btree key can be.
+ */
+const ADD_NAMES_CTES = (source: string, count: string, views: string, events: string) => `pages_added as (
+  insert into daily_pages as dp (tenant_id, date, page_key, page, views)
+  select tenant_id, date, md5(page)::uuid, page, sum(${count}) from ${source} where type = 'pageview' and page is not null group by 1, 2, 4
+  on conflict (tenant_id, date, page_key) do update set views = ${views}
+),
+names_added as (
+  insert into daily_event_names as de (tenant_id, date, name_key, name, type, events)
+  select tenant_id, date, md5(type || E'\\n' || coalesce(action, type))::uuid, coalesce(action, type), type, sum(${count}) from ${source} group by 1, 2, 4, 5
+  on conflict (tenant_id, date, name_key) do update set events = ${events}
+)`
+
+/**
  * Takes the activity deltas ($1: one tenant's, or every tenant's when null), adds their
- * events and page views to the days' rows and sets their users' bits. Returns the
- * (tenant_id, date) pairs touched, whose active users ACTIVE_USERS_SQL then counts. Taken and
- * applied in one statement: the deltas are gone exactly when their counts are in.
+ * events and page views to the days' rows and sets their users' bits; likewise the name
+ * deltas, into daily_pages, daily_event_names and named_events. Returns the (tenant_id, date)
+ * pairs touched, whose active users ACTIVE_USERS_SQL then counts, and whether each is left
+ * `unnamed` (named_events <> events: a worker from before migration 0011 wrote to it). Taken
+ * and applied in one statement: the deltas are gone exactly when their counts are in, and a
+ * batch's two kinds of delta move its day's events and named events together.
  */
 export const APPLY_DELTAS_SQL = `
 with taken as (
   delete from activity_deltas where $1::uuid is null or tenant_id = $1::uuid
   returning tenant_id, date, user_key, events, page_views
 ),
-counted as (
-  insert into platform_metrics as pm (tenant_id, date, events, page_views, updated_at)
-  select tenant_id, date, sum(events), sum(page_views), now() from taken group by 1, 2
-  on conflict (tenant_id, date) do update set events = pm.events + excluded.events, page_views = pm.page_views + excluded.page_views, updated_at = now()
-  returning tenant_id, date
+names_taken as (
+  delete from activity_name_deltas where $1::uuid is null or tenant_id = $1::uuid
+  returning tenant_id, date, type, action, page, events
 ),
+${ADD_NAMES_CTES('names_taken', 'events', 'dp.views + excluded.views', 'de.events + excluded.events')},
+-- One upsert per day for both kinds of delta (a row may change once per statement), so a
+-- day's events and named events move together.
+day_sums as (
+  select tenant_id, date, sum(events) as events, sum(page_views) as page_views, 0::bigint as named from taken group by 1, 2
+  union all
+  select tenant_id, date, 0, 0, sum(events) from names_taken group by 1, 2
+),
+counted as (
+  insert into platform_metrics as pm (tenant_id, date, events, page_views, named_events, updated_at)
+  select tenant_id, date, sum(events), sum(page_views), sum(named), now() from day_sums group by 1, 2
+  on conflict (tenant_id, date) do update set events = pm.events + excluded.events, page_views = pm.page_views + excluded.page_views,
+    named_events = pm.named_events + excluded.named_events, updated_at = now()
+  returning tenant_id, date, named_events <> events as unnamed
+),
+
 day_users as (select distinct tenant_id, date as day, user_key from taken),
 ${SET_USER_BITS_CTES}
-select tenant_id::text as tenant_id, date::text as date from counted
+select tenant_id::text as tenant_id, date::text as date, unnamed from counted
 `
 
 /**
@@ -152,19 +186,35 @@ on conflict (tenant_id, date) do update set
 export const RECOMPUTE_DAYS_SQL = `
 with ${BOUNDS_CTE},
 consumed as (delete from activity_deltas where tenant_id = $1 and date = any($3::date[])),
-activity as (
-  select b.day, count(*) as events, count(*) filter (where a.type = 'pageview') as page_views
+names_consumed as (delete from activity_name_deltas where tenant_id = $1 and date = any($3::date[])),
+-- One scan of the days' rows, for the day's counts and its pages and names alike.
+grouped as (
+  select $1::uuid as tenant_id, b.day as date, a.type, a.action, case when a.type = 'pageview' then a.page end as page, count(*) as events
   from bounds b join user_activities a on a.tenant_id = $1 and a.occurred_at >= b.starts and a.occurred_at < b.ends
-  group by b.day
+  group by 2, 3, 4, 5
 ),
+activity as (
+  select date as day, sum(events) as events, coalesce(sum(events) filter (where type = 'pageview'), 0) as page_views from grouped group by 1
+),
+${ADD_NAMES_CTES('grouped', 'events', 'excluded.views', 'excluded.events')},
 ${STARTED_CTE}
-insert into platform_metrics as pm (tenant_id, date, sessions, avg_session_duration_seconds, ended_sessions, events, page_views, updated_at)
+insert into platform_metrics as pm (tenant_id, date, sessions, avg_session_duration_seconds, ended_sessions, events, page_views, named_events, updated_at)
 select $1, b.day, coalesce(s.sessions, 0), coalesce(s.avg_duration, 0), coalesce(s.ended_sessions, 0),
-  coalesce(a.events, 0), coalesce(a.page_views, 0), now()
+  coalesce(a.events, 0), coalesce(a.page_views, 0), coalesce(a.events, 0), now()
 from bounds b left join activity a on a.day = b.day left join started s on s.day = b.day
 on conflict (tenant_id, date) do update set
   sessions = excluded.sessions, avg_session_duration_seconds = excluded.avg_session_duration_seconds,
-  ended_sessions = excluded.ended_sessions, events = excluded.events, page_views = excluded.page_views, updated_at = now()
+  ended_sessions = excluded.ended_sessions, events = excluded.events, page_views = excluded.page_views,
+  named_events = excluded.named_events, updated_at = now()
+`
+
+/**
+ * Before RECOMPUTE_DAYS_SQL, in the same transaction: the days' pages and names go, so a
+ * page the raw rows no longer hold does not stay. $1 tenant id, $2 the days (date[]).
+ */
+export const CLEAR_DAILY_NAMES_SQL = `
+with pages as (delete from daily_pages where tenant_id = $1 and date = any($2::date[]))
+delete from daily_event_names where tenant_id = $1 and date = any($2::date[])
 `
 
 export interface DayMetrics {

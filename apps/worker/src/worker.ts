@@ -142,7 +142,7 @@ export class Worker {
       if (result.ran) {
         this.stats.lastSync = { ...result, at: Date.now() }
         if (!result.writersDone) this.log.warn(result, 'cleanup-and-sync: a transaction writing as the recompute began is still running; its days stay dirty for the next run')
-        else if (result.syncedDays > 0 || result.sessionsClosed > 0) this.log.info(result, 'cleanup-and-sync')
+        else if (result.syncedDays > 0 || result.namedDays > 0 || result.sessionsClosed > 0) this.log.info(result, 'cleanup-and-sync')
       }
       return result
     } catch (err) {

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { cleanupAndSync, createTenant, markDaysForRecompute, topEvents, topPages } from '@tributary/db'
+import { cleanupAndSync, createTenant, markDaysForRecompute } from '@tributary/db'
 import { testDatabase } from '@tributary/db/testing'
 import { decodeEventLine, encodeEventJson, normalizeNative, type DecodedEntry, type EventInput } from '@tributary/shared'
 import { classify, errorCode } from '../src/persist/errors.ts'
@@ -53,54 +53,6 @@ t.test('a batch holding stored events is merged: only the new ones are copied', 
   const expected = new Map<string, number>()
   for (const i of [...Array.from({ length: 10 }, (_, i) => i), ...Array.from({ length: 3_000 }, (_, i) => 100 + i)]) expected.set(`u${i % 7}`, (expected.get(`u${i % 7}`) ?? 0) + 1)
   t.same(deltas.map((d) => [d.user_key, d.events]), [...expected].sort(), 'the daily metrics get each stored event once: the merge adds only what it copied')
-  const names = await sql`select type, action, page, sum(events)::int as events from activity_name_deltas group by 1, 2, 3`
-  t.same(names.map((d) => [d.type, d.action, d.page, d.events]), [['action', 'x', null, 3_010]], 'and so do the top event names')
-})
-
-t.test('what a batch adds to the top pages and event names: per local day, type, action and page; the same as a rebuild from the raw rows', async (t) => {
-  const { db, sql } = await testDatabase(t)
-  const tenant = await createTenant(db, 'names', 'America/New_York')
-  const inputs: Array<[EventInput, string]> = [
-    [{ eventId: 'p1', type: 'pageview', userId: 'u1', page: '/home' }, '2026-11-10T15:00:00Z'],
-    [{ eventId: 'p2', type: 'pageview', userId: 'u2', page: '/home' }, '2026-11-10T15:00:00Z'],
-    [{ eventId: 'p3', type: 'pageview', userId: 'u1', page: '/docs' }, '2026-11-10T15:00:01Z'],
-    // 03:00 UTC on 11 November is still 10 November in New York.
-    [{ eventId: 'p4', type: 'pageview', userId: 'u1', page: '/home' }, '2026-11-11T03:00:00Z'],
-    [{ eventId: 'p5', type: 'pageview', userId: 'u1', page: '/home' }, '2026-11-11T15:00:00Z'],
-    [{ eventId: 'p6', type: 'pageview', userId: 'u1' }, '2026-11-11T15:00:00Z'],
-    // An action's page counts towards no page; its name is the action.
-    [{ eventId: 'a1', type: 'action', userId: 'u1', action: 'signup', page: '/home' }, '2026-11-10T15:00:00Z'],
-    [{ eventId: 'a2', type: 'action', userId: 'u2', action: 'signup' }, '2026-11-10T16:00:00Z'],
-    [{ eventId: 'c1', type: 'checkout', userId: 'u2' }, '2026-11-10T16:00:00Z'],
-  ]
-  const batch = entry(tenant.tenantId, inputs.map(([input]) => input))
-  if (batch.kind === 'ev') batch.events.forEach((e, i) => (e.occurredAt = Date.parse(inputs[i]![1])))
-  // A second delivery of part of it, in the same batch and in a later one: counted once.
-  const again = entry(tenant.tenantId, inputs.slice(0, 3).map(([input]) => input))
-  if (again.kind === 'ev') again.events.forEach((e, i) => (e.occurredAt = Date.parse(inputs[i]![1])))
-  await writeBatch(db, [batch, again], 10_000)
-  await writeBatch(db, [again], 10_000)
-  const deltas = await sql`select date::text as date, type, action, page, sum(events)::int as events from activity_name_deltas group by 1, 2, 3, 4 order by 1, 2, 3, 4`
-  t.same(deltas.map((d) => [d.date, d.type, d.action, d.page, d.events]), [
-    ['2026-11-10', 'action', 'signup', null, 2],
-    ['2026-11-10', 'checkout', null, null, 1],
-    ['2026-11-10', 'pageview', null, '/docs', 1],
-    ['2026-11-10', 'pageview', null, '/home', 3],
-    ['2026-11-11', 'pageview', null, '/home', 1],
-    ['2026-11-11', 'pageview', null, null, 1],
-  ])
-  const range = { from: '2026-11-10', to: '2026-11-11' }
-  const tops = async () => ({ pages: await topPages(db, tenant.tenantId, 'America/New_York', range, 10), events: await topEvents(db, tenant.tenantId, 'America/New_York', range, 10) })
-  await cleanupAndSync(db, { sessionTimeoutMinutes: 30, wait: true })
-  const fromDeltas = await tops()
-  t.same(fromDeltas, {
-    pages: [{ page: '/home', views: 4 }, { page: '/docs', views: 1 }],
-    events: [{ name: 'pageview', type: 'pageview', count: 6 }, { name: 'signup', type: 'action', count: 2 }, { name: 'checkout', type: 'checkout', count: 1 }],
-  })
-  t.equal((await sql`select count(*)::int as n from activity_name_deltas`)[0]!.n, 0, 'the sync took them')
-  await markDaysForRecompute(db, tenant.tenantId, ['2026-11-10', '2026-11-11'])
-  await cleanupAndSync(db, { sessionTimeoutMinutes: 30, wait: true })
-  t.same(await tops(), fromDeltas, 'rebuilt from the raw rows, the same')
 })
 
 t.test('a merge copies the rows it keeps byte for byte, whatever their size and characters', async (t) => {

@@ -5,8 +5,10 @@ import {
   CLEAR_DAILY_NAMES_SQL,
   CLEAR_DAILY_USERS_SQL,
   REBUILD_DAILY_USERS_SQL,
+  REBUILD_NAMES_SQL,
   RECOMPUTE_DAYS_SQL,
   SESSION_DAYS_SQL,
+  UNNAMED_DAYS_SQL,
   totalsOf,
   zeroFill,
   publicDay,
@@ -29,6 +31,8 @@ export interface SyncResult {
   /** false when another replica held the lock as this run began (periodic runs do not wait for it then). */
   ran: boolean
   syncedDays: number
+  /** Past days whose top pages and events were built from their raw rows (buildNames). */
+  namedDays: number
   sessionsClosed: number
   /** false when a transaction writing as the recompute began outlasted `writerWaitMs`; the days stay dirty. */
   writersDone: boolean
@@ -48,9 +52,45 @@ export interface SyncOptions {
   lockTimeoutMs?: number
   /** How long the recompute waits for transactions writing when it starts (default 30 s). */
   writerWaitMs?: number
+  /** Raw rows a run reads at most to build past days' pages and names (default NAME_ROWS_PER_RUN). */
+  nameRowsPerRun?: number
 }
 
 const DEFAULT_WRITER_WAIT_MS = 30_000
+
+/**
+ * Raw rows a run reads at most to build days' pages and names (~2 s here: the reads bench
+ * rebuilds a year of 10M events whole in ~12 s); at least one day, however large. After
+ * migration 0011 that brings a history up to date 2M events a minute, the latest days first;
+ * `tributary recompute` does a range at once.
+ */
+export const NAME_ROWS_PER_RUN = 2_000_000
+
+type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0]
+
+/**
+ * Builds daily_pages and daily_event_names for past days that lack them (UNNAMED_DAYS_SQL),
+ * the latest first, until `rowBudget` raw rows; returns how many days it built.
+ */
+async function buildNames(tx: Transaction, tenantId: string | undefined, rowBudget: number): Promise<number> {
+  const candidates = await tx.execute<{ tenant_id: string; date: string; timezone: string; events: string }>(bind(UNNAMED_DAYS_SQL, [tenantId ?? null]))
+  const byTenant = new Map<string, { timezone: string; dates: string[] }>()
+  let rows = 0
+  let days = 0
+  for (const day of candidates) {
+    if (days > 0 && rows + Number(day.events) > rowBudget) break
+    rows += Number(day.events)
+    days++
+    const entry = byTenant.get(day.tenant_id) ?? { timezone: day.timezone, dates: [] }
+    entry.dates.push(day.date)
+    byTenant.set(day.tenant_id, entry)
+  }
+  for (const [id, { timezone, dates }] of byTenant) {
+    await tx.execute(bind(CLEAR_DAILY_NAMES_SQL, [id, plainArray(dates)]))
+    await tx.execute(bind(REBUILD_NAMES_SQL, [id, timezone, plainArray(dates)]))
+  }
+  return days
+}
 
 /**
  * Waits until no transaction that held a transaction id at the call is still running, by
@@ -59,7 +99,7 @@ const DEFAULT_WRITER_WAIT_MS = 30_000
  * A poll, not a lock wait, so Postgres's deadlock detector cannot see it — nothing a
  * worker does waits on the sync's second transaction, and the timeout bounds it anyway.
  */
-async function waitForWriters(tx: Parameters<Parameters<Database['transaction']>[0]>[0], timeoutMs: number): Promise<boolean> {
+async function waitForWriters(tx: Transaction, timeoutMs: number): Promise<boolean> {
   /** Transaction ids in progress now (other than ours), among `among` when given. */
   const inProgress = async (among?: string[]) => {
     const [row] = await tx.execute<{ xids: string[] }>(sql`
@@ -139,9 +179,8 @@ export async function cleanupAndSync(db: Database, options: SyncOptions): Promis
       on conflict (tenant_id, date) do update set recompute_activities = s.recompute_activities or excluded.recompute_activities`)
     return closed?.closed ?? 0
   })
-  if (sessionsClosed === undefined) return { ran: false, syncedDays: 0, sessionsClosed: 0, writersDone: true, durationMs: Math.round(performance.now() - started) }
-  let unnamed: Array<{ tenant_id: string; date: string }> = []
-  const result = await db.transaction(async (tx) => {
+  if (sessionsClosed === undefined) return { ran: false, syncedDays: 0, namedDays: 0, sessionsClosed: 0, writersDone: true, durationMs: Math.round(performance.now() - started) }
+  return db.transaction(async (tx) => {
     // Waits at most for another replica's recompute; that one may have taken our days already.
     await lock(tx, true)
     const writersDone = await waitForWriters(tx, options.writerWaitMs ?? DEFAULT_WRITER_WAIT_MS)
@@ -179,9 +218,8 @@ export async function cleanupAndSync(db: Database, options: SyncOptions): Promis
           on conflict (tenant_id, date) do update set recompute_activities = m.recompute_activities or excluded.recompute_activities`)
       }
     }
-    const applied = await tx.execute<{ tenant_id: string; date: string; unnamed: boolean }>(bind(APPLY_DELTAS_SQL, [options.tenantId ?? null]))
+    const applied = await tx.execute<{ tenant_id: string; date: string }>(bind(APPLY_DELTAS_SQL, [options.tenantId ?? null]))
     for (const row of applied) touch(row.tenant_id, [row.date])
-    unnamed = applied.filter((row) => row.unnamed)
     const pairs: { tenantIds: string[]; dates: string[] } = { tenantIds: [], dates: [] }
     for (const [tenantId, days] of touched) {
       for (const d of days) {
@@ -192,7 +230,8 @@ export async function cleanupAndSync(db: Database, options: SyncOptions): Promis
     if (pairs.dates.length > 0) await tx.execute(bind(ACTIVE_USERS_SQL, [plainArray(pairs.tenantIds), plainArray(pairs.dates)]))
     let syncedDays = pairs.dates.length
     for (const [tenantId, { sessions }] of byTenant) syncedDays += sessions.filter((d) => !touched.get(tenantId)?.has(d)).length
-    const result = { ran: true, syncedDays, sessionsClosed, writersDone, durationMs: Math.round(performance.now() - started) }
+    const namedDays = await buildNames(tx, options.tenantId, options.nameRowsPerRun ?? NAME_ROWS_PER_RUN)
+    const result = { ran: true, syncedDays, namedDays, sessionsClosed, writersDone, durationMs: Math.round(performance.now() - started) }
     await tx.execute(sql`
       insert into sync_runs (scope, last_run_at, duration_ms, synced_days, sessions_closed)
       values (${options.tenantId ?? 'all'}, now(), ${result.durationMs}, ${result.syncedDays}, ${result.sessionsClosed})
@@ -200,18 +239,6 @@ export async function cleanupAndSync(db: Database, options: SyncOptions): Promis
         synced_days = excluded.synced_days, sessions_closed = excluded.sessions_closed`)
     return result
   })
-  // Days an older worker wrote to (during a rollout past migration 0011) lack their pages
-  // and names; the next run rebuilds them whole. Days being written, so their raw rows are
-  // all there. Marked after the commit: a mark's row lock held through a sync would stall
-  // every worker marking the same day (docs/worker.md).
-  for (const [tenantId, dates] of groupBy(unnamed)) await markDaysForRecompute(db, tenantId, dates)
-  return result
-}
-
-function groupBy(days: Array<{ tenant_id: string; date: string }>): Map<string, string[]> {
-  const byTenant = new Map<string, string[]>()
-  for (const { tenant_id: tenantId, date } of days) byTenant.set(tenantId, [...(byTenant.get(tenantId) ?? []), date])
-  return byTenant
 }
 
 /**

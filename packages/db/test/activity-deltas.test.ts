@@ -4,14 +4,9 @@ import { testDatabase } from '../src/testing.ts'
 
 type Sql = Awaited<ReturnType<typeof testDatabase>>['sql']
 
-/**
- * What a worker batch appends for the rows it copied: events and page views per tenant, day
- * and user, and the same events by name (here: the page views on '/', the rest 'signup').
- */
+/** What a worker batch appends for the rows it copied: events and page views per tenant, day and user. */
 async function appendDelta(sql: Sql, tenantId: string, date: string, userKey: string, events: number, pageViews: number) {
   await sql`insert into activity_deltas (tenant_id, date, user_key, events, page_views) values (${tenantId}, ${date}::date, ${userKey}, ${events}, ${pageViews})`
-  if (pageViews > 0) await sql`insert into activity_name_deltas (tenant_id, date, type, page, events) values (${tenantId}, ${date}::date, 'pageview', '/', ${pageViews})`
-  if (events > pageViews) await sql`insert into activity_name_deltas (tenant_id, date, type, action, events) values (${tenantId}, ${date}::date, 'action', 'signup', ${events - pageViews})`
 }
 
 async function dayRows(sql: Sql, tenantId: string) {

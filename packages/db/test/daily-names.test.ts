@@ -1,104 +1,130 @@
 import t from 'tap'
-import { cleanupAndSync, createTenant, markDaysForRecompute, topEvents, topPages } from '../src/index.ts'
+import { dateIn } from '@tributary/shared'
+import { cleanupAndSync, createTenant, historical, markDaysForRecompute, topEvents, topPages, type SyncOptions } from '../src/index.ts'
 import { testDatabase } from '../src/testing.ts'
 
 type Sql = Awaited<ReturnType<typeof testDatabase>>['sql']
+type Db = Parameters<typeof cleanupAndSync>[0]
 
-/** Raw page views of `page` at noon UTC on `date`, one per user key u0, u1, …. */
-async function pageViews(sql: Sql, tenantId: string, date: string, page: string, count: number, idPrefix = `${date}${page}`) {
+/**
+ * Rows as a worker writes them: `count` page views of `page` at `time` (UTC) on `date`, one
+ * per user key, with the activity deltas that go with them.
+ */
+async function pageViews(sql: Sql, tenantId: string, date: string, page: string, count: number, time = '12:00') {
+  const prefix = `${date}${time}${page}#`
   await sql`
     insert into user_activities (tenant_id, event_id, user_key, type, page, occurred_at, received_at)
-    select ${tenantId}, ${idPrefix} || '#' || n, 'u' || n, 'pageview', ${page}, ${date}::date + time '12:00', now() from generate_series(1, ${count}) n`
-}
-
-/** What a worker of this version appends with those rows. */
-async function deltas(sql: Sql, tenantId: string, date: string, page: string, count: number, { names = true } = {}) {
+    select ${tenantId}, ${prefix} || n, 'u' || n, 'pageview', ${page}, (${date}::date + ${time}::time) at time zone 'UTC', now() from generate_series(1, ${count}) n`
   await sql`insert into activity_deltas (tenant_id, date, user_key, events, page_views) values (${tenantId}, ${date}::date, 'u1', ${count}, ${count})`
-  if (names) await sql`insert into activity_name_deltas (tenant_id, date, type, page, events) values (${tenantId}, ${date}::date, 'pageview', ${page}, ${count})`
 }
 
-const sync = (db: Parameters<typeof cleanupAndSync>[0]) => cleanupAndSync(db, { sessionTimeoutMinutes: 30, wait: true })
+const sync = (db: Db, options: Partial<SyncOptions> = {}) => cleanupAndSync(db, { sessionTimeoutMinutes: 30, wait: true, ...options })
 
 async function unnamedDays(sql: Sql) {
   return (await sql`select date::text as date from platform_metrics where named_events <> events order by 1`).map((r) => r.date as string)
 }
 
-t.test('top pages come from the daily rows once synced; a day an older worker wrote (no name deltas) is read from its raw rows until a sync rebuilds it', async (t) => {
+t.test('past days are read from their daily pages once built; today and a day with late rows are read from their raw rows meanwhile', async (t) => {
   const { db, sql } = await testDatabase(t)
-  const tenant = await createTenant(db, 'mixed')
-  const range = { from: '2026-11-01', to: '2026-11-02' }
-  // 1 November through a worker of this version, 2 November through one from before 0011.
-  await pageViews(sql, tenant.tenantId, '2026-11-01', '/new', 3)
-  await deltas(sql, tenant.tenantId, '2026-11-01', '/new', 3)
-  await pageViews(sql, tenant.tenantId, '2026-11-02', '/old', 2)
-  await deltas(sql, tenant.tenantId, '2026-11-02', '/old', 2, { names: false })
+  const tenant = await createTenant(db, 'pages')
+  const today = dateIn('UTC', Date.now())
+  const range = { from: '2026-11-01', to: today }
+  await pageViews(sql, tenant.tenantId, '2026-11-01', '/a', 3)
+  await pageViews(sql, tenant.tenantId, '2026-11-02', '/b', 2)
+  await pageViews(sql, tenant.tenantId, today, '/today', 1, '00:00')
   t.same(await topPages(db, tenant.tenantId, 'UTC', range, 10), [], 'nothing before a sync, as historical says')
 
-  await sync(db)
-  t.same(await unnamedDays(sql), ['2026-11-02'], 'the old worker\'s day has events but no names')
-  t.same(await topPages(db, tenant.tenantId, 'UTC', range, 10), [{ page: '/new', views: 3 }, { page: '/old', views: 2 }], 'that day read from its raw rows')
-  // Proof of where each day is read from: the first day's raw rows gone, it still counts.
-  await sql`delete from user_activities where tenant_id = ${tenant.tenantId} and page = '/new'`
-  t.same(await topPages(db, tenant.tenantId, 'UTC', range, 10), [{ page: '/new', views: 3 }, { page: '/old', views: 2 }], 'the whole day from daily_pages')
+  t.match(await sync(db), { syncedDays: 3, namedDays: 2 }, 'the two past days built')
+  t.same(await unnamedDays(sql), [today], 'today is not built: its rows keep coming')
+  t.same((await sql`select date::text as date, page, views::int as views from daily_pages order by 1`).map((r) => [r.date, r.page, r.views]), [['2026-11-01', '/a', 3], ['2026-11-02', '/b', 2]])
+  t.same(await topPages(db, tenant.tenantId, 'UTC', range, 10), [{ page: '/a', views: 3 }, { page: '/b', views: 2 }, { page: '/today', views: 1 }])
 
-  await sync(db)
-  t.same(await unnamedDays(sql), [], 'the next sync rebuilt it')
-  t.same((await sql`select page, views::int as views from daily_pages where date = '2026-11-02'`).map((r) => [r.page, r.views]), [['/old', 2]])
-  await sql`delete from user_activities where tenant_id = ${tenant.tenantId}`
-  t.same(await topPages(db, tenant.tenantId, 'UTC', range, 10), [{ page: '/new', views: 3 }, { page: '/old', views: 2 }], 'now both days from daily_pages')
-  t.same(await topEvents(db, tenant.tenantId, 'UTC', range, 10), [{ name: 'pageview', type: 'pageview', count: 5 }])
+  // A late event on 1 November, an hour after the day was built: read from its raw rows.
+  await pageViews(sql, tenant.tenantId, '2026-11-01', '/b', 2, '13:00')
+  t.match(await sync(db), { syncedDays: 1, namedDays: 0 }, 'built less than an hour ago: not again yet')
+  t.same(await unnamedDays(sql), ['2026-11-01', today])
+  t.same(await topPages(db, tenant.tenantId, 'UTC', range, 10), [{ page: '/b', views: 4 }, { page: '/a', views: 3 }, { page: '/today', views: 1 }], 'the late rows count at once')
+
+  await sql`update platform_metrics set names_built_at = now() - interval '61 minutes' where date = '2026-11-01'`
+  t.match(await sync(db), { syncedDays: 0, namedDays: 1 }, 'an hour on, built again')
+  t.same(await unnamedDays(sql), [today])
+  // Where each day is read from: with every raw row of the past days gone, they still count.
+  await sql`delete from user_activities where tenant_id = ${tenant.tenantId} and occurred_at < ${today}::date`
+  t.same(await topPages(db, tenant.tenantId, 'UTC', range, 10), [{ page: '/b', views: 4 }, { page: '/a', views: 3 }, { page: '/today', views: 1 }], 'past days from daily_pages')
+  t.same(await topEvents(db, tenant.tenantId, 'UTC', range, 10), [{ name: 'pageview', type: 'pageview', count: 8 }], 'and daily_event_names')
 })
 
-t.test('days from before migration 0011 are read whole from their raw rows, left alone by the sync, and fast once recomputed', async (t) => {
+t.test('days from before migration 0011 are built the latest first, a budget of raw rows a run, and read whole meanwhile', async (t) => {
   const { db, sql } = await testDatabase(t)
   const tenant = await createTenant(db, 'history')
-  const days = Array.from({ length: 40 }, (_, i) => new Date(Date.UTC(2026, 0, 1 + i)).toISOString().slice(0, 10))
-  for (const [i, date] of days.entries()) await pageViews(sql, tenant.tenantId, date, `/p${i % 3}`, 1)
-  // What migration 0011 finds: days counted, named_events 0, no pages or names.
-  await markDaysForRecompute(db, tenant.tenantId, days)
+  const days = Array.from({ length: 10 }, (_, i) => new Date(Date.UTC(2026, 0, 1 + i)).toISOString().slice(0, 10))
+  for (const [i, date] of days.entries()) await pageViews(sql, tenant.tenantId, date, `/p${i % 3}`, 3)
   await sync(db)
-  await sql`update platform_metrics set named_events = 0`
+  // What migration 0011 finds: days counted, nothing built.
+  await sql`update platform_metrics set named_events = 0, names_built_at = null`
   await sql`delete from daily_pages`
   await sql`delete from daily_event_names`
   const range = { from: days[0]!, to: days.at(-1)! }
-  const whole = [{ page: '/p0', views: 14 }, { page: '/p1', views: 13 }, { page: '/p2', views: 13 }]
+  const whole = [{ page: '/p0', views: 12 }, { page: '/p1', views: 9 }, { page: '/p2', views: 9 }]
   t.same(await topPages(db, tenant.tenantId, 'UTC', range, 10), whole, 'read from the raw rows')
-  t.match(await sync(db), { syncedDays: 0 }, 'a sync rebuilds no history on its own: its raw rows may be gone (a dropped partition)')
-  t.equal((await unnamedDays(sql)).length, 40)
 
-  // What `tributary recompute history --from … --to …` does.
-  await markDaysForRecompute(db, tenant.tenantId, days)
+  t.match(await sync(db, { nameRowsPerRun: 10 }), { syncedDays: 0, namedDays: 3 }, 'as many days as 10 rows allow (3 each)')
+  t.same(await unnamedDays(sql), days.slice(0, 7), 'the latest first')
+  t.same(await topPages(db, tenant.tenantId, 'UTC', range, 10), whole, 'part from each side, still whole')
+  t.match(await sync(db, { nameRowsPerRun: 1 }), { namedDays: 1 }, 'at least one day a run, however large')
   await sync(db)
-  t.same(await unnamedDays(sql), [])
+  t.same(await unnamedDays(sql), [], 'the rest with the default budget')
   await sql`delete from user_activities where tenant_id = ${tenant.tenantId}`
   t.same(await topPages(db, tenant.tenantId, 'UTC', range, 10), whole, 'now from daily_pages alone')
+  t.match(await sync(db), { syncedDays: 0, namedDays: 0 }, 'then nothing to do')
 })
 
-t.test('a day rebuilt from its raw rows takes its pending name deltas with it: each row counted once', async (t) => {
+t.test('building a day whose raw rows are gone (a dropped partition) changes none of its figures', async (t) => {
   const { db, sql } = await testDatabase(t)
-  const tenant = await createTenant(db, 'rebuild')
-  await pageViews(sql, tenant.tenantId, '2026-11-01', '/a', 4)
-  await deltas(sql, tenant.tenantId, '2026-11-01', '/a', 4)
-  await markDaysForRecompute(db, tenant.tenantId, ['2026-11-01'])
+  const tenant = await createTenant(db, 'dropped')
+  await pageViews(sql, tenant.tenantId, '2026-01-05', '/x', 4)
   await sync(db)
-  t.same(await topPages(db, tenant.tenantId, 'UTC', { from: '2026-11-01', to: '2026-11-01' }, 10), [{ page: '/a', views: 4 }])
+  await sql`update platform_metrics set named_events = 0, names_built_at = null`
+  await sql`delete from daily_pages`
+  await sql`delete from user_activities`
+  const range = { from: '2026-01-05', to: '2026-01-05' }
+  const before = await historical(db, tenant.tenantId, 'UTC', range)
+  t.match(await sync(db), { namedDays: 1 })
+  t.same(await historical(db, tenant.tenantId, 'UTC', range), before, 'its events, page views and users kept')
+  t.match(before.totals, { events: 4, pageViews: 4 })
+  t.same(await topPages(db, tenant.tenantId, 'UTC', range, 10), [], 'its pages are gone with its rows, as before')
+  t.match(await sync(db), { namedDays: 0 }, 'and it is not built again every run')
+})
+
+t.test('a recompute builds the days\' pages and names with their figures', async (t) => {
+  const { db, sql } = await testDatabase(t)
+  const tenant = await createTenant(db, 'recompute', 'America/New_York')
+  // 03:00 UTC on 2 November is still 1 November in New York; an action's page counts nowhere.
+  await sql`
+    insert into user_activities (tenant_id, event_id, user_key, type, page, action, occurred_at, received_at) values
+      (${tenant.tenantId}, 'e1', 'u1', 'pageview', '/a', null, '2026-11-01T15:00:00Z', now()),
+      (${tenant.tenantId}, 'e2', 'u1', 'pageview', '/a', null, '2026-11-02T03:00:00Z', now()),
+      (${tenant.tenantId}, 'e3', 'u2', 'pageview', null, null, '2026-11-02T15:00:00Z', now()),
+      (${tenant.tenantId}, 'e4', 'u2', 'action', '/a', 'signup', '2026-11-02T15:00:00Z', now()),
+      (${tenant.tenantId}, 'e5', 'u2', 'checkout', null, null, '2026-11-02T16:00:00Z', now())`
+  await markDaysForRecompute(db, tenant.tenantId, ['2026-11-01', '2026-11-02'])
+  t.match(await sync(db), { syncedDays: 2, namedDays: 0 })
   t.same(await unnamedDays(sql), [])
-  t.equal((await sql`select count(*)::int as n from activity_name_deltas`)[0]!.n, 0)
+  const rows = await sql`select date::text as date, name, type, events::int as events from daily_event_names order by 1, 2`
+  t.same(rows.map((r) => [r.date, r.name, r.type, r.events]), [['2026-11-01', 'pageview', 'pageview', 2], ['2026-11-02', 'checkout', 'checkout', 1], ['2026-11-02', 'pageview', 'pageview', 1], ['2026-11-02', 'signup', 'action', 1]])
+  const range = { from: '2026-11-01', to: '2026-11-02' }
+  await sql`delete from user_activities`
+  t.same(await topPages(db, tenant.tenantId, 'America/New_York', range, 10), [{ page: '/a', views: 2 }])
+  t.same(await topEvents(db, tenant.tenantId, 'America/New_York', range, 2), [{ name: 'pageview', type: 'pageview', count: 3 }, { name: 'checkout', type: 'checkout', count: 1 }])
 })
 
 t.test('a page past what a btree key holds (2,048 four-byte characters) is counted like any other', async (t) => {
   const { db, sql } = await testDatabase(t)
   const tenant = await createTenant(db, 'long-pages')
   const long = '/' + '😀'.repeat(2047)
-  const longer = long + 'x'
-  await pageViews(sql, tenant.tenantId, '2026-11-01', long, 2, 'l')
-  await deltas(sql, tenant.tenantId, '2026-11-01', long, 2)
-  await pageViews(sql, tenant.tenantId, '2026-11-01', longer, 1, 'm')
-  await deltas(sql, tenant.tenantId, '2026-11-01', longer, 1)
-  await sync(db)
-  const range = { from: '2026-11-01', to: '2026-11-01' }
-  t.same(await topPages(db, tenant.tenantId, 'UTC', range, 10), [{ page: long, views: 2 }, { page: longer, views: 1 }], 'from the deltas')
-  await markDaysForRecompute(db, tenant.tenantId, ['2026-11-01'])
-  await sync(db)
-  t.same(await topPages(db, tenant.tenantId, 'UTC', range, 10), [{ page: long, views: 2 }, { page: longer, views: 1 }], 'and rebuilt')
+  await pageViews(sql, tenant.tenantId, '2026-11-01', long, 2)
+  await pageViews(sql, tenant.tenantId, '2026-11-01', long + 'x', 1)
+  t.match(await sync(db), { namedDays: 1 })
+  await sql`delete from user_activities`
+  t.same(await topPages(db, tenant.tenantId, 'UTC', { from: '2026-11-01', to: '2026-11-01' }, 10), [{ page: long, views: 2 }, { page: long + 'x', views: 1 }])
 })

@@ -17,9 +17,6 @@ export interface ActivityRows {
   /** The groups the rows count towards, and each row's group (line order). */
   groups: ActivityGroups
   groupOf: number[]
-  /** Likewise for the top pages and event names. */
-  names: NameGroups
-  nameOf: number[]
 }
 
 export const ACTIVITY_COLUMNS = 'tenant_id, event_id, session_id, user_key, type, page, action, metadata, occurred_at, received_at'
@@ -35,21 +32,6 @@ export interface ActivityGroups {
   second: number[]
   userKey: string[]
   pageView: boolean[]
-  events: number[]
-}
-
-/**
- * What a batch adds to the top pages and event names (activity_name_deltas), before the
- * tenant's time zone turns seconds into local days: one group per tenant, second, type,
- * action and page (kept for page views only: the others' pages count nowhere), with the
- * number of its events.
- */
-export interface NameGroups {
-  tenantId: string[]
-  second: number[]
-  type: string[]
-  action: Array<string | null>
-  page: Array<string | null>
   events: number[]
 }
 
@@ -132,9 +114,6 @@ export function buildRows(entries: DecodedEntry[]) {
   const groups = noGroups()
   const groupIndex = new Map<string, number>()
   const groupOf: number[] = []
-  const names = noNames()
-  const nameIndex = new Map<string, number>()
-  const nameOf: number[] = []
   /** Event ids already in the batch, per tenant. */
   const seen = new Map<string, Set<string>>()
   const sessions = new Map<string, SessionFacts>()
@@ -162,7 +141,6 @@ export function buildRows(entries: DecodedEntry[]) {
       // The last group of this entry per kind (action, page view): a request's events mostly
       // share their second and user, so most events need no group key built and looked up.
       const lastGroup = [-1, -1]
-      let lastName = -1
       let seenOfTenant = seen.get(entry.tenantId)
       if (!seenOfTenant) seen.set(entry.tenantId, (seenOfTenant = new Set()))
       // Likewise, a request's events mostly belong to one session.
@@ -191,22 +169,6 @@ export function buildRows(entries: DecodedEntry[]) {
         }
         groups.events[group]!++
         groupOf.push(group)
-        const action = e.action ?? null
-        const page = pageView ? (e.page ?? null) : null
-        let name = lastName
-        if (name === -1 || names.second[name] !== second || names.type[name] !== e.type || names.action[name] !== action || names.page[name] !== page) {
-          // \0 cannot be in a stored value (Postgres refuses it in text), and n / s tell a
-          // missing action or page from any string.
-          const nameKey = `${entry.tenantId}\0${second}\0${e.type}\0${action === null ? 'n' : 's' + action}\0${page === null ? 'n' : 's' + page}`
-          name = nameIndex.get(nameKey) ?? -1
-          if (name === -1) {
-            name = addName(names, entry.tenantId, second, e.type, action, page, 0)
-            nameIndex.set(nameKey, name)
-          }
-          lastName = name
-        }
-        names.events[name]!++
-        nameOf.push(name)
         let s: SessionFacts
         if (lastSession?.id === e.sessionId) seenAt((s = lastSession), e.occurredAt)
         else s = lastSession = sessionOf(entry.tenantId, e.sessionId, e.userKey, e.occurredAt)
@@ -232,7 +194,7 @@ export function buildRows(entries: DecodedEntry[]) {
   // Each row is encoded as it is built, so nothing of it but its bytes (outside V8's heap)
   // lives across the transaction's awaits: rows kept as strings reached the old generation
   // (~20 % more worker CPU per row and ~50 MB more RSS in `pnpm bench` worker runs).
-  const activities: ActivityRows = { copyData: copyData.bytes(), lineEnds, count: lineEnds.length, tenantIds, eventIds, groups, groupOf, names, nameOf }
+  const activities: ActivityRows = { copyData: copyData.bytes(), lineEnds, count: lineEnds.length, tenantIds, eventIds, groups, groupOf }
   return { activities, sessions: [...sessions.values()] }
 }
 
@@ -248,29 +210,7 @@ export function groupsOfRows(activities: ActivityRows, kept: number[]): Activity
   return out
 }
 
-/** The name groups of the rows at `kept` (line indexes), for the merge path. */
-export function namesOfRows(activities: ActivityRows, kept: number[]): NameGroups {
-  const counts = new Array<number>(activities.names.events.length).fill(0)
-  for (const i of kept) counts[activities.nameOf[i]!]!++
-  const { tenantId, second, type, action, page } = activities.names
-  const out = noNames()
-  counts.forEach((n, g) => {
-    if (n > 0) addName(out, tenantId[g]!, second[g]!, type[g]!, action[g]!, page[g]!, n)
-  })
-  return out
-}
-
 const noGroups = (): ActivityGroups => ({ tenantId: [], second: [], userKey: [], pageView: [], events: [] })
-const noNames = (): NameGroups => ({ tenantId: [], second: [], type: [], action: [], page: [], events: [] })
-
-function addName(names: NameGroups, tenantId: string, second: number, type: string, action: string | null, page: string | null, events: number): number {
-  names.tenantId.push(tenantId)
-  names.second.push(second)
-  names.type.push(type)
-  names.action.push(action)
-  names.page.push(page)
-  return names.events.push(events) - 1
-}
 
 /** Appends a group to the columns; returns its index. */
 function addGroup(groups: ActivityGroups, tenantId: string, second: number, userKey: string, pageView: boolean, events: number): number {

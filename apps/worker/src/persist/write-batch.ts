@@ -3,7 +3,7 @@ import type { Database } from '@tributary/db'
 import type { DecodedEntry } from '@tributary/shared'
 import { errorCode, UnwritableEntries } from './errors.ts'
 import { textArray } from './pg-array.ts'
-import { ACTIVITY_COLUMNS, buildRows, groupsOfRows, namesOfRows, sessionColumns, type ActivityGroups, type ActivityRows, type NameGroups, type SessionFacts } from './rows.ts'
+import { ACTIVITY_COLUMNS, buildRows, groupsOfRows, sessionColumns, type ActivityGroups, type ActivityRows, type SessionFacts } from './rows.ts'
 
 export interface WriteResult {
   inserted: number
@@ -78,10 +78,10 @@ async function writeRows(db: Database, { activities, sessions, sessionCount }: B
     await tx.unsafe(`set local statement_timeout = ${Math.floor(statementTimeoutMs)}`)
     let inserted = 0
     await lockTenants(tx, activities.tenantIds)
-    const { copyData, count, groups, names } = path === 'copy' ? activities : await unstoredRows(tx, activities)
+    const { copyData, count, groups } = path === 'copy' ? activities : await unstoredRows(tx, activities)
     if (count > 0) {
       await copyIn(tx, `copy user_activities (${ACTIVITY_COLUMNS}) from stdin`, copyData)
-      await appendDeltas(tx, groups, names)
+      await appendDeltas(tx, groups)
       inserted = count
     }
     if (sessions) await upsertSessions(tx, sessions)
@@ -90,28 +90,18 @@ async function writeRows(db: Database, { activities, sessions, sessionCount }: B
 }
 
 /**
- * What the copied rows add to each (tenant, local day, user), and to each (tenant, local
- * day, type, action, page), for cleanup-and-sync to add up; one statement. The tenant's time
- * zone turns each second into its local day here, in the same transaction that locked the
- * tenant, by the same definition of a local day as a rebuild from the raw rows
- * (tributary_local_day, migration 0007).
+ * What the copied rows add to each (tenant, local day, user), for cleanup-and-sync to add
+ * up. The tenant's time zone turns each second into its local day here, in the same
+ * transaction that locked the tenant, by the same definition of a local day as a rebuild
+ * from the raw rows (tributary_local_day, migration 0007).
  */
-async function appendDeltas(tx: TransactionSql, groups: ActivityGroups, names: NameGroups): Promise<void> {
+async function appendDeltas(tx: TransactionSql, groups: ActivityGroups): Promise<void> {
   await tx.unsafe(
-    `with names as (
-       insert into activity_name_deltas (tenant_id, date, type, action, page, events)
-       select x.t, tributary_local_day(to_timestamp(x.s), tn.timezone), x.y, x.a, x.p, sum(x.n)::int
-       from unnest($6::uuid[], $7::bigint[], $8::text[], $9::text[], $10::text[], $11::int[]) as x(t, s, y, a, p, n) join tenants tn on tn.id = x.t
-       group by 1, 2, 3, 4, 5
-     )
-     insert into activity_deltas (tenant_id, date, user_key, events, page_views)
+    `insert into activity_deltas (tenant_id, date, user_key, events, page_views)
      select x.t, tributary_local_day(to_timestamp(x.s), tn.timezone), x.u, sum(x.n)::int, coalesce(sum(x.n) filter (where x.p), 0)::int
      from unnest($1::uuid[], $2::bigint[], $3::text[], $4::bool[], $5::int[]) as x(t, s, u, p, n) join tenants tn on tn.id = x.t
      group by 1, 2, 3`,
-    [
-      textArray(groups.tenantId), textArray(groups.second.map(String)), textArray(groups.userKey), textArray(groups.pageView.map(String)), textArray(groups.events.map(String)),
-      textArray(names.tenantId), textArray(names.second.map(String)), textArray(names.type), textArray(names.action), textArray(names.page), textArray(names.events.map(String)),
-    ],
+    [textArray(groups.tenantId), textArray(groups.second.map(String)), textArray(groups.userKey), textArray(groups.pageView.map(String)), textArray(groups.events.map(String))],
   )
 }
 
@@ -136,7 +126,7 @@ async function lockTenants(tx: TransactionSql, tenantIds: string[]): Promise<voi
 }
 
 /** The rows of the events not stored yet, as COPY data, and what they add to the daily metrics. */
-async function unstoredRows(tx: TransactionSql, activities: ActivityRows): Promise<{ copyData: Buffer; count: number; groups: ActivityGroups; names: NameGroups }> {
+async function unstoredRows(tx: TransactionSql, activities: ActivityRows): Promise<{ copyData: Buffer; count: number; groups: ActivityGroups }> {
   if (activities.count === 0) return activities
   // Positions (1-based), so that no key has to be compared as text on this side.
   const stored = await tx.unsafe<{ n: string }[]>(
@@ -149,7 +139,7 @@ async function unstoredRows(tx: TransactionSql, activities: ActivityRows): Promi
   for (let i = 0; i < activities.count; i++) if (!storedAt.has(i)) kept.push(i)
   const { copyData, lineEnds } = activities
   const lines = kept.map((i) => copyData.subarray(i === 0 ? 0 : lineEnds[i - 1], lineEnds[i]))
-  return { copyData: Buffer.concat(lines), count: kept.length, groups: groupsOfRows(activities, kept), names: namesOfRows(activities, kept) }
+  return { copyData: Buffer.concat(lines), count: kept.length, groups: groupsOfRows(activities, kept) }
 }
 
 /** Streams COPY data into a COPY … FROM STDIN statement; settles once Postgres has answered. */

@@ -19,17 +19,20 @@ export const platformMetrics = pgTable(
     events: bigint({ mode: 'number' }).notNull().default(0),
     pageViews: bigint({ mode: 'number' }).notNull().default(0),
     /**
-     * The day's events counted into daily_pages and daily_event_names. Equal to `events`
-     * when those are whole for the day; not, for a day written before they existed (0, after
-     * migration 0011) or by a worker older than them. The top pages and events read such a
-     * day from its raw rows; a recompute makes it whole (docs/worker.md).
+     * The day's raw rows counted into daily_pages and daily_event_names when they were last
+     * built. While it equals `events` they are the day's whole pages and names; once later
+     * rows have added to `events` (today's, always, and a late event's day), the top pages
+     * and events read the day from its raw rows until the sync builds them again
+     * (docs/worker.md, Top pages and events).
      */
     namedEvents: bigint({ mode: 'number' }).notNull().default(0),
+    /** When daily_pages and daily_event_names were last built for the day; null before the first time. */
+    namesBuiltAt: timestamp({ withTimezone: true }),
     updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
     primaryKey({ name: 'platform_metrics_pkey', columns: [t.tenantId, t.date] }),
-    // The days whose top pages and events are not whole: few, once the rebuild has caught up.
+    // The days whose top pages and events are not whole: few, once the sync has caught up.
     index('platform_metrics_unnamed_idx').on(t.tenantId, t.date).where(sql`${t.namedEvents} <> ${t.events}`),
   ],
 )

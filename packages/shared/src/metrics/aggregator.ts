@@ -94,59 +94,50 @@ select 1
 `
 
 /**
- * Adds `source(tenant_id, date, type, action, page, <count>)` to daily_pages and
- * daily_event_names; `views` and `events` are what a row already there becomes (its old value
- * plus the new one, or the new one alone for a rebuild). The keys are md5 as uuid: a page may
- * be longer than a btree key can be.
+ * The days' rows of user_activities grouped for their counts, pages and names, in one scan:
+ * `grouped(tenant_id, date, type, action, page, events)`, the page kept for page views only
+ * (the others' pages count nowhere). Needs BOUNDS_CTE; $1 tenant id.
  */
-const ADD_NAMES_CTES = (source: string, count: string, views: string, events: string) => `pages_added as (
-  insert into daily_pages as dp (tenant_id, date, page_key, page, views)
-  select tenant_id, date, md5(page)::uuid, page, sum(${count}) from ${source} where type = 'pageview' and page is not null group by 1, 2, 4
-  on conflict (tenant_id, date, page_key) do update set views = ${views}
+const GROUPED_CTE = `grouped as (
+  select $1::uuid as tenant_id, b.day as date, a.type, a.action, case when a.type = 'pageview' then a.page end as page, count(*) as events
+  from bounds b join user_activities a on a.tenant_id = $1 and a.occurred_at >= b.starts and a.occurred_at < b.ends
+  group by 2, 3, 4, 5
+)`
+
+/**
+ * Writes `grouped` into daily_pages and daily_event_names, whose rows for the days
+ * CLEAR_DAILY_NAMES_SQL has removed first. The keys are md5 as uuid: a page may be longer
+ * than a btree key can be.
+ */
+const ADD_NAMES_CTES = `pages_added as (
+  insert into daily_pages (tenant_id, date, page_key, page, views)
+  select tenant_id, date, md5(page)::uuid, page, sum(events) from grouped where type = 'pageview' and page is not null group by 1, 2, 4
 ),
 names_added as (
-  insert into daily_event_names as de (tenant_id, date, name_key, name, type, events)
-  select tenant_id, date, md5(type || E'\\n' || coalesce(action, type))::uuid, coalesce(action, type), type, sum(${count}) from ${source} group by 1, 2, 4, 5
-  on conflict (tenant_id, date, name_key) do update set events = ${events}
+  insert into daily_event_names (tenant_id, date, name_key, name, type, events)
+  select tenant_id, date, md5(type || E'\\n' || coalesce(action, type))::uuid, coalesce(action, type), type, sum(events) from grouped group by 1, 2, 4, 5
 )`
 
 /**
  * Takes the activity deltas ($1: one tenant's, or every tenant's when null), adds their
- * events and page views to the days' rows and sets their users' bits; likewise the name
- * deltas, into daily_pages, daily_event_names and named_events. Returns the (tenant_id, date)
- * pairs touched, whose active users ACTIVE_USERS_SQL then counts, and whether each is left
- * `unnamed` (named_events <> events: a worker from before migration 0011 wrote to it). Taken
- * and applied in one statement: the deltas are gone exactly when their counts are in, and a
- * batch's two kinds of delta move its day's events and named events together.
+ * events and page views to the days' rows and sets their users' bits. Returns the
+ * (tenant_id, date) pairs touched, whose active users ACTIVE_USERS_SQL then counts. Taken and
+ * applied in one statement: the deltas are gone exactly when their counts are in.
  */
 export const APPLY_DELTAS_SQL = `
 with taken as (
   delete from activity_deltas where $1::uuid is null or tenant_id = $1::uuid
   returning tenant_id, date, user_key, events, page_views
 ),
-names_taken as (
-  delete from activity_name_deltas where $1::uuid is null or tenant_id = $1::uuid
-  returning tenant_id, date, type, action, page, events
-),
-${ADD_NAMES_CTES('names_taken', 'events', 'dp.views + excluded.views', 'de.events + excluded.events')},
--- One upsert per day for both kinds of delta (a row may change once per statement), so a
--- day's events and named events move together.
-day_sums as (
-  select tenant_id, date, sum(events) as events, sum(page_views) as page_views, 0::bigint as named from taken group by 1, 2
-  union all
-  select tenant_id, date, 0, 0, sum(events) from names_taken group by 1, 2
-),
 counted as (
-  insert into platform_metrics as pm (tenant_id, date, events, page_views, named_events, updated_at)
-  select tenant_id, date, sum(events), sum(page_views), sum(named), now() from day_sums group by 1, 2
-  on conflict (tenant_id, date) do update set events = pm.events + excluded.events, page_views = pm.page_views + excluded.page_views,
-    named_events = pm.named_events + excluded.named_events, updated_at = now()
-  returning tenant_id, date, named_events <> events as unnamed
+  insert into platform_metrics as pm (tenant_id, date, events, page_views, updated_at)
+  select tenant_id, date, sum(events), sum(page_views), now() from taken group by 1, 2
+  on conflict (tenant_id, date) do update set events = pm.events + excluded.events, page_views = pm.page_views + excluded.page_views, updated_at = now()
+  returning tenant_id, date
 ),
-
 day_users as (select distinct tenant_id, date as day, user_key from taken),
 ${SET_USER_BITS_CTES}
-select tenant_id::text as tenant_id, date::text as date, unnamed from counted
+select tenant_id::text as tenant_id, date::text as date from counted
 `
 
 /**
@@ -186,26 +177,20 @@ on conflict (tenant_id, date) do update set
 export const RECOMPUTE_DAYS_SQL = `
 with ${BOUNDS_CTE},
 consumed as (delete from activity_deltas where tenant_id = $1 and date = any($3::date[])),
-names_consumed as (delete from activity_name_deltas where tenant_id = $1 and date = any($3::date[])),
--- One scan of the days' rows, for the day's counts and its pages and names alike.
-grouped as (
-  select $1::uuid as tenant_id, b.day as date, a.type, a.action, case when a.type = 'pageview' then a.page end as page, count(*) as events
-  from bounds b join user_activities a on a.tenant_id = $1 and a.occurred_at >= b.starts and a.occurred_at < b.ends
-  group by 2, 3, 4, 5
-),
+${GROUPED_CTE},
 activity as (
   select date as day, sum(events) as events, coalesce(sum(events) filter (where type = 'pageview'), 0) as page_views from grouped group by 1
 ),
-${ADD_NAMES_CTES('grouped', 'events', 'excluded.views', 'excluded.events')},
+${ADD_NAMES_CTES},
 ${STARTED_CTE}
-insert into platform_metrics as pm (tenant_id, date, sessions, avg_session_duration_seconds, ended_sessions, events, page_views, named_events, updated_at)
+insert into platform_metrics as pm (tenant_id, date, sessions, avg_session_duration_seconds, ended_sessions, events, page_views, named_events, names_built_at, updated_at)
 select $1, b.day, coalesce(s.sessions, 0), coalesce(s.avg_duration, 0), coalesce(s.ended_sessions, 0),
-  coalesce(a.events, 0), coalesce(a.page_views, 0), coalesce(a.events, 0), now()
+  coalesce(a.events, 0), coalesce(a.page_views, 0), coalesce(a.events, 0), now(), now()
 from bounds b left join activity a on a.day = b.day left join started s on s.day = b.day
 on conflict (tenant_id, date) do update set
   sessions = excluded.sessions, avg_session_duration_seconds = excluded.avg_session_duration_seconds,
   ended_sessions = excluded.ended_sessions, events = excluded.events, page_views = excluded.page_views,
-  named_events = excluded.named_events, updated_at = now()
+  named_events = excluded.named_events, names_built_at = excluded.names_built_at, updated_at = now()
 `
 
 /**
@@ -215,6 +200,37 @@ on conflict (tenant_id, date) do update set
 export const CLEAR_DAILY_NAMES_SQL = `
 with pages as (delete from daily_pages where tenant_id = $1 and date = any($2::date[]))
 delete from daily_event_names where tenant_id = $1 and date = any($2::date[])
+`
+
+/**
+ * The days' pages and names from their raw rows, after CLEAR_DAILY_NAMES_SQL: $1 tenant id,
+ * $2 timezone, $3 the days (date[]). named_events becomes the rows counted; the day's other
+ * figures are left as they are, so a day whose raw rows are gone (a dropped partition) keeps
+ * its counts and is only read from its raw rows, as before, by the top lists.
+ */
+export const REBUILD_NAMES_SQL = `
+with ${BOUNDS_CTE},
+${GROUPED_CTE},
+${ADD_NAMES_CTES}
+update platform_metrics pm set named_events = c.events, names_built_at = now()
+from (select b.day, coalesce(sum(g.events), 0) as events from bounds b left join grouped g on g.date = b.day group by 1) c
+where pm.tenant_id = $1 and pm.date = c.day
+`
+
+/**
+ * Days whose pages and names to build (REBUILD_NAMES_SQL): counted events they do not hold,
+ * over (before the tenant's today: today's rows keep coming, and one day of raw rows is
+ * quick to read), not built in the last hour (a day that keeps getting late events is
+ * rebuilt hourly, not every run). The latest first; the caller takes them up to a budget
+ * of rows. $1: one tenant, or every tenant when null.
+ */
+export const UNNAMED_DAYS_SQL = `
+select pm.tenant_id::text as tenant_id, pm.date::text as date, tn.timezone, pm.events
+from platform_metrics pm join tenants tn on tn.id = pm.tenant_id
+where pm.named_events <> pm.events and ($1::uuid is null or pm.tenant_id = $1::uuid)
+  and pm.date < tributary_local_day(now(), tn.timezone)
+  and (pm.names_built_at is null or pm.names_built_at < now() - interval '1 hour')
+order by pm.date desc, pm.tenant_id limit 366
 `
 
 export interface DayMetrics {

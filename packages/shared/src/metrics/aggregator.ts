@@ -21,8 +21,12 @@ import { eachDay } from './calendar.ts'
  *     worker marked (SESSION_DAYS_SQL): sessions change after they are written (a later
  *     start, an end), so their figures cannot be added up as they come.
  *   - a day marked with recompute_activities is rebuilt whole from the raw tables
- *     (RECOMPUTE_DAYS_SQL, then CLEAR_DAILY_USERS_SQL and REBUILD_DAILY_USERS_SQL): for rows
- *     that did not come through a worker. Running it twice gives the same row.
+ *     (CLEAR_DAILY_NAMES_SQL, RECOMPUTE_DAYS_SQL, then CLEAR_DAILY_USERS_SQL and
+ *     REBUILD_DAILY_USERS_SQL): for rows that did not come through a worker. Running it
+ *     twice gives the same row.
+ *   - the top pages and event names of past days (daily_pages, daily_event_names) are built
+ *     from their raw rows once their events have grown past named_events
+ *     (UNNAMED_DAYS_SQL, REBUILD_NAMES_SQL); the reads take the others from the raw rows.
  */
 /** Users per row of daily_user_bitmaps: bit(8192), 1 KB. */
 export const USERS_PER_BITMAP = 8192

@@ -94,6 +94,12 @@ t.test('building a day whose raw rows are gone (a dropped partition) changes non
   t.match(before.totals, { events: 4, pageViews: 4 })
   t.same(await topPages(db, tenant.tenantId, 'UTC', range, 10), [], 'its pages are gone with its rows, as before')
   t.match(await sync(db), { namedDays: 0 }, 'and it is not built again every run')
+  await sql`update platform_metrics set names_built_at = names_built_at - interval '2 hours', updated_at = updated_at - interval '2 hours'`
+  t.match(await sync(db), { namedDays: 0 }, 'nor hourly, while nothing is written to it')
+  await pageViews(sql, tenant.tenantId, '2026-01-05', '/late', 1)
+  t.match(await sync(db), { syncedDays: 1, namedDays: 1 }, 'a late row: built again')
+  t.same(await topPages(db, tenant.tenantId, 'UTC', range, 10), [{ page: '/late', views: 1 }])
+  t.match((await historical(db, tenant.tenantId, 'UTC', range)).totals, { events: 5, pageViews: 5 })
 })
 
 t.test('a recompute builds the days\' pages and names with their figures', async (t) => {

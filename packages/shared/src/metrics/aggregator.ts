@@ -222,18 +222,20 @@ where pm.tenant_id = $1 and pm.date = c.day
 `
 
 /**
- * Days whose pages and names to build (REBUILD_NAMES_SQL): counted events they do not hold,
+ * Days whose pages and names to build (REBUILD_NAMES_SQL): counted events they do not hold;
  * over (before the tenant's today: today's rows keep coming, and one day of raw rows is
- * quick to read), not built in the last hour (a day that keeps getting late events is
- * rebuilt hourly, not every run). The latest first; the caller takes them up to a budget
- * of rows. $1: one tenant, or every tenant when null.
+ * quick to read); never built, or changed since (updated_at: the deltas of later rows) and
+ * not built in the last hour, so a day that keeps getting late events is rebuilt hourly,
+ * and one whose raw rows are gone (a dropped partition) is not rescanned for nothing. The
+ * latest first; the caller takes them up to a budget of rows. $1: one tenant, or every
+ * tenant when null.
  */
 export const UNNAMED_DAYS_SQL = `
 select pm.tenant_id::text as tenant_id, pm.date::text as date, tn.timezone, pm.events
 from platform_metrics pm join tenants tn on tn.id = pm.tenant_id
 where pm.named_events <> pm.events and ($1::uuid is null or pm.tenant_id = $1::uuid)
   and pm.date < tributary_local_day(now(), tn.timezone)
-  and (pm.names_built_at is null or pm.names_built_at < now() - interval '1 hour')
+  and (pm.names_built_at is null or (pm.updated_at > pm.names_built_at and pm.names_built_at < now() - interval '1 hour'))
 order by pm.date desc, pm.tenant_id limit 366
 `
 

@@ -62,6 +62,7 @@ async function run(argv: string[]): Promise<number> {
   // A dead letter's id, as an argument or as --id, the same for show, replay and drop.
   if (values.id !== undefined && !command.startsWith('dlq ')) throw new UsageError('--id is for the dlq commands')
   if ((values.from !== undefined || values.to !== undefined) && command !== 'recompute') throw new UsageError('--from and --to are for recompute')
+  if (values.tenant !== undefined && command !== 'sync') throw new UsageError(`--tenant is for sync${command === 'recompute' ? '; recompute takes the tenant as its argument' : ''}`)
   if (values.id !== undefined && positionalArg !== undefined && values.id !== positionalArg) throw new UsageError(`two ids: ${positionalArg} and --id ${values.id}; give one`)
   const arg = positionalArg ?? (command.startsWith('dlq ') ? values.id : undefined)
   // An empty one (`dlq replay "$ID"` with ID unset) is refused, not read as no id at all.

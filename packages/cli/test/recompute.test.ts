@@ -58,6 +58,8 @@ t.test('recompute refuses what it cannot do with exit code 2 and a message, and 
     [['recompute', 'ghost', '--from', '2026-11-01', '--to', '2026-11-02'], /no tenant named or with id "ghost"/],
     [['recompute', 'shop', 'extra', '--from', '2026-11-01', '--to', '2026-11-02'], /recompute takes one argument; unexpected "extra"/],
     [['sync', '--from', '2026-11-01'], /--from and --to are for recompute/],
+    [['recompute', 'shop', '--tenant', 'shop', '--from', '2026-11-01', '--to', '2026-11-02'], /--tenant is for sync; recompute takes the tenant as its argument/],
+    [['status', '--tenant', 'shop'], /--tenant is for sync$/m],
   ]
   for (const [args, message] of cases) {
     const result = await cli(env, ...args)

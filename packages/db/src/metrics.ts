@@ -31,8 +31,10 @@ export interface SyncResult {
   /** false when another replica held the lock as this run began (periodic runs do not wait for it then). */
   ran: boolean
   syncedDays: number
-  /** Past days whose top pages and events were built from their raw rows (buildNames). */
+  /** Past days whose top pages and events were built from their raw rows (buildNames; every-tenant runs only). */
   namedDays: number
+  /** Why some days' pages and names could not be built; they are read from their raw rows. */
+  namesError?: string
   sessionsClosed: number
   /** false when a transaction writing as the recompute began outlasted `writerWaitMs`; the days stay dirty. */
   writersDone: boolean
@@ -59,10 +61,10 @@ export interface SyncOptions {
 const DEFAULT_WRITER_WAIT_MS = 30_000
 
 /**
- * Raw rows a run reads at most to build days' pages and names (~2 s here: the reads bench
- * rebuilds a year of 10M events whole in ~12 s); at least one day, however large. After
- * migration 0011 that brings a history up to date 2M events a minute, the latest days first;
- * `tributary recompute` does a range at once.
+ * Raw rows a run reads at most to build days' pages and names: a few seconds (the reads
+ * bench recomputes a year of 10M events whole, figures and users included, in ~13 s, and a
+ * build is part of that work); at least one day, however large. After migration 0011 that brings a history up to date 2M events a
+ * minute, the latest days first; `tributary recompute` does a range at once.
  */
 export const NAME_ROWS_PER_RUN = 2_000_000
 
@@ -70,26 +72,43 @@ type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0]
 
 /**
  * Builds daily_pages and daily_event_names for past days that lack them (UNNAMED_DAYS_SQL),
- * the latest first, until `rowBudget` raw rows; returns how many days it built.
+ * the latest first, until `rowBudget` raw rows, one tenant at a time in a savepoint: a
+ * tenant whose days fail (rows no worker wrote, say) has them set aside until more events
+ * come for them, and is read from its raw rows meanwhile; the others go on. Returns the days
+ * built and the first failure.
  */
-async function buildNames(tx: Transaction, tenantId: string | undefined, rowBudget: number): Promise<number> {
+async function buildNames(tx: Transaction, tenantId: string | undefined, rowBudget: number): Promise<{ days: number; error?: string }> {
   const candidates = await tx.execute<{ tenant_id: string; date: string; timezone: string; events: string }>(bind(UNNAMED_DAYS_SQL, [tenantId ?? null]))
   const byTenant = new Map<string, { timezone: string; dates: string[] }>()
   let rows = 0
-  let days = 0
+  let taken = 0
   for (const day of candidates) {
-    if (days > 0 && rows + Number(day.events) > rowBudget) break
+    if (taken > 0 && rows + Number(day.events) > rowBudget) break
     rows += Number(day.events)
-    days++
+    taken++
     const entry = byTenant.get(day.tenant_id) ?? { timezone: day.timezone, dates: [] }
     entry.dates.push(day.date)
     byTenant.set(day.tenant_id, entry)
   }
+  let days = 0
+  let error: string | undefined
   for (const [id, { timezone, dates }] of byTenant) {
-    await tx.execute(bind(CLEAR_DAILY_NAMES_SQL, [id, plainArray(dates)]))
-    await tx.execute(bind(REBUILD_NAMES_SQL, [id, timezone, plainArray(dates)]))
+    try {
+      await tx.transaction(async (savepoint) => {
+        await savepoint.execute(bind(CLEAR_DAILY_NAMES_SQL, [id, plainArray(dates)]))
+        await savepoint.execute(bind(REBUILD_NAMES_SQL, [id, timezone, plainArray(dates)]))
+      })
+      days += dates.length
+    } catch (err) {
+      // Drizzle's message is the whole query; Postgres's own is the cause's.
+      const reason = (err as { cause?: Error }).cause?.message ?? (err as Error).message
+      error ??= `tenant ${id}, ${dates.length} days from ${dates.at(-1)}: ${reason}`
+      await tx.execute(sql`
+        update platform_metrics set names_built_events = events, names_built_at = now()
+        where tenant_id = ${id} and date = any(${plainArray(dates)}::date[])`)
+    }
   }
-  return days
+  return error === undefined ? { days } : { days, error }
 }
 
 /**
@@ -135,6 +154,8 @@ async function waitForWriters(tx: Transaction, timeoutMs: number): Promise<boole
  *      next. Then add up the activity deltas the workers appended since the last run, and
  *      count the active users of every day they touched from its bitmaps. Each delta is taken
  *      in the statement that adds it, so none is counted twice or missed, whatever the timing.
+ *   3. (every-tenant runs) build past days' top pages and events from their raw rows, within
+ *      a budget (buildNames); a failure there leaves steps 1 and 2 committed.
  * Before step 2 reads a raw row it waits for every transaction that was writing when it
  * began (waitForWriters). A worker batch marks its days after writing its rows, and a mark
  * that finds the day's row already there adds nothing and waits for nothing; without the
@@ -148,7 +169,7 @@ async function waitForWriters(tx: Transaction, timeoutMs: number): Promise<boole
 export async function cleanupAndSync(db: Database, options: SyncOptions): Promise<SyncResult> {
   const started = performance.now()
   const tenantFilter = options.tenantId ? sql`and tenant_id = ${options.tenantId}` : sql``
-  const lock = async (tx: Parameters<Parameters<Database['transaction']>[0]>[0], wait: boolean) => {
+  const lock = async (tx: Transaction, wait: boolean) => {
     if (wait) {
       if (options.lockTimeoutMs !== undefined) await tx.execute(sql`select set_config('lock_timeout', ${`${Math.ceil(options.lockTimeoutMs)}ms`}, true)`)
       await tx.execute(sql`select pg_advisory_xact_lock(hashtext('tributary:cleanup-and-sync'))`)
@@ -180,7 +201,7 @@ export async function cleanupAndSync(db: Database, options: SyncOptions): Promis
     return closed?.closed ?? 0
   })
   if (sessionsClosed === undefined) return { ran: false, syncedDays: 0, namedDays: 0, sessionsClosed: 0, writersDone: true, durationMs: Math.round(performance.now() - started) }
-  return db.transaction(async (tx) => {
+  const result = await db.transaction(async (tx) => {
     // Waits at most for another replica's recompute; that one may have taken our days already.
     await lock(tx, true)
     const writersDone = await waitForWriters(tx, options.writerWaitMs ?? DEFAULT_WRITER_WAIT_MS)
@@ -230,8 +251,7 @@ export async function cleanupAndSync(db: Database, options: SyncOptions): Promis
     if (pairs.dates.length > 0) await tx.execute(bind(ACTIVE_USERS_SQL, [plainArray(pairs.tenantIds), plainArray(pairs.dates)]))
     let syncedDays = pairs.dates.length
     for (const [tenantId, { sessions }] of byTenant) syncedDays += sessions.filter((d) => !touched.get(tenantId)?.has(d)).length
-    const namedDays = await buildNames(tx, options.tenantId, options.nameRowsPerRun ?? NAME_ROWS_PER_RUN)
-    const result = { ran: true, syncedDays, namedDays, sessionsClosed, writersDone, durationMs: Math.round(performance.now() - started) }
+    const result: SyncResult = { ran: true, syncedDays, namedDays: 0, sessionsClosed, writersDone, durationMs: Math.round(performance.now() - started) }
     await tx.execute(sql`
       insert into sync_runs (scope, last_run_at, duration_ms, synced_days, sessions_closed)
       values (${options.tenantId ?? 'all'}, now(), ${result.durationMs}, ${result.syncedDays}, ${result.sessionsClosed})
@@ -239,6 +259,19 @@ export async function cleanupAndSync(db: Database, options: SyncOptions): Promis
         synced_days = excluded.synced_days, sessions_closed = excluded.sessions_closed`)
     return result
   })
+  // Past days' pages and names, in a third transaction: what fails there (see buildNames)
+  // must not undo the figures above. Not for one tenant's sync (POST /sync, which wants its
+  // figures now; the top lists read unbuilt days from their raw rows anyway), and skipped
+  // when another replica's run holds the lock by now (it builds them).
+  if (options.tenantId === undefined) {
+    const built = await db.transaction(async (tx) => ((await lock(tx, options.wait)) ? buildNames(tx, undefined, options.nameRowsPerRun ?? NAME_ROWS_PER_RUN) : undefined))
+    if (built) {
+      result.namedDays = built.days
+      if (built.error !== undefined) result.namesError = built.error
+    }
+  }
+  result.durationMs = Math.round(performance.now() - started)
+  return result
 }
 
 /**
@@ -277,24 +310,27 @@ export async function historical(db: Database, tenantId: string, timezone: strin
 }
 
 /**
- * A top list over a range, as of the last sync (as `historical` is): from the daily rows of
- * `rollup` for the days whose pages and names are whole, and from the raw rows of the days
- * that are not (platform_metrics.named_events <> events: written before migration 0011 and
- * not recomputed since, or by an older worker until the sync after next rebuilds it). `raw` is the select over those raw rows
- * (alias a), and `columns` what both sides give, ending with their count.
+ * A top list over a range: from the daily rows of `rollup` for the days whose pages and
+ * names are built and whole (named_events = events: past days, as of the last sync), and from
+ * the raw rows for the other days of the range (today, a day with later rows, a day not
+ * built yet or with no figures yet), which are as fresh as the stored rows. `raw` is the
+ * select over those raw rows (alias a, bounds b in raw_bounds); `columns` what both sides
+ * give before their count.
  */
 function topOf(tenantId: string, timezone: string, range: Range, rollup: { table: string; columns: string; count: string }, raw: SQL, limit: number, order: string) {
   return sql`
-    with unnamed as materialized (
+    with named as materialized (
       select date from platform_metrics
-      where tenant_id = ${tenantId} and date between ${range.from}::date and ${range.to}::date and named_events <> events
+      where tenant_id = ${tenantId} and date between ${range.from}::date and ${range.to}::date and named_events = events
     ),
-    unnamed_bounds as (
-      select (date::timestamp at time zone ${timezone}) as starts, ((date + 1)::timestamp at time zone ${timezone}) as ends from unnamed
+    raw_bounds as (
+      select (d::date::timestamp at time zone ${timezone}) as starts, ((d::date + 1)::timestamp at time zone ${timezone}) as ends
+      from generate_series(${range.from}::date, ${range.to}::date, interval '1 day') d
+      where d::date not in (select date from named)
     )
     select ${sql.raw(rollup.columns)}, sum(n)::bigint as n from (
       select ${sql.raw(rollup.columns)}, ${sql.raw(rollup.count)} as n from ${sql.raw(rollup.table)}
-      where tenant_id = ${tenantId} and date between ${range.from}::date and ${range.to}::date and date not in (select date from unnamed)
+      where tenant_id = ${tenantId} and date in (select date from named)
       union all
       ${raw}
     ) counted group by ${sql.raw(rollup.columns)} order by n desc, ${sql.raw(order)} limit ${limit}`
@@ -304,7 +340,7 @@ export async function topPages(db: Database, tenantId: string, timezone: string,
   // The sums are bigint (a range can pass 2^31 views), read as strings.
   const rows = await db.execute<{ page: string; n: string }>(
     topOf(tenantId, timezone, range, { table: 'daily_pages', columns: 'page', count: 'views' }, sql`
-      select a.page, count(*) from unnamed_bounds b join user_activities a on a.tenant_id = ${tenantId} and a.occurred_at >= b.starts and a.occurred_at < b.ends
+      select a.page, count(*) from raw_bounds b join user_activities a on a.tenant_id = ${tenantId} and a.occurred_at >= b.starts and a.occurred_at < b.ends
       where a.type = 'pageview' and a.page is not null group by a.page`, limit, 'page'),
   )
   return rows.map((r) => ({ page: r.page, views: Number(r.n) }))
@@ -314,7 +350,7 @@ export async function topPages(db: Database, tenantId: string, timezone: string,
 export async function topEvents(db: Database, tenantId: string, timezone: string, range: Range, limit: number) {
   const rows = await db.execute<{ name: string; type: string; n: string }>(
     topOf(tenantId, timezone, range, { table: 'daily_event_names', columns: 'name, type', count: 'events' }, sql`
-      select coalesce(a.action, a.type), a.type, count(*) from unnamed_bounds b join user_activities a on a.tenant_id = ${tenantId} and a.occurred_at >= b.starts and a.occurred_at < b.ends
+      select coalesce(a.action, a.type), a.type, count(*) from raw_bounds b join user_activities a on a.tenant_id = ${tenantId} and a.occurred_at >= b.starts and a.occurred_at < b.ends
       group by 1, 2`, limit, 'name'),
   )
   return rows.map((r) => ({ name: r.name, type: r.type, count: Number(r.n) }))

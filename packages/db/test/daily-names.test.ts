@@ -7,15 +7,21 @@ type Sql = Awaited<ReturnType<typeof testDatabase>>['sql']
 type Db = Parameters<typeof cleanupAndSync>[0]
 
 /**
- * Rows as a worker writes them: `count` page views of `page` at `time` (UTC) on `date`, one
- * per user key, with the activity deltas that go with them.
+ * Rows as a worker writes them: `count` page views of `page` at local `time` on `date` in
+ * `zone`, one per user key, with the activity deltas that go with them.
  */
-async function pageViews(sql: Sql, tenantId: string, date: string, page: string, count: number, time = '12:00') {
+async function pageViews(sql: Sql, tenantId: string, date: string, page: string, count: number, time = '12:00', zone = 'UTC') {
   const prefix = `${date}${time}${page}#`
   await sql`
     insert into user_activities (tenant_id, event_id, user_key, type, page, occurred_at, received_at)
-    select ${tenantId}, ${prefix} || n, 'u' || n, 'pageview', ${page}, (${date}::date + ${time}::time) at time zone 'UTC', now() from generate_series(1, ${count}) n`
+    select ${tenantId}, ${prefix} || n, 'u' || n, 'pageview', ${page}, (${date}::date + ${time}::time) at time zone ${zone}, now() from generate_series(1, ${count}) n`
   await sql`insert into activity_deltas (tenant_id, date, user_key, events, page_views) values (${tenantId}, ${date}::date, 'u1', ${count}, ${count})`
+}
+
+/** A fixed-offset zone where it is about noon now, so that its today does not end during the test. */
+function zoneAtNoon(): string {
+  const offset = 12 - new Date().getUTCHours() // -11 … 12
+  return offset === 0 ? 'UTC' : `Etc/GMT${offset > 0 ? '-' : '+'}${Math.abs(offset)}` // Etc/GMT-3 is UTC+3
 }
 
 const sync = (db: Db, options: Partial<SyncOptions> = {}) => cleanupAndSync(db, { sessionTimeoutMinutes: 30, wait: true, ...options })
@@ -24,34 +30,38 @@ async function unnamedDays(sql: Sql) {
   return (await sql`select date::text as date from platform_metrics where named_events <> events order by 1`).map((r) => r.date as string)
 }
 
-t.test('past days are read from their daily pages once built; today and a day with late rows are read from their raw rows meanwhile', async (t) => {
+t.test('past days are read from their daily pages once built; today, a day with late rows and a day not synced yet are read from their raw rows', async (t) => {
   const { db, sql } = await testDatabase(t)
-  const tenant = await createTenant(db, 'pages')
-  const today = dateIn('UTC', Date.now())
+  const zone = zoneAtNoon()
+  const tenant = await createTenant(db, 'pages', zone)
+  const today = dateIn(zone, Date.now())
   const range = { from: '2026-11-01', to: today }
-  await pageViews(sql, tenant.tenantId, '2026-11-01', '/a', 3)
-  await pageViews(sql, tenant.tenantId, '2026-11-02', '/b', 2)
-  await pageViews(sql, tenant.tenantId, today, '/today', 1, '00:00')
-  t.same(await topPages(db, tenant.tenantId, 'UTC', range, 10), [], 'nothing before a sync, as historical says')
+  const views = (date: string, page: string, count: number, time?: string) => pageViews(sql, tenant.tenantId, date, page, count, time, zone)
+  await views('2026-11-01', '/a', 3)
+  await views('2026-11-02', '/b', 2)
+  await views(today, '/today', 1, '00:00')
+  const all = [{ page: '/a', views: 3 }, { page: '/b', views: 2 }, { page: '/today', views: 1 }]
+  t.same(await topPages(db, tenant.tenantId, zone, range, 10), all, 'before any sync, from the raw rows')
 
   t.match(await sync(db), { syncedDays: 3, namedDays: 2 }, 'the two past days built')
   t.same(await unnamedDays(sql), [today], 'today is not built: its rows keep coming')
   t.same((await sql`select date::text as date, page, views::int as views from daily_pages order by 1`).map((r) => [r.date, r.page, r.views]), [['2026-11-01', '/a', 3], ['2026-11-02', '/b', 2]])
-  t.same(await topPages(db, tenant.tenantId, 'UTC', range, 10), [{ page: '/a', views: 3 }, { page: '/b', views: 2 }, { page: '/today', views: 1 }])
+  t.same(await topPages(db, tenant.tenantId, zone, range, 10), all)
 
-  // A late event on 1 November, an hour after the day was built: read from its raw rows.
-  await pageViews(sql, tenant.tenantId, '2026-11-01', '/b', 2, '13:00')
+  // A late event on 1 November, less than an hour after the day was built: read from its raw rows.
+  await views('2026-11-01', '/b', 2, '13:00')
   t.match(await sync(db), { syncedDays: 1, namedDays: 0 }, 'built less than an hour ago: not again yet')
   t.same(await unnamedDays(sql), ['2026-11-01', today])
-  t.same(await topPages(db, tenant.tenantId, 'UTC', range, 10), [{ page: '/b', views: 4 }, { page: '/a', views: 3 }, { page: '/today', views: 1 }], 'the late rows count at once')
+  const later = [{ page: '/b', views: 4 }, { page: '/a', views: 3 }, { page: '/today', views: 1 }]
+  t.same(await topPages(db, tenant.tenantId, zone, range, 10), later, 'the late rows count at once')
 
   await sql`update platform_metrics set names_built_at = now() - interval '61 minutes' where date = '2026-11-01'`
   t.match(await sync(db), { syncedDays: 0, namedDays: 1 }, 'an hour on, built again')
   t.same(await unnamedDays(sql), [today])
   // Where each day is read from: with every raw row of the past days gone, they still count.
-  await sql`delete from user_activities where tenant_id = ${tenant.tenantId} and occurred_at < ${today}::date`
-  t.same(await topPages(db, tenant.tenantId, 'UTC', range, 10), [{ page: '/b', views: 4 }, { page: '/a', views: 3 }, { page: '/today', views: 1 }], 'past days from daily_pages')
-  t.same(await topEvents(db, tenant.tenantId, 'UTC', range, 10), [{ name: 'pageview', type: 'pageview', count: 8 }], 'and daily_event_names')
+  await sql`delete from user_activities where tenant_id = ${tenant.tenantId} and occurred_at < ${today}::date - 1`
+  t.same(await topPages(db, tenant.tenantId, zone, range, 10), later, 'past days from daily_pages')
+  t.same(await topEvents(db, tenant.tenantId, zone, range, 10), [{ name: 'pageview', type: 'pageview', count: 8 }], 'and daily_event_names')
 })
 
 t.test('days from before migration 0011 are built the latest first, a budget of raw rows a run, and read whole meanwhile', async (t) => {
@@ -133,4 +143,32 @@ t.test('a page past what a btree key holds (2,048 four-byte characters) is count
   t.match(await sync(db), { namedDays: 1 })
   await sql`delete from user_activities`
   t.same(await topPages(db, tenant.tenantId, 'UTC', { from: '2026-11-01', to: '2026-11-01' }, 10), [{ page: long, views: 2 }, { page: long + 'x', views: 1 }])
+})
+
+t.test('a tenant whose days cannot be built is set aside and read from its raw rows; the others are built, and the sync\'s figures stand', async (t) => {
+  const { db, sql } = await testDatabase(t)
+  const [good, bad] = [await createTenant(db, 'good'), await createTenant(db, 'bad')]
+  await pageViews(sql, good.tenantId, '2026-11-01', '/g', 2)
+  await pageViews(sql, bad.tenantId, '2026-11-01', '/boom', 3)
+  // Something the build cannot write, standing in for whatever rows no worker checked could hold.
+  await sql`create function refuse_boom() returns trigger language plpgsql as $$ begin if new.page = '/boom' then raise exception 'refused'; end if; return new; end $$`
+  await sql`create trigger refuse_boom before insert on daily_pages for each row execute function refuse_boom()`
+  const result = await sync(db)
+  t.match(result, { ran: true, syncedDays: 2, namedDays: 1, namesError: /tenant .*, 1 days from 2026-11-01: refused/ })
+  const range = { from: '2026-11-01', to: '2026-11-01' }
+  t.match((await historical(db, bad.tenantId, 'UTC', range)).totals, { events: 3 }, 'its figures were synced all the same')
+  t.same(await topPages(db, bad.tenantId, 'UTC', range, 10), [{ page: '/boom', views: 3 }], 'its top list from the raw rows')
+  t.same(await topPages(db, good.tenantId, 'UTC', range, 10), [{ page: '/g', views: 2 }])
+  t.same((await sql`select page from daily_pages`).map((r) => r.page), ['/g'])
+  t.match(await sync(db), { namedDays: 0 }, 'not tried again until more events come for it')
+  t.notOk((await sync(db)).namesError)
+})
+
+t.test("one tenant's sync (POST /sync) builds no pages and names: the periodic run does", async (t) => {
+  const { db, sql } = await testDatabase(t)
+  const tenant = await createTenant(db, 'scoped')
+  await pageViews(sql, tenant.tenantId, '2026-11-01', '/s', 2)
+  t.match(await sync(db, { tenantId: tenant.tenantId }), { syncedDays: 1, namedDays: 0 })
+  t.same(await topPages(db, tenant.tenantId, 'UTC', { from: '2026-11-01', to: '2026-11-01' }, 10), [{ page: '/s', views: 2 }], 'from the raw rows meanwhile')
+  t.match(await sync(db), { namedDays: 1 })
 })

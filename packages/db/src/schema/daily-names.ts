@@ -2,10 +2,11 @@ import { bigint, date, pgTable, primaryKey, text, uuid } from 'drizzle-orm/pg-co
 import { tenants } from './tenants.ts'
 
 /**
- * Page views per page and local day, kept by cleanup-and-sync with platform_metrics: what
- * `historical/pages` adds up over a range, instead of every raw row of it (a second and more
- * for a year of 10M events). Keyed by the md5 of the page as a uuid: a page may be 2,048
- * characters, past what a btree key holds, and 16 bytes index faster than the text.
+ * Page views per page and local day, built by cleanup-and-sync from each past day's raw rows
+ * (docs/worker.md, Top pages and events): what `historical/pages` adds up over a range,
+ * instead of every raw row of it (a second and more for a year of 10M events). Keyed by the
+ * first 16 bytes of the page's SHA-256 as a uuid (aggregator.ts, keyOf): a page may be 2,048
+ * characters, past what a btree key holds.
  */
 export const dailyPages = pgTable(
   'daily_pages',
@@ -14,7 +15,7 @@ export const dailyPages = pgTable(
       .notNull()
       .references(() => tenants.id, { onDelete: 'cascade' }),
     date: date({ mode: 'string' }).notNull(),
-    /** md5(page)::uuid */
+    /** keyOf(page) */
     pageKey: uuid().notNull(),
     page: text().notNull(),
     views: bigint({ mode: 'number' }).notNull(),
@@ -33,7 +34,7 @@ export const dailyEventNames = pgTable(
       .notNull()
       .references(() => tenants.id, { onDelete: 'cascade' }),
     date: date({ mode: 'string' }).notNull(),
-    /** md5(type || E'\n' || name)::uuid */
+    /** keyOf(type, zero byte, name) */
     nameKey: uuid().notNull(),
     name: text().notNull(),
     type: text().notNull(),

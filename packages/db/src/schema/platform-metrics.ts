@@ -26,13 +26,15 @@ export const platformMetrics = pgTable(
      * (docs/worker.md, Top pages and events).
      */
     namedEvents: bigint({ mode: 'number' }).notNull().default(0),
-    /** When daily_pages and daily_event_names were last built for the day; null before the first time. */
+    /** `events` when daily_pages and daily_event_names were last built for the day, and when. */
+    namesBuiltEvents: bigint({ mode: 'number' }).notNull().default(0),
     namesBuiltAt: timestamp({ withTimezone: true }),
     updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
     primaryKey({ name: 'platform_metrics_pkey', columns: [t.tenantId, t.date] }),
-    // The days whose top pages and events are not whole: few, once the sync has caught up.
+    // The days whose top pages and events are not whole: each tenant's today, days with late
+    // events, and days not built yet (every day before migration 0011 until built).
     index('platform_metrics_unnamed_idx').on(t.tenantId, t.date).where(sql`${t.namedEvents} <> ${t.events}`),
   ],
 )

@@ -109,17 +109,31 @@ const GROUPED_CTE = `grouped as (
 )`
 
 /**
+ * A 128-bit key for text that may be longer than a btree key can hold: the first half of
+ * its SHA-256, as a uuid (16 bytes; no one can make two pages share one, as they could
+ * with md5).
+ */
+const keyOf = (bytes: string) => `encode(substring(sha256(${bytes}) from 1 for 16), 'hex')::uuid`
+
+/**
  * Writes `grouped` into daily_pages and daily_event_names, whose rows for the days
- * CLEAR_DAILY_NAMES_SQL has removed first. The keys are md5 as uuid: a page may be longer
- * than a btree key can be.
+ * CLEAR_DAILY_NAMES_SQL has removed first. Grouped by key, so a statement never writes one
+ * key twice. A name's key covers its type too, joined by a zero byte, which no text holds.
  */
 const ADD_NAMES_CTES = `pages_added as (
   insert into daily_pages (tenant_id, date, page_key, page, views)
-  select tenant_id, date, md5(page)::uuid, page, sum(events) from grouped where type = 'pageview' and page is not null group by 1, 2, 4
+  select tenant_id, date, k, min(page), sum(events)
+  from (select tenant_id, date, ${keyOf("convert_to(page, 'UTF8')")} as k, page, events from grouped where type = 'pageview' and page is not null) p
+  group by 1, 2, 3
 ),
 names_added as (
   insert into daily_event_names (tenant_id, date, name_key, name, type, events)
-  select tenant_id, date, md5(type || E'\\n' || coalesce(action, type))::uuid, coalesce(action, type), type, sum(events) from grouped group by 1, 2, 4, 5
+  select tenant_id, date, k, min(name), min(type), sum(events)
+  from (
+    select tenant_id, date, ${keyOf("convert_to(type, 'UTF8') || '\\x00'::bytea || convert_to(coalesce(action, type), 'UTF8')")} as k, coalesce(action, type) as name, type, events
+    from grouped
+  ) n
+  group by 1, 2, 3
 )`
 
 /**
@@ -187,14 +201,15 @@ activity as (
 ),
 ${ADD_NAMES_CTES},
 ${STARTED_CTE}
-insert into platform_metrics as pm (tenant_id, date, sessions, avg_session_duration_seconds, ended_sessions, events, page_views, named_events, names_built_at, updated_at)
+insert into platform_metrics as pm (tenant_id, date, sessions, avg_session_duration_seconds, ended_sessions, events, page_views,
+  named_events, names_built_events, names_built_at, updated_at)
 select $1, b.day, coalesce(s.sessions, 0), coalesce(s.avg_duration, 0), coalesce(s.ended_sessions, 0),
-  coalesce(a.events, 0), coalesce(a.page_views, 0), coalesce(a.events, 0), now(), now()
+  coalesce(a.events, 0), coalesce(a.page_views, 0), coalesce(a.events, 0), coalesce(a.events, 0), now(), now()
 from bounds b left join activity a on a.day = b.day left join started s on s.day = b.day
 on conflict (tenant_id, date) do update set
   sessions = excluded.sessions, avg_session_duration_seconds = excluded.avg_session_duration_seconds,
   ended_sessions = excluded.ended_sessions, events = excluded.events, page_views = excluded.page_views,
-  named_events = excluded.named_events, names_built_at = excluded.names_built_at, updated_at = now()
+  named_events = excluded.named_events, names_built_events = excluded.names_built_events, names_built_at = excluded.names_built_at, updated_at = now()
 `
 
 /**
@@ -208,15 +223,16 @@ delete from daily_event_names where tenant_id = $1 and date = any($2::date[])
 
 /**
  * The days' pages and names from their raw rows, after CLEAR_DAILY_NAMES_SQL: $1 tenant id,
- * $2 timezone, $3 the days (date[]). named_events becomes the rows counted; the day's other
- * figures are left as they are, so a day whose raw rows are gone (a dropped partition) keeps
- * its counts and is only read from its raw rows, as before, by the top lists.
+ * $2 timezone, $3 the days (date[]). named_events becomes the rows counted, and
+ * names_built_events the day's events then; the day's other figures are left as they are,
+ * so a day whose raw rows were deleted keeps its counts, and its top lists are what its raw
+ * rows give, as before.
  */
 export const REBUILD_NAMES_SQL = `
 with ${BOUNDS_CTE},
 ${GROUPED_CTE},
 ${ADD_NAMES_CTES}
-update platform_metrics pm set named_events = c.events, names_built_at = now()
+update platform_metrics pm set named_events = c.events, names_built_events = pm.events, names_built_at = now()
 from (select b.day, coalesce(sum(g.events), 0) as events from bounds b left join grouped g on g.date = b.day group by 1) c
 where pm.tenant_id = $1 and pm.date = c.day
 `
@@ -224,18 +240,19 @@ where pm.tenant_id = $1 and pm.date = c.day
 /**
  * Days whose pages and names to build (REBUILD_NAMES_SQL): counted events they do not hold;
  * over (before the tenant's today: today's rows keep coming, and one day of raw rows is
- * quick to read); never built, or changed since (updated_at: the deltas of later rows) and
- * not built in the last hour, so a day that keeps getting late events is rebuilt hourly,
- * and one whose raw rows are gone (a dropped partition) is not rescanned for nothing. The
- * latest first; the caller takes them up to a budget of rows. $1: one tenant, or every
- * tenant when null.
+ * quick to read); never built, or counted more events since and not built in the last hour,
+ * so a day that keeps getting late events is rebuilt hourly, and one whose raw rows were
+ * deleted is not rescanned for nothing. The latest first; the caller takes them up to a
+ * budget of rows. $1: one tenant, or every tenant when null.
  */
 export const UNNAMED_DAYS_SQL = `
-select pm.tenant_id::text as tenant_id, pm.date::text as date, tn.timezone, pm.events
-from platform_metrics pm join tenants tn on tn.id = pm.tenant_id
-where pm.named_events <> pm.events and ($1::uuid is null or pm.tenant_id = $1::uuid)
-  and pm.date < tributary_local_day(now(), tn.timezone)
-  and (pm.names_built_at is null or (pm.updated_at > pm.names_built_at and pm.names_built_at < now() - interval '1 hour'))
+with today as (
+  select id, timezone, tributary_local_day(now(), timezone) as day from tenants where $1::uuid is null or id = $1::uuid
+)
+select pm.tenant_id::text as tenant_id, pm.date::text as date, t.timezone, pm.events
+from platform_metrics pm join today t on t.id = pm.tenant_id
+where pm.named_events <> pm.events and pm.date < t.day
+  and (pm.names_built_at is null or (pm.events <> pm.names_built_events and pm.names_built_at < now() - interval '1 hour'))
 order by pm.date desc, pm.tenant_id limit 366
 `
 

@@ -32,8 +32,9 @@ async function latencies(url: string, headers: Record<string, string>, requests:
 /**
  * Read latency on a tenant with `events` stored activities spread over the last 365 days
  * (generated in SQL, 50,000 users, 20 events per session), after cleanup-and-sync has built
- * every day: p50/p95 of `historical?days=365`, of top pages and top events over 365 days,
- * and of `realtime`, one request at a time.
+ * every day: p50/p95 of `historical?days=365`, of top pages and top events over 365 days
+ * (today read from its raw rows, the other days from the daily tables), and of `realtime`,
+ * one request at a time.
  */
 export async function benchReads(servers: TestServers, events: number): Promise<ReadsBench> {
   await runMigrations(servers.databaseUrl)
@@ -64,6 +65,9 @@ export async function benchReads(servers: TestServers, events: number): Promise<
     await cleanupAndSync(db, { sessionTimeoutMinutes: 30, wait: true })
     const syncSeconds = (performance.now() - syncStarted) / 1000
     log(`cleanup-and-sync of 367 days: ${syncSeconds.toFixed(1)} s`)
+    // As in steady state, today's top pages and events come from its raw rows (the recompute
+    // built them; the next batch would make it count more events than they hold).
+    await sql`update platform_metrics set named_events = named_events - 1 where tenant_id = ${tenant.tenantId} and date = current_date`
 
     const server = await startIngest({ DATABASE_URL: servers.databaseUrl, REDIS_URL: servers.redisUrl }, 'real')
     try {

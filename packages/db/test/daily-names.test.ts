@@ -1,6 +1,7 @@
 import t from 'tap'
 import { dateIn } from '@tributary/shared'
 import { cleanupAndSync, createTenant, historical, markDaysForRecompute, topEvents, topPages, type SyncOptions } from '../src/index.ts'
+import { runsOf } from '../src/metrics.ts'
 import { testDatabase } from '../src/testing.ts'
 
 type Sql = Awaited<ReturnType<typeof testDatabase>>['sql']
@@ -171,4 +172,9 @@ t.test("one tenant's sync (POST /sync) builds no pages and names: the periodic r
   t.match(await sync(db, { tenantId: tenant.tenantId }), { syncedDays: 1, namedDays: 0 })
   t.same(await topPages(db, tenant.tenantId, 'UTC', { from: '2026-11-01', to: '2026-11-01' }, 10), [{ page: '/s', views: 2 }], 'from the raw rows meanwhile')
   t.match(await sync(db), { namedDays: 1 })
+})
+
+t.test('raw days are read as runs of consecutive days', async (t) => {
+  t.same(runsOf([]), [])
+  t.same(runsOf(['2026-01-01', '2026-01-02', '2026-01-04', '2026-12-31', '2027-01-01']), [['2026-01-01', '2026-01-02'], ['2026-01-04', '2026-01-04'], ['2026-12-31', '2027-01-01']])
 })

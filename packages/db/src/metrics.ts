@@ -73,41 +73,49 @@ type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0]
 
 /**
  * Builds daily_pages and daily_event_names for past days that lack them (UNNAMED_DAYS_SQL),
- * the latest first, until `rowBudget` raw rows, one tenant at a time in a savepoint: a
- * tenant whose days fail (rows no worker wrote, say) has them set aside until more events
- * come for them, and is read from its raw rows meanwhile; the others go on. Returns the days
- * built and the first failure.
+ * the latest first, until `rowBudget` raw rows, one tenant per transaction under the sync's
+ * lock (taken as `wait` says; a run that finds it held stops there: the holder is another
+ * replica's run). A tenant whose build fails is tried again an hour later (names_built_at)
+ * and read from its raw rows meanwhile; the others go on. Returns the days built and the
+ * first failure. Never throws: the figures of steps 1 and 2 are committed by then.
  */
-async function buildNames(tx: Transaction, tenantId: string | undefined, rowBudget: number): Promise<{ days: number; error?: string }> {
-  const candidates = await tx.execute<{ tenant_id: string; date: string; timezone: string; events: string }>(bind(UNNAMED_DAYS_SQL, [tenantId ?? null]))
-  const byTenant = new Map<string, { timezone: string; dates: string[] }>()
-  let rows = 0
-  let taken = 0
-  for (const day of candidates) {
-    if (taken > 0 && rows + Number(day.events) > rowBudget) break
-    rows += Number(day.events)
-    taken++
-    const entry = byTenant.get(day.tenant_id) ?? { timezone: day.timezone, dates: [] }
-    entry.dates.push(day.date)
-    byTenant.set(day.tenant_id, entry)
-  }
+async function buildNames(db: Database, lock: (tx: Transaction, wait: boolean) => Promise<boolean>, wait: boolean, rowBudget: number): Promise<{ days: number; error?: string }> {
   let days = 0
   let error: string | undefined
-  for (const [id, { timezone, dates }] of byTenant) {
-    try {
-      await tx.transaction(async (savepoint) => {
-        await savepoint.execute(bind(CLEAR_DAILY_NAMES_SQL, [id, plainArray(dates)]))
-        await savepoint.execute(bind(REBUILD_NAMES_SQL, [id, timezone, plainArray(dates)]))
-      })
-      days += dates.length
-    } catch (err) {
-      // Drizzle's message is the whole query; Postgres's own is the cause's.
-      const reason = (err as { cause?: Error }).cause?.message ?? (err as Error).message
-      error ??= `tenant ${id}, ${dates.length} days from ${dates.at(-1)}: ${reason}`
-      await tx.execute(sql`
-        update platform_metrics set names_built_events = events, names_built_at = now()
-        where tenant_id = ${id} and date = any(${plainArray(dates)}::date[])`)
+  const failed = (what: string, err: unknown) => {
+    // Drizzle's message is the whole query; Postgres's own is the cause's.
+    error ??= `${what}: ${(err as { cause?: Error }).cause?.message ?? (err as Error).message}`
+  }
+  try {
+    const candidates = await db.execute<{ tenant_id: string; date: string; timezone: string; events: string }>(bind(UNNAMED_DAYS_SQL, [null]))
+    const byTenant = new Map<string, { timezone: string; dates: string[] }>()
+    let rows = 0
+    let taken = 0
+    for (const day of candidates) {
+      if (taken > 0 && rows + Number(day.events) > rowBudget) break
+      rows += Number(day.events)
+      taken++
+      const entry = byTenant.get(day.tenant_id) ?? { timezone: day.timezone, dates: [] }
+      entry.dates.push(day.date)
+      byTenant.set(day.tenant_id, entry)
     }
+    for (const [id, { timezone, dates }] of byTenant) {
+      try {
+        const built = await db.transaction(async (tx) => {
+          if (!(await lock(tx, wait))) return false
+          await tx.execute(bind(CLEAR_DAILY_NAMES_SQL, [id, plainArray(dates)]))
+          await tx.execute(bind(REBUILD_NAMES_SQL, [id, timezone, plainArray(dates)]))
+          return true
+        })
+        if (!built) break
+        days += dates.length
+      } catch (err) {
+        failed(`tenant ${id}, ${dates.length} days from ${dates.at(-1)}`, err)
+        await db.execute(sql`update platform_metrics set names_built_at = now() where tenant_id = ${id} and date = any(${plainArray(dates)}::date[])`)
+      }
+    }
+  } catch (err) {
+    failed('building top pages and events', err)
   }
   return error === undefined ? { days } : { days, error }
 }
@@ -156,7 +164,8 @@ async function waitForWriters(tx: Transaction, timeoutMs: number): Promise<boole
  *      count the active users of every day they touched from its bitmaps. Each delta is taken
  *      in the statement that adds it, so none is counted twice or missed, whatever the timing.
  *   3. (every-tenant runs) build past days' top pages and events from their raw rows, within
- *      a budget (buildNames); a failure there leaves steps 1 and 2 committed.
+ *      a budget, a transaction per tenant (buildNames); a failure there leaves steps 1 and 2
+ *      committed and is reported in the result.
  * Before step 2 reads a raw row it waits for every transaction that was writing when it
  * began (waitForWriters). A worker batch marks its days after writing its rows, and a mark
  * that finds the day's row already there adds nothing and waits for nothing; without the
@@ -260,16 +269,13 @@ export async function cleanupAndSync(db: Database, options: SyncOptions): Promis
         synced_days = excluded.synced_days, sessions_closed = excluded.sessions_closed`)
     return result
   })
-  // Past days' pages and names, in a third transaction: what fails there (see buildNames)
-  // must not undo the figures above. Not for one tenant's sync (POST /sync, which wants its
-  // figures now; the top lists read unbuilt days from their raw rows anyway), and skipped
-  // when another replica's run holds the lock by now (it builds them).
+  // Past days' pages and names, in transactions of their own: what fails there must not
+  // undo the figures above. Not for one tenant's sync (POST /sync, which wants its figures
+  // now; the top lists read unbuilt days from their raw rows anyway).
   if (options.tenantId === undefined) {
-    const built = await db.transaction(async (tx) => ((await lock(tx, options.wait)) ? buildNames(tx, undefined, options.nameRowsPerRun ?? NAME_ROWS_PER_RUN) : undefined))
-    if (built) {
-      result.namedDays = built.days
-      if (built.error !== undefined) result.namesError = built.error
-    }
+    const built = await buildNames(db, lock, options.wait, options.nameRowsPerRun ?? NAME_ROWS_PER_RUN)
+    result.namedDays = built.days
+    if (built.error !== undefined) result.namesError = built.error
   }
   result.durationMs = Math.round(performance.now() - started)
   return result
@@ -320,35 +326,43 @@ export async function historical(db: Database, tenantId: string, timezone: strin
  * The days are sorted out first, so the query names them: planned as a set, with the
  * estimates of freshly built tables, it took nested loops over every pair (3 s for a year),
  * and a raw day's estimated cost alone passed jit_above_cost, so JIT compiled it for ~350 ms
- * on each call. In one transaction, so both statements see the same days, with JIT off.
+ * on each call. JIT is off for the two statements.
  */
 async function topOf<Row extends Record<string, unknown>>(db: Database, tenantId: string, timezone: string, range: Range, rollup: { table: string; columns: string; count: string }, raw: SQL, limit: number, order: string): Promise<Row[]> {
-  return db.transaction(async (tx) => {
-    await tx.execute(sql`set local jit = off`)
-    const days = await tx.execute<{ date: string; named: boolean }>(sql`
-      select d::date::text as date, coalesce(pm.named_events = pm.events, false) as named
-      from generate_series(${range.from}::date, ${range.to}::date, interval '1 day') d
-      left join platform_metrics pm on pm.tenant_id = ${tenantId} and pm.date = d::date`)
-    const named = days.filter((d) => d.named).map((d) => d.date)
-    const rawDays = days.filter((d) => !d.named).map((d) => d.date)
-    const parts: SQL[] = []
-    if (named.length > 0) {
-      parts.push(sql`select ${sql.raw(rollup.columns)}, ${sql.raw(rollup.count)} as n from ${sql.raw(rollup.table)}
-        where tenant_id = ${tenantId} and date = any(${plainArray(named)}::date[])`)
-    }
-    // Each run of consecutive raw days as one range with constant bounds, which the planner
-    // sees: with the bounds from a lateral join it scanned the tenant's rows by its key
-    // instead (1.3 s for one day's top pages of a tenant with 10M rows).
-    for (const [first, last] of runsOf(rawDays)) {
-      parts.push(sql`select ${sql.raw(rollup.columns)}, count(*) as n from (
-          ${raw} and a.occurred_at >= (${first}::date::timestamp at time zone ${timezone}) and a.occurred_at < ((${last}::date + 1)::timestamp at time zone ${timezone})
-        ) a group by ${sql.raw(rollup.columns)}`)
-    }
-    const rows = await tx.execute<Row>(sql`
-      select ${sql.raw(rollup.columns)}, sum(n)::bigint as n from (${sql.join(parts, sql` union all `)}) counted
-      group by ${sql.raw(rollup.columns)} order by n desc, ${sql.raw(order)} limit ${limit}`)
-    return [...rows] as Row[]
-  })
+  return db.transaction(
+    async (tx) => {
+      await tx.execute(sql`set local jit = off`)
+      // postgres.js prepares its statements, and after five runs Postgres may plan one
+      // generically, without the bounds; these are cheap to plan each time.
+      await tx.execute(sql`set local plan_cache_mode = force_custom_plan`)
+      const days = await tx.execute<{ date: string; named: boolean }>(sql`
+        select (${range.from}::date + i)::text as date, coalesce(pm.named_events = pm.events, false) as named
+        from generate_series(0, ${range.to}::date - ${range.from}::date) i
+        left join platform_metrics pm on pm.tenant_id = ${tenantId} and pm.date = ${range.from}::date + i
+        order by i`)
+      const named = days.filter((d) => d.named).map((d) => d.date)
+      const rawDays = days.filter((d) => !d.named).map((d) => d.date)
+      const parts: SQL[] = []
+      if (named.length > 0) {
+        parts.push(sql`select ${sql.raw(rollup.columns)}, ${sql.raw(rollup.count)} as n from ${sql.raw(rollup.table)}
+          where tenant_id = ${tenantId} and date = any(${plainArray(named)}::date[])`)
+      }
+      // Each run of consecutive raw days as one range with constant bounds, which the planner
+      // sees: with the bounds from a lateral join it scanned the tenant's rows by its key
+      // instead (1.3 s for one day's top pages of a tenant with 10M rows).
+      for (const [first, last] of runsOf(rawDays)) {
+        parts.push(sql`select ${sql.raw(rollup.columns)}, count(*) as n from (
+            ${raw} and a.occurred_at >= (${first}::date::timestamp at time zone ${timezone}) and a.occurred_at < ((${last}::date + 1)::timestamp at time zone ${timezone})
+          ) a group by ${sql.raw(rollup.columns)}`)
+      }
+      const rows = await tx.execute<Row>(sql`
+        select ${sql.raw(rollup.columns)}, sum(n)::bigint as n from (${sql.join(parts, sql` union all `)}) counted
+        group by ${sql.raw(rollup.columns)} order by n desc, ${sql.raw(order)} limit ${limit}`)
+      return [...rows] as Row[]
+    },
+    // One snapshot for both statements: the days the first finds built are the ones the second reads.
+    { isolationLevel: 'repeatable read', accessMode: 'read only' },
+  )
 }
 
 export async function topPages(db: Database, tenantId: string, timezone: string, range: Range, limit: number) {

@@ -59,8 +59,9 @@ export async function status(redis: Redis, db: Database, out: Output, configured
 export async function syncNow(db: Database, out: Output, sessionTimeoutMinutes: number, tenantRef?: string) {
   const tenantId = tenantRef ? (await findTenant(db, tenantRef)).id : undefined
   const result = await cleanupAndSync(db, { sessionTimeoutMinutes, wait: true, ...(tenantId ? { tenantId } : {}) })
-  if (out.json) return out.data({ syncedDays: result.syncedDays, sessionsClosed: result.sessionsClosed, durationMs: result.durationMs })
-  out.line(`synced ${result.syncedDays} days, closed ${result.sessionsClosed} sessions in ${result.durationMs} ms`)
+  if (result.namesError !== undefined) out.note(`top pages and events: ${result.namesError}; those days are read from their stored rows and tried again in an hour`)
+  if (out.json) return out.data({ syncedDays: result.syncedDays, namedDays: result.namedDays, sessionsClosed: result.sessionsClosed, durationMs: result.durationMs })
+  out.line(`synced ${result.syncedDays} days, closed ${result.sessionsClosed} sessions${result.namedDays > 0 ? `, built the top pages and events of ${result.namedDays} past days` : ''} in ${result.durationMs} ms`)
 }
 
 /**

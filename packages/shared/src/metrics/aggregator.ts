@@ -25,8 +25,8 @@ import { eachDay } from './calendar.ts'
  *     REBUILD_DAILY_USERS_SQL): for rows that did not come through a worker. Running it
  *     twice gives the same row.
  *   - the top pages and event names of past days (daily_pages, daily_event_names) are built
- *     from their raw rows once their events have grown past named_events
- *     (UNNAMED_DAYS_SQL, REBUILD_NAMES_SQL); the reads take the others from the raw rows.
+ *     from their raw rows when their events differ from named_events (UNNAMED_DAYS_SQL,
+ *     REBUILD_NAMES_SQL); the reads take such days from the raw rows.
  */
 /** Users per row of daily_user_bitmaps: bit(8192), 1 KB. */
 export const USERS_PER_BITMAP = 8192
@@ -242,8 +242,9 @@ where pm.tenant_id = $1 and pm.date = c.day
  * over (before the tenant's today: today's rows keep coming, and one day of raw rows is
  * quick to read); never built, or counted more events since and not built in the last hour,
  * so a day that keeps getting late events is rebuilt hourly, and one whose raw rows were
- * deleted is not rescanned for nothing. The latest first; the caller takes them up to a
- * budget of rows. $1: one tenant, or every tenant when null.
+ * deleted is not rescanned for nothing (a failed build is retried hourly: it sets only
+ * names_built_at). The latest first, at most 5,000 (many small tenants' days); the caller
+ * takes them up to a budget of rows. $1: one tenant, or every tenant when null.
  */
 export const UNNAMED_DAYS_SQL = `
 with today as (
@@ -253,7 +254,7 @@ select pm.tenant_id::text as tenant_id, pm.date::text as date, t.timezone, pm.ev
 from platform_metrics pm join today t on t.id = pm.tenant_id
 where pm.named_events <> pm.events and pm.date < t.day
   and (pm.names_built_at is null or (pm.events <> pm.names_built_events and pm.names_built_at < now() - interval '1 hour'))
-order by pm.date desc, pm.tenant_id limit 366
+order by pm.date desc, pm.tenant_id limit 5000
 `
 
 export interface DayMetrics {

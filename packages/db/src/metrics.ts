@@ -344,8 +344,9 @@ async function topOf<Row extends Record<string, unknown>>(db: Database, tenantId
       const rawDays = days.filter((d) => !d.named).map((d) => d.date)
       const parts: SQL[] = []
       if (named.length > 0) {
-        parts.push(sql`select ${sql.raw(rollup.columns)}, ${sql.raw(rollup.count)} as n from ${sql.raw(rollup.table)}
-          where tenant_id = ${tenantId} and date = any(${plainArray(named)}::date[])`)
+        // Summed here, so the union carries a row per page (or name), not one per page and day.
+        parts.push(sql`select ${sql.raw(rollup.columns)}, sum(${sql.raw(rollup.count)}) as n from ${sql.raw(rollup.table)}
+          where tenant_id = ${tenantId} and date = any(${plainArray(named)}::date[]) group by ${sql.raw(rollup.columns)}`)
       }
       // Each run of consecutive raw days as one range with constant bounds, which the planner
       // sees: with the bounds from a lateral join it scanned the tenant's rows by its key

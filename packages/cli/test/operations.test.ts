@@ -1,11 +1,12 @@
 import t from 'tap'
 import { cli } from './fixtures/run-cli.ts'
+import { createTenant } from '@tributary/db'
 import { testDatabase } from '@tributary/db/testing'
 import { testRedis } from '@tributary/servers'
 import { CONSUMER_GROUP, deadLetterKey, streamKey } from '@tributary/shared'
 
 t.test('status, dlq list, dlq replay and sync against a real stack', async (t) => {
-  const { url: databaseUrl } = await testDatabase(t)
+  const { url: databaseUrl, db, sql } = await testDatabase(t)
   const { url: redisUrl, redis } = await testRedis(t)
   const env = { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, STREAM_SHARDS: '2' }
 
@@ -42,7 +43,15 @@ t.test('status, dlq list, dlq replay and sync against a real stack', async (t) =
   const sync = await cli(env, 'sync', '--json')
   t.equal(sync.code, 0, sync.stderr)
   t.match(JSON.parse(sync.stdout), { syncedDays: 0, sessionsClosed: 0, durationMs: Number })
-  t.match((await cli(env, 'status')).stdout, /last sync: \d+ (ms|s) ago, 0 days synced/)
+  const synced = (await cli(env, 'status')).stdout
+  t.match(synced, /last sync: \d+ (ms|s) ago, 0 days synced/)
+  t.match(synced, /top pages and events: every past day built/)
+
+  // A past day whose top pages and events are not built (what migration 0011 leaves), and a day not past yet, which does not count.
+  const tenant = await createTenant(db, 'status')
+  await sql`insert into platform_metrics (tenant_id, date, events, page_views) values (${tenant.tenantId}, '2026-01-05', 1234567, 0), (${tenant.tenantId}, current_date + 1, 9, 0)`
+  t.match((await cli(env, 'status')).stdout, /top pages and events: 1 past days \(1,234,567 events\) read from their stored rows/)
+  t.same(JSON.parse((await cli(env, 'status', '--json')).stdout).unbuiltTopListDays, { days: 1, events: 1234567 })
 
   const bad = await cli(env, 'dlq', 'list', '--shard', 'x')
   t.equal(bad.code, 2)

@@ -38,11 +38,20 @@ export async function status(redis: Redis, db: Database, out: Output, configured
   }
   const syncs = await db.execute<{ scope: string; last_run_at: Date | string; duration_ms: number; synced_days: number; sessions_closed: number }>(sql`select * from sync_runs where scope = 'all'`)
   const lastSync = syncs[0]
+  // Past days whose top pages and events come from their stored rows: the build's backlog
+  // after migration 0011 (it works through 2M events a minute), days with late events until
+  // their hourly rebuild, and days whose stored rows were deleted.
+  const [unbuilt] = await db.execute<{ days: number; events: string }>(sql`
+    select count(*)::int as days, coalesce(sum(pm.events), 0)::text as events
+    from platform_metrics pm join tenants tn on tn.id = pm.tenant_id
+    where pm.named_events <> pm.events and pm.date < tributary_local_day(now(), tn.timezone)`)
+  const namesBacklog = { days: unbuilt?.days ?? 0, events: Number(unbuilt?.events ?? 0) }
   if (out.json) {
     return out.data({
       streams: rows,
       consumers: [...consumers].map(([name, c]) => ({ name, ...c })),
       lastSync: lastSync ? { at: new Date(lastSync.last_run_at).toISOString(), durationMs: lastSync.duration_ms, syncedDays: lastSync.synced_days, sessionsClosed: lastSync.sessions_closed } : null,
+      unbuiltTopListDays: namesBacklog,
     })
   }
   out.table(
@@ -54,6 +63,11 @@ export async function status(redis: Redis, db: Database, out: Output, configured
   else out.table(['worker', 'pending', 'last seen'], [...consumers].map(([name, c]) => [name, String(c.pending), `${ago(c.idleMs)} ago`]))
   out.line('')
   out.line(lastSync ? `last sync: ${ago(now - new Date(lastSync.last_run_at).getTime())} ago, ${lastSync.synced_days} days synced, ${lastSync.sessions_closed} sessions closed, ${lastSync.duration_ms} ms` : 'last sync: never')
+  out.line(
+    namesBacklog.days === 0
+      ? 'top pages and events: every past day built'
+      : `top pages and events: ${namesBacklog.days} past days (${namesBacklog.events.toLocaleString('en-US')} events) read from their stored rows; the sync builds 2M events' worth a minute, or run \`tributary recompute\``,
+  )
 }
 
 export async function syncNow(db: Database, out: Output, sessionTimeoutMinutes: number, tenantRef?: string) {

@@ -64,8 +64,9 @@ const DEFAULT_WRITER_WAIT_MS = 30_000
 /**
  * Raw rows a run reads at most to build days' pages and names: a few seconds (the reads
  * bench recomputes a year of 10M events whole, figures and users included, in ~13 s, and a
- * build is part of that work); at least one day, however large. After migration 0011 that brings a history up to date 2M events a
- * minute, the latest days first; `tributary recompute` does a range at once.
+ * build is part of that work); at least one day, however large. After migration 0011 that
+ * brings a history up to date 2M events a minute, the latest days first; `tributary
+ * recompute` does a range at once.
  */
 export const NAME_ROWS_PER_RUN = 2_000_000
 

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm'
 import type { Redis } from 'ioredis'
-import { cleanupAndSync, markDaysForRecompute, type Database } from '@tributary/db'
+import { cleanupAndSync, markDaysForRecompute, NAME_ROWS_PER_RUN, type Database } from '@tributary/db'
 import { CONSUMER_GROUP, daysBetween, deadLetterKey, eachDay, fieldsToObject, groupPosition, isCalendarDate, streamKey } from '@tributary/shared'
 import { UsageError } from '../config.ts'
 import { findTenant } from './keys.ts'
@@ -39,7 +39,7 @@ export async function status(redis: Redis, db: Database, out: Output, configured
   const syncs = await db.execute<{ scope: string; last_run_at: Date | string; duration_ms: number; synced_days: number; sessions_closed: number }>(sql`select * from sync_runs where scope = 'all'`)
   const lastSync = syncs[0]
   // Past days whose top pages and events come from their stored rows: the build's backlog
-  // after migration 0011 (it works through 2M events a minute), days with late events until
+  // after migration 0011 (NAME_ROWS_PER_RUN events a minute), days with late events until
   // their hourly rebuild, and days whose stored rows were deleted.
   const [unbuilt] = await db.execute<{ days: number; events: string }>(sql`
     select count(*)::int as days, coalesce(sum(pm.events), 0)::text as events
@@ -66,7 +66,7 @@ export async function status(redis: Redis, db: Database, out: Output, configured
   out.line(
     namesBacklog.days === 0
       ? 'top pages and events: every past day built'
-      : `top pages and events: ${namesBacklog.days} past days (${namesBacklog.events.toLocaleString('en-US')} events) read from their stored rows; the sync builds 2M events' worth a minute, or run \`tributary recompute\``,
+      : `top pages and events: ${namesBacklog.days} past days (${namesBacklog.events.toLocaleString('en-US')} events) read from their stored rows; the sync builds ${NAME_ROWS_PER_RUN.toLocaleString('en-US')} events' worth a minute, or run \`tributary recompute\``,
   )
 }
 
@@ -83,7 +83,7 @@ export async function syncNow(db: Database, out: Output, sessionTimeoutMinutes: 
  * lock throughout (~12 s for a year of 10M events in the reads bench), and every other sync,
  * periodic or `POST /sync`, waits for it.
  */
-export const MAX_RECOMPUTE_DAYS = 366
+const MAX_RECOMPUTE_DAYS = 366
 
 /**
  * Rebuilds a tenant's daily figures for the days from `from` to `to` (its calendar days)

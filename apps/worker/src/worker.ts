@@ -143,7 +143,7 @@ export class Worker {
         this.stats.lastSync = { ...result, at: Date.now() }
         if (result.namesError !== undefined) this.log.warn(result, 'cleanup-and-sync: some days\' top pages and events could not be built; they are read from their raw rows')
         if (!result.writersDone) this.log.warn(result, 'cleanup-and-sync: a transaction writing as the recompute began is still running; its days stay dirty for the next run')
-        else if (result.syncedDays > 0 || result.namedDays > 0 || result.sessionsClosed > 0) this.log.info(result, 'cleanup-and-sync')
+        else if (result.namesError === undefined && (result.syncedDays > 0 || result.namedDays > 0 || result.sessionsClosed > 0)) this.log.info(result, 'cleanup-and-sync')
       }
       return result
     } catch (err) {

@@ -183,3 +183,13 @@ t.test('raw days are read as runs of consecutive days', async (t) => {
   t.same(runsOf([]), [])
   t.same(runsOf(['2026-01-01', '2026-01-02', '2026-01-04', '2026-12-31', '2027-01-01']), [['2026-01-01', '2026-01-02'], ['2026-01-04', '2026-01-04'], ['2026-12-31', '2027-01-01']])
 })
+
+t.test('the run\'s row in sync_runs counts the build in its duration', async (t) => {
+  const { db, sql } = await testDatabase(t)
+  const tenant = await createTenant(db, 'timed')
+  for (let day = 1; day <= 5; day++) await pageViews(sql, tenant.tenantId, `2026-10-0${day}`, '/a', 50)
+  const result = await sync(db)
+  t.equal(result.namedDays, 5, 'the run built the five days')
+  const [row] = await sql`select duration_ms from sync_runs where scope = 'all'`
+  t.equal(row!.duration_ms, result.durationMs, 'the same duration as the run reports, build included')
+})

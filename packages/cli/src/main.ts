@@ -16,7 +16,7 @@ const USAGE = `usage: pnpm tributary <command> [options]
   keys list <tenant>                                        a tenant's keys (prefixes only)
   keys rotate <tenant> [--kind write|read] [--json]         issue a new key; the old ones keep working until revoked
   keys revoke <prefix|key id>                               revoke a key at once
-  status [--json]                                           streams (length, undelivered, pending, oldest pending, dead letters), workers, last sync
+  status [--json]                                           streams (length, undelivered, pending, oldest pending, dead letters), workers, schema, last sync
   dlq list [--shard N] [--limit 20] [--json]                entries the workers could not write, with the reason
   dlq show <id> [--shard N] [--json]                        a dead letter's reason and its events, decoded
   dlq replay [<id>] [--shard N] [--json]                    put dead letters back into their streams: one, or all (of a shard)
@@ -85,7 +85,7 @@ async function run(argv: string[]): Promise<number> {
     return redis
   }
   try {
-    if (command === 'status') await status(redisClient(), db, out, streamShards())
+    if (command === 'status') await status(redisClient(), db, out, streamShards(), databaseUrl())
     else if (command === 'dlq list') await dlqList(redisClient(), out, streamShards(), { ...(shard === undefined ? {} : { shard }), limit })
     else if (command === 'dlq show') await dlqShow(redisClient(), out, streamShards(), { ...(shard === undefined ? {} : { shard }), id: arg! })
     else if (command === 'dlq drop') await dlqDrop(redisClient(), out, streamShards(), { ...(shard === undefined ? {} : { shard }), id: arg! })

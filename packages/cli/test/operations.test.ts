@@ -15,6 +15,17 @@ t.test('status, dlq list, dlq replay and sync against a real stack', async (t) =
   t.match(empty.stdout, /shard\s+length\s+undelivered\s+pending\s+oldest pending\s+dead letters/)
   t.match(empty.stdout, /workers seen: none yet/)
   t.match(empty.stdout, /last sync: never/)
+  const latest = (await sql`select count(*)::int as n from drizzle.__drizzle_migrations`)[0]!.n as number
+  t.ok(latest > 10)
+  t.match(empty.stdout, /\nschema: up to date at 00\d\d_\w+\n/)
+
+  // A database one migration behind: the status names it.
+  await sql`delete from drizzle.__drizzle_migrations where created_at = (select max(created_at) from drizzle.__drizzle_migrations)`
+  const behind = await cli(env, 'status')
+  t.match(behind.stdout, /\nschema: at 00\d\d_\w+; 1 pending \(00\d\d_\w+\): run `pnpm db:migrate`\n/)
+  const behindJson = JSON.parse((await cli(env, 'status', '--json')).stdout)
+  t.equal(behindJson.schema.applied.length, latest - 1)
+  t.equal(behindJson.schema.pending.length, 1)
 
   // Shard 1: two entries, one delivered to worker w9 and not acknowledged.
   const stream = streamKey(1)

@@ -1,6 +1,6 @@
 export { createDatabase, type Database, type DatabaseOptions } from './client.ts'
 export { databaseErrorCode } from './errors.ts'
-export { runMigrations, MIGRATIONS_FOLDER } from './migrate.ts'
+export { migrationState, runMigrations, MIGRATIONS_FOLDER, type MigrationState } from './migrate.ts'
 export { displayPrefix, generateKey, hashKey, issueKey, kindOfKey, listKeys, revokeKey, rotateKey } from './api-keys.ts'
 export { createTenant, findTenantByName, isValidTimezone, listTenants, InvalidTimezoneError, TenantExistsError, type CreatedTenant } from './tenants.ts'
 export { createKeyVerifier, KeyStoreUnavailableError, type KeyCheck, type KeyVerifier, type KeyVerifierOptions } from './key-verifier.ts'

@@ -1,5 +1,8 @@
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import t from 'tap'
-import { MIGRATIONS_FOLDER, runMigrations } from '../src/index.ts'
+import { MIGRATIONS_FOLDER, migrationState, runMigrations } from '../src/index.ts'
 import { testDatabase } from '../src/testing.ts'
 
 t.test('migrations build every table and named index from an empty database', async (t) => {
@@ -43,8 +46,38 @@ t.test('running migrations twice, or concurrently, is harmless', async (t) => {
   await Promise.all([runMigrations(url), runMigrations(url), runMigrations(url)])
   await runMigrations(url)
   const [row] = await sql`select count(*)::int as n from drizzle.__drizzle_migrations`
-  const { readFileSync } = await import('node:fs')
-  const { join } = await import('node:path')
   const journal = JSON.parse(readFileSync(join(MIGRATIONS_FOLDER, 'meta', '_journal.json'), 'utf8')) as { entries: unknown[] }
   t.equal(row!.n, journal.entries.length, 'each migration recorded once')
+})
+
+/** A copy of the migrations folder whose journal stops after the first `count` entries: the code of an older version. */
+function olderFolder(t: { teardown(fn: () => void): void }, count: number): { folder: string; tags: string[] } {
+  const folder = mkdtempSync(join(tmpdir(), 'tributary-migrations-'))
+  t.teardown(() => rmSync(folder, { recursive: true, force: true }))
+  cpSync(MIGRATIONS_FOLDER, folder, { recursive: true })
+  const path = join(folder, 'meta', '_journal.json')
+  const journal = JSON.parse(readFileSync(path, 'utf8')) as { entries: Array<{ tag: string }> }
+  journal.entries = journal.entries.slice(0, count)
+  writeFileSync(path, JSON.stringify(journal))
+  return { folder, tags: journal.entries.map((e) => e.tag) }
+}
+
+const allTags = () => (JSON.parse(readFileSync(join(MIGRATIONS_FOLDER, 'meta', '_journal.json'), 'utf8')) as { entries: Array<{ tag: string }> }).entries.map((e) => e.tag)
+
+t.test('the migration state: what a database has and lacks, what a run applied, and a database migrated by a newer version', async (t) => {
+  const { url, sql } = await testDatabase(t, { migrate: false })
+  const all = allTags()
+  t.ok(all.length > 3)
+  t.same(await migrationState(url), { applied: [], pending: all, newer: 0 }, 'an empty database lacks every one')
+  t.same((await sql`select to_regnamespace('drizzle') as s`)[0]!.s, null, 'reading the state made nothing')
+
+  const older = olderFolder(t, 3)
+  t.same((await runMigrations(url, older.folder)).applied, older.tags, 'an older version applies its three')
+  t.same(await migrationState(url), { applied: older.tags, pending: all.slice(3), newer: 0 })
+
+  const run = await runMigrations(url)
+  t.same(run.applied, all.slice(3), 'this version applies the rest, in order')
+  t.same(run.state, { applied: all, pending: [], newer: 0 })
+  t.same((await runMigrations(url)).applied, [], 'a second run applies nothing')
+  t.same(await migrationState(url, older.folder), { applied: older.tags, pending: [], newer: all.length - 3 }, 'to the older version, the database is ahead')
 })

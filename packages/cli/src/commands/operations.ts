@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm'
 import type { Redis } from 'ioredis'
-import { cleanupAndSync, markDaysForRecompute, NAME_ROWS_PER_RUN, type Database } from '@tributary/db'
+import { cleanupAndSync, markDaysForRecompute, migrationState, NAME_ROWS_PER_RUN, type Database, type MigrationState } from '@tributary/db'
 import { CONSUMER_GROUP, daysBetween, deadLetterKey, eachDay, fieldsToObject, groupPosition, isCalendarDate, streamKey } from '@tributary/shared'
 import { UsageError } from '../config.ts'
 import { findTenant } from './keys.ts'
@@ -20,8 +20,19 @@ export async function shards(redis: Redis, configured: number): Promise<number[]
   return [...found].filter(Number.isFinite).sort((a, b) => a - b)
 }
 
-export async function status(redis: Redis, db: Database, out: Output, configuredShards: number) {
+/** `tributary status`'s schema line: where the database stands against this build's migrations. */
+function schemaLine(schema: MigrationState | { error: string }): string {
+  if ('error' in schema) return `schema: could not read the migrations (${schema.error})`
+  const at = schema.applied.at(-1) ?? 'no migration'
+  if (schema.pending.length > 0) return `schema: at ${at}; ${schema.pending.length} pending (${schema.pending.join(', ')}): run \`pnpm db:migrate\``
+  if (schema.newer > 0) return `schema: ${schema.newer} migration${schema.newer === 1 ? '' : 's'} newer than this build's latest (${at}): a newer version migrated the database`
+  return `schema: up to date at ${at}`
+}
+
+export async function status(redis: Redis, db: Database, out: Output, configuredShards: number, databaseUrl: string) {
   const now = Date.now()
+  // Never fails the command: a CLI without the migrations folder still shows the rest.
+  const schema = await migrationState(databaseUrl).catch((err: unknown) => ({ error: err instanceof Error ? err.message : String(err) }))
   const rows = []
   const consumers = new Map<string, { pending: number; idleMs: number }>()
   for (const shard of await shards(redis, configuredShards)) {
@@ -52,6 +63,7 @@ export async function status(redis: Redis, db: Database, out: Output, configured
       consumers: [...consumers].map(([name, c]) => ({ name, ...c })),
       lastSync: lastSync ? { at: new Date(lastSync.last_run_at).toISOString(), durationMs: lastSync.duration_ms, syncedDays: lastSync.synced_days, sessionsClosed: lastSync.sessions_closed } : null,
       unbuiltTopListDays: namesBacklog,
+      schema,
     })
   }
   out.table(
@@ -62,6 +74,7 @@ export async function status(redis: Redis, db: Database, out: Output, configured
   if (consumers.size === 0) out.line('workers seen: none yet (start one: pnpm start:worker)')
   else out.table(['worker', 'pending', 'last seen'], [...consumers].map(([name, c]) => [name, String(c.pending), `${ago(c.idleMs)} ago`]))
   out.line('')
+  out.line(schemaLine(schema))
   out.line(lastSync ? `last sync: ${ago(now - new Date(lastSync.last_run_at).getTime())} ago, ${lastSync.synced_days} days synced, ${lastSync.sessions_closed} sessions closed, ${lastSync.duration_ms} ms` : 'last sync: never')
   out.line(
     namesBacklog.days === 0

@@ -8,7 +8,8 @@ import { testDatabase } from '@tributary/db/testing'
 import { createTenant } from '@tributary/db'
 import { buildApp } from '../src/app.ts'
 import { loadIngestConfig } from '../src/config.ts'
-import { build, redisState } from './fixtures/build.ts'
+import { Redis } from 'ioredis'
+import { build, redisState, storedEvents } from './fixtures/build.ts'
 
 const event = (i: number) => ({ eventId: `e${i}`, type: 'action', action: 'x', userId: 'u' })
 
@@ -77,4 +78,49 @@ t.test('Redis down: 503 fast with Retry-After, never a 500; back to 202 when it 
   }
   t.equal(status, 202, 'recovers by itself')
   t.equal((await app.inject({ url: '/readyz' })).statusCode, 200, 'and readiness with it')
+  // No queued command reached the restarted Redis: none of the refused events is in a
+  // stream, and their ids are not marked as seen, so the client's retry is accepted.
+  const probe = new Redis(server.url)
+  t.teardown(() => probe.disconnect())
+  const stored = (await storedEvents(probe, config.STREAM_SHARDS)).map((e) => e.eventId)
+  t.notOk(stored.some((id) => /^e1\d\d$/.test(id)), 'none of e100–e149 was written')
+  const retry = await app.inject({ method: 'POST', url: '/api/v2/analytics/events', headers, payload: { events: Array.from({ length: 50 }, (_, i) => event(100 + i)) } })
+  t.match(retry.json(), { accepted: 50, duplicates: 0 }, 'the retry of the refused events is accepted whole')
+})
+
+t.test('Redis out of memory: 503 with Retry-After, never a 500, nothing written, not even the seen ids; accepted again once memory is freed', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tributary-redis-oom-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const server = await startRedis({ port: await freePort(), dir, appendfsync: 'everysec', noSnapshots: true })
+  t.teardown(() => server.stop())
+  const redis = new Redis(server.url)
+  t.teardown(() => redis.disconnect())
+  const database = await testDatabase(t)
+  const tenant = await createTenant(database.db, 'acme')
+  const config = loadIngestConfig({ DATABASE_URL: database.url, REDIS_URL: server.url, LOG_LEVEL: 'silent' })
+  const app = await buildApp({ config, logger: pino({ level: 'silent' }) })
+  t.teardown(() => app.close())
+  const headers = { authorization: `Bearer ${tenant.writeKey}` }
+  const batch = (from: number) => ({ events: Array.from({ length: 20 }, (_, i) => ({ ...event(from + i), type: 'pageview', page: `/p${i}` })) })
+  t.equal((await app.inject({ method: 'POST', url: '/api/v2/analytics/events', headers, payload: batch(0) })).statusCode, 202)
+
+  // Below what Redis already holds: every write is refused, reads still answer.
+  await redis.config('SET', 'maxmemory', '1')
+  const before = await redisState(redis)
+  const refused = await Promise.all([
+    app.inject({ method: 'POST', url: '/api/v2/analytics/events', headers, payload: batch(100) }),
+    app.inject({ method: 'POST', url: '/v1/batch', headers: { authorization: `Basic ${Buffer.from(`${tenant.writeKey}:`).toString('base64')}` }, payload: { batch: [{ type: 'track', event: 'x', userId: 'u', messageId: 'm1' }] } }),
+    app.inject({ method: 'POST', url: '/api/v2/analytics/sessions', headers, payload: { sessionId: 's-oom', userId: 'u' } }),
+  ])
+  for (const res of refused) {
+    t.equal(res.statusCode, 503, '503')
+    t.equal(res.json().code, 'unavailable')
+    t.ok(Number(res.headers['retry-after']) > 0, 'with Retry-After')
+  }
+  t.same(await redisState(redis), before, 'nothing changed: no entry, no seen id, no counter, no session')
+
+  await redis.config('SET', 'maxmemory', '0')
+  const again = await app.inject({ method: 'POST', url: '/api/v2/analytics/events', headers, payload: batch(100) })
+  t.equal(again.statusCode, 202)
+  t.match(again.json(), { accepted: 20, duplicates: 0 }, 'the refused events are accepted on retry, not taken for duplicates')
 })

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis'
-import { allStreamKeys, ConfigError, createLogger } from '@tributary/shared'
+import { allStreamKeys, checkEviction, ConfigError, createLogger } from '@tributary/shared'
 import { createDatabase } from '@tributary/db'
 import { loadWorkerConfig } from './config.ts'
 import { buildHealthServer } from './health-server.ts'
@@ -29,7 +29,15 @@ const redisOptions = { maxRetriesPerRequest: null, lazyConnect: true, retryStrat
 const redis = new Redis(config.REDIS_URL, redisOptions)
 const blocking = new Redis(config.REDIS_URL, redisOptions)
 for (const client of [redis, blocking]) client.on('error', (err) => log.debug({ err }, 'redis connection error'))
-await Promise.all([redis.connect(), blocking.connect()]).catch((err: unknown) => log.warn({ err }, 'redis is not reachable yet'))
+// A worker cannot undo what an evicting Redis loses, and stopping it would only grow the
+// backlog, so it says so on every connection and goes on (ingest refuses to run on such a server).
+const checkPolicy = async () => {
+  const { problem, unreadable } = await checkEviction(redis)
+  if (problem) log.error(`${problem}. Events may be lost until it is`)
+  else if (unreadable) log.warn(unreadable)
+}
+await Promise.all([redis.connect(), blocking.connect()]).then(checkPolicy, (err: unknown) => log.warn({ err }, 'redis is not reachable yet'))
+redis.on('ready', () => void checkPolicy())
 const { db, sql, close: closeDatabase } = createDatabase(config.DATABASE_URL, {
   applicationName: `${WORKER_APPLICATION_PREFIX}${config.WORKER_NAME}`,
   maxConnections: config.WRITE_CONCURRENCY + 2,

@@ -18,6 +18,7 @@ t.test('status, dlq list, dlq replay and sync against a real stack', async (t) =
   const latest = (await sql`select count(*)::int as n from drizzle.__drizzle_migrations`)[0]!.n as number
   t.ok(latest > 10)
   t.match(empty.stdout, /\nschema: up to date at 00\d\d_\w+\n/)
+  t.match(empty.stdout, /\nredis: maxmemory-policy noeviction\n/)
 
   // A database one migration behind: the status names it.
   await sql`delete from drizzle.__drizzle_migrations where created_at = (select max(created_at) from drizzle.__drizzle_migrations)`

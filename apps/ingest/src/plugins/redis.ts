@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import { Redis } from 'ioredis'
+import { checkEviction } from '@tributary/shared'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -12,8 +13,8 @@ declare module 'fastify' {
  * Redis is unreachable a request fails fast (503) instead of piling up in memory and
  * being written late, after its client has given up and retried.
  */
-export default fp<{ url: string }>(
-  async (app, { url }) => {
+export default fp<{ url: string; onEvicting?: (problem: string) => void }>(
+  async (app, { url, onEvicting = exitOnEvicting(app.log) }) => {
     const redis = new Redis(url, {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
@@ -23,12 +24,22 @@ export default fp<{ url: string }>(
       retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
     })
     redis.on('error', (err) => app.log.debug({ err }, 'redis connection error'))
+    // Acknowledging events that Redis may evict would break the promise of a 2xx, so ingest
+    // refuses to run on such a server: checked before it listens, and again on every
+    // reconnection (a failover may land on a server configured otherwise).
+    const checkPolicy = async () => {
+      const { problem, unreadable } = await checkEviction(redis)
+      if (unreadable) app.log.warn(unreadable)
+      if (problem) onEvicting(problem)
+    }
     try {
       await redis.connect()
+      await checkPolicy()
     } catch (err) {
       // Start anyway: readiness reports Redis down and the client keeps reconnecting.
       app.log.warn({ err }, 'redis is not reachable yet')
     }
+    redis.on('ready', () => void checkPolicy())
     app.decorate('redis', redis)
     app.addHook('onClose', async () => {
       await redis.quit().catch(() => redis.disconnect())
@@ -36,3 +47,11 @@ export default fp<{ url: string }>(
   },
   { name: 'redis' },
 )
+
+/** Exits: an orchestrator restarts ingest, which refuses again until Redis is fixed, and the log says why. */
+function exitOnEvicting(log: { fatal(msg: string): void }) {
+  return (problem: string) => {
+    log.fatal(`${problem}. Ingest does not accept events on such a server; exiting`)
+    process.exit(1)
+  }
+}

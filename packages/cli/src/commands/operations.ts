@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm'
 import type { Redis } from 'ioredis'
 import { cleanupAndSync, markDaysForRecompute, migrationState, NAME_ROWS_PER_RUN, type Database, type MigrationState } from '@tributary/db'
-import { CONSUMER_GROUP, daysBetween, deadLetterKey, eachDay, fieldsToObject, groupPosition, isCalendarDate, streamKey } from '@tributary/shared'
+import { checkEviction, CONSUMER_GROUP, daysBetween, deadLetterKey, eachDay, fieldsToObject, groupPosition, isCalendarDate, streamKey } from '@tributary/shared'
 import { UsageError } from '../config.ts'
 import { findTenant } from './keys.ts'
 import type { Output } from '../output.ts'
@@ -33,6 +33,7 @@ export async function status(redis: Redis, db: Database, out: Output, configured
   const now = Date.now()
   // Never fails the command: a CLI without the migrations folder still shows the rest.
   const schema = await migrationState(databaseUrl).catch((err: unknown) => ({ error: err instanceof Error ? err.message : String(err) }))
+  const eviction = await checkEviction(redis)
   const rows = []
   const consumers = new Map<string, { pending: number; idleMs: number }>()
   for (const shard of await shards(redis, configuredShards)) {
@@ -64,6 +65,7 @@ export async function status(redis: Redis, db: Database, out: Output, configured
       lastSync: lastSync ? { at: new Date(lastSync.last_run_at).toISOString(), durationMs: lastSync.duration_ms, syncedDays: lastSync.synced_days, sessionsClosed: lastSync.sessions_closed } : null,
       unbuiltTopListDays: namesBacklog,
       schema,
+      redisEvictionPolicy: eviction.policy ?? null,
     })
   }
   out.table(
@@ -75,6 +77,7 @@ export async function status(redis: Redis, db: Database, out: Output, configured
   else out.table(['worker', 'pending', 'last seen'], [...consumers].map(([name, c]) => [name, String(c.pending), `${ago(c.idleMs)} ago`]))
   out.line('')
   out.line(schemaLine(schema))
+  out.line(eviction.problem ? `redis: ${eviction.problem}` : eviction.unreadable ? `redis: ${eviction.unreadable}` : `redis: maxmemory-policy ${eviction.policy}`)
   out.line(lastSync ? `last sync: ${ago(now - new Date(lastSync.last_run_at).getTime())} ago, ${lastSync.synced_days} days synced, ${lastSync.sessions_closed} sessions closed, ${lastSync.duration_ms} ms` : 'last sync: never')
   out.line(
     namesBacklog.days === 0

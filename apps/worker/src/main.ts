@@ -1,10 +1,10 @@
-import { Redis } from 'ioredis'
 import { allStreamKeys, checkEviction, ConfigError, createLogger } from '@tributary/shared'
 import { createDatabase } from '@tributary/db'
 import { loadWorkerConfig } from './config.ts'
 import { buildHealthServer } from './health-server.ts'
 import { createWorkerMetrics } from './metrics.ts'
 import { WORKER_APPLICATION_PREFIX } from './persist/stuck-writers.ts'
+import { createRedisClients, watchLink } from './redis-clients.ts'
 import { Worker } from './worker.ts'
 
 /**
@@ -25,9 +25,8 @@ try {
 }
 
 const log = createLogger('worker', config.LOG_LEVEL)
-const redisOptions = { maxRetriesPerRequest: null, lazyConnect: true, retryStrategy: (n: number) => Math.min(n * 200, 2_000) }
-const redis = new Redis(config.REDIS_URL, redisOptions)
-const blocking = new Redis(config.REDIS_URL, redisOptions)
+const { redis, blocking } = createRedisClients(config.REDIS_URL)
+const stopWatchingLink = watchLink(redis, log)
 for (const client of [redis, blocking]) client.on('error', (err) => log.debug({ err }, 'redis connection error'))
 // A worker cannot undo what an evicting Redis loses, and stopping it would only grow the
 // backlog, so it says so on every connection and goes on (ingest refuses to run on such a server).
@@ -87,6 +86,7 @@ async function shutdown(signal: string) {
   force.unref()
   await worker.stop()
   await health.close()
+  stopWatchingLink()
   await redis.quit().catch(() => redis.disconnect())
   blocking.disconnect()
   await closeDatabase()

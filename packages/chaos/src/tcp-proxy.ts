@@ -17,6 +17,8 @@ interface Pair {
   upstream?: Socket
   toUpstream: Buffer[]
   toClient: Buffer[]
+  /** Held by holdOpen(): this connection alone is frozen. */
+  held?: boolean
 }
 
 /**
@@ -24,6 +26,8 @@ interface Pair {
  * Toxiproxy's `timeout` and `reset_peer` toxics do, in-process with `net`):
  *   - freeze(): stop moving bytes both ways and hold new connections, sockets stay open —
  *     a stalled link or a half-open connection; the peers see silence, not an error.
+ *   - holdOpen(): freeze only the connections open now; new ones pass — a link that died
+ *     silently (a NAT or firewall dropped its state) while the server is fine.
  *   - thaw(): deliver everything that was held, in order.
  *   - reset(): close every connection with a TCP RST (new ones are accepted as usual); a
  *     socket whose graceful close has already begun is just destroyed (see rst()).
@@ -76,7 +80,7 @@ export class TcpProxy {
     }
     client.on('error', forget).on('close', forget)
     client.on('data', (chunk: Buffer) => {
-      if (this.frozen || !pair.upstream) pair.toUpstream.push(chunk)
+      if (this.frozen || pair.held || !pair.upstream) pair.toUpstream.push(chunk)
       else pair.upstream.write(chunk)
     })
     if (!this.frozen) this.connectUpstream(pair)
@@ -93,7 +97,7 @@ export class TcpProxy {
     }
     upstream.on('error', forget).on('close', forget)
     upstream.on('data', (chunk: Buffer) => {
-      if (this.frozen) pair.toClient.push(chunk)
+      if (this.frozen || pair.held) pair.toClient.push(chunk)
       else pair.client.write(chunk)
     })
     this.flush(pair)
@@ -108,9 +112,14 @@ export class TcpProxy {
     this.frozen = true
   }
 
+  holdOpen() {
+    for (const pair of this.pairs) pair.held = true
+  }
+
   thaw() {
     this.frozen = false
     for (const pair of [...this.pairs]) {
+      pair.held = false
       if (pair.upstream) this.flush(pair)
       else this.connectUpstream(pair)
     }

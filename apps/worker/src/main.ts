@@ -1,10 +1,10 @@
-import { allStreamKeys, checkEviction, ConfigError, createLogger } from '@tributary/shared'
+import { allStreamKeys, checkEviction, ConfigError, createLogger, watchLink } from '@tributary/shared'
 import { createDatabase } from '@tributary/db'
 import { loadWorkerConfig } from './config.ts'
 import { buildHealthServer } from './health-server.ts'
 import { createWorkerMetrics } from './metrics.ts'
 import { WORKER_APPLICATION_PREFIX } from './persist/stuck-writers.ts'
-import { createRedisClients, watchLink } from './redis-clients.ts'
+import { createRedisClients, LINK_CHECK } from './redis-clients.ts'
 import { Worker } from './worker.ts'
 
 /**
@@ -26,7 +26,7 @@ try {
 
 const log = createLogger('worker', config.LOG_LEVEL)
 const { redis, blocking } = createRedisClients(config.REDIS_URL)
-const stopWatchingLink = watchLink(redis, log)
+const stopWatchingLink = watchLink(redis, log, LINK_CHECK)
 for (const client of [redis, blocking]) client.on('error', (err) => log.debug({ err }, 'redis connection error'))
 // A worker cannot undo what an evicting Redis loses, and stopping it would only grow the
 // backlog, so it says so on every connection and goes on (ingest refuses to run on such a server).

@@ -2,7 +2,8 @@ import t from 'tap'
 import { pino } from 'pino'
 import { testRedis } from '@tributary/servers'
 import { TcpProxy } from '../../../packages/chaos/src/tcp-proxy.ts'
-import { createRedisClients, watchLink } from '../src/redis-clients.ts'
+import { watchLink } from '@tributary/shared'
+import { createRedisClients } from '../src/redis-clients.ts'
 
 const within = <T>(promise: Promise<T>, ms: number) => Promise.race([promise, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), ms).unref())])
 

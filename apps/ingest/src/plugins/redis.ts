@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import { Redis } from 'ioredis'
-import { checkEviction } from '@tributary/shared'
+import { checkEviction, watchLink } from '@tributary/shared'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -22,6 +22,10 @@ export default fp<{ url: string; onEvicting?: (problem: string) => void }>(
       connectTimeout: 2_000,
       lazyConnect: true,
       retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
+      keepAlive: 10_000,
+      // A command cut off with its connection fails (its request has had its 503) rather
+      // than running later on the next connection, after its client has retried.
+      autoResendUnfulfilledCommands: false,
     })
     redis.on('error', (err) => app.log.debug({ err }, 'redis connection error'))
     // Acknowledging events that Redis may evict would break the promise of a 2xx, so ingest
@@ -40,8 +44,12 @@ export default fp<{ url: string; onEvicting?: (problem: string) => void }>(
       app.log.warn({ err }, 'redis is not reachable yet')
     }
     redis.on('ready', () => void checkPolicy())
+    // A link that dies silently would time every command out (503s) until the kernel gives
+    // up on it, ~15 minutes; a PING unanswered within the command timeout remakes it.
+    const stopWatchingLink = watchLink(redis, app.log, { everyMs: 2_000, deadlineMs: 2_000 })
     app.decorate('redis', redis)
     app.addHook('onClose', async () => {
+      stopWatchingLink()
       await redis.quit().catch(() => redis.disconnect())
     })
   },

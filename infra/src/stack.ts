@@ -80,18 +80,21 @@ async function portOrFail(port: number, what: string, variable: string) {
 }
 
 export interface StackUp {
-  redisUrl: string
-  databaseUrl: string
+  /** Unset when Redis was not asked for and none of the stack's runs. */
+  redisUrl?: string
+  /** Unset when Postgres was not asked for and none of the stack's runs. */
+  databaseUrl?: string
   /** Servers this call started (a reused stack was already running). */
   started: Array<'redis' | 'postgres'>
 }
 
-export async function stackUp(log: (line: string) => void = console.error): Promise<StackUp> {
+/** Starts those of `which` that are not running already (both by default). */
+export async function stackUp(log: (line: string) => void = console.error, which: Array<'redis' | 'postgres'> = ['redis', 'postgres']): Promise<StackUp> {
   const env = loadConfig(stackEnv, process.env)
   const state = readState()
   const started: StackUp['started'] = []
 
-  if (!(await answers(state.redis, pingRedis))) {
+  if (which.includes('redis') && !(await answers(state.redis, pingRedis))) {
     await portOrFail(env.TRIBUTARY_REDIS_PORT, 'redis-server', 'TRIBUTARY_REDIS_PORT')
     const redis = await startRedis({ port: env.TRIBUTARY_REDIS_PORT, dir: join(STATE_DIR, 'redis') })
     state.redis = { pid: redis.pid, port: env.TRIBUTARY_REDIS_PORT, url: redis.url }
@@ -101,7 +104,7 @@ export async function stackUp(log: (line: string) => void = console.error): Prom
   }
 
   const probePostgres = (url: string) => queryPostgres(url, (sql) => sql`select 1`)
-  if (!(await answers(state.postgres, probePostgres))) {
+  if (which.includes('postgres') && !(await answers(state.postgres, probePostgres))) {
     await portOrFail(env.TRIBUTARY_POSTGRES_PORT, 'Postgres', 'TRIBUTARY_POSTGRES_PORT')
     const dataDir = postgresDataDir()
     const postgres = await startPostgres({ port: env.TRIBUTARY_POSTGRES_PORT, dataDir })
@@ -111,7 +114,11 @@ export async function stackUp(log: (line: string) => void = console.error): Prom
     log(`postgres started on 127.0.0.1:${env.TRIBUTARY_POSTGRES_PORT} (data in ${dataDir})`)
   }
 
-  return { redisUrl: state.redis!.url, databaseUrl: state.postgres?.url ?? postgresUrl(env.TRIBUTARY_POSTGRES_PORT), started }
+  return {
+    ...(which.includes('redis') ? { redisUrl: state.redis!.url } : {}),
+    ...(which.includes('postgres') ? { databaseUrl: state.postgres?.url ?? postgresUrl(env.TRIBUTARY_POSTGRES_PORT) } : {}),
+    started,
+  }
 }
 
 /** Stops the servers recorded in the state file (all of them, or just those named). */

@@ -56,11 +56,13 @@ async function main(): Promise<number> {
   let databaseUrl = env.DATABASE_URL
   let redisUrl = env.REDIS_URL
   if (!databaseUrl || !redisUrl) {
-    say('starting the local stack (data in .tributary/)…')
-    const up = await stackUp(say)
-    started = up.started.filter((s) => (s === 'redis' ? !env.REDIS_URL : !env.DATABASE_URL))
-    databaseUrl ??= up.databaseUrl
-    redisUrl ??= up.redisUrl
+    // Only the servers whose URL is unset: one given is used as it is.
+    const wanted = [...(redisUrl ? [] : ['redis' as const]), ...(databaseUrl ? [] : ['postgres' as const])]
+    say(`starting the local ${wanted.join(' and ')} (data in .tributary/)…`)
+    const up = await stackUp(say, wanted)
+    started = up.started
+    databaseUrl ??= up.databaseUrl!
+    redisUrl ??= up.redisUrl!
   }
   const stopStarted = async () => {
     if (started.length > 0) {

@@ -78,7 +78,7 @@ t.test('pnpm start with DATABASE_URL and REDIS_URL set starts no servers of its 
   })
   t.teardown(() => void run.child.kill('SIGKILL'))
   await run.waitFor(/Ctrl-C stops everything/)
-  t.notMatch(run.output(), /starting the local stack/)
+  t.notMatch(run.output(), /starting the local/)
   t.match(run.output(), /write key\s+wk_/, 'demo tenant made in the given database')
   const [tenant] = await database.sql`select name from tenants`
   t.same(tenant, { name: 'demo' })
@@ -87,4 +87,36 @@ t.test('pnpm start with DATABASE_URL and REDIS_URL set starts no servers of its 
   t.notOk(existsSync(join(stateDir, 'demo-keys.json')), 'keys for an external database are not written to disk')
   run.child.kill('SIGINT')
   t.equal(await run.exited, 0)
+})
+
+t.test('pnpm start with only REDIS_URL set starts Postgres alone, uses that Redis, and stops only what it started', async (t) => {
+  const { testRedis } = await import('@tributary/servers')
+  const redis = await testRedis(t)
+  const stateDir = scratchStateDir(t)
+  const ports = { redis: await freePort(), postgres: await freePort(), ingest: await freePort(), worker: await freePort() }
+  const run = runScript('infra/src/start.ts', [], {
+    TRIBUTARY_STATE_DIR: stateDir,
+    TRIBUTARY_REDIS_PORT: String(ports.redis),
+    TRIBUTARY_POSTGRES_PORT: String(ports.postgres),
+    DATABASE_URL: '',
+    REDIS_URL: redis.url,
+    PORT: String(ports.ingest),
+    WORKER_PORT: String(ports.worker),
+    LOG_LEVEL: 'warn',
+  })
+  t.teardown(() => void run.child.kill('SIGKILL'))
+  await run.waitFor(/Ctrl-C stops everything/)
+  t.match(run.output(), /starting the local postgres \(/)
+  const state = JSON.parse(readFileSync(join(stateDir, 'stack.json'), 'utf8')) as { redis?: unknown; postgres: { pid: number } }
+  t.notOk(state.redis, 'no local Redis started')
+  t.ok(await isPortFree(ports.redis), 'nothing on the local Redis port')
+  // The apps write to the given Redis: the demo tenant's event lands in its streams.
+  const writeKey = /write key\s+(wk_\w+)/.exec(run.output())?.[1]
+  const res = await retry(() => fetch(`http://127.0.0.1:${ports.ingest}/api/v2/analytics/events`, { method: 'POST', headers: { authorization: `Bearer ${writeKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ type: 'x', userId: 'u' }) }))
+  t.equal(res.status, 202)
+  t.ok((await redis.redis.keys('tributary:events:*')).length > 0, 'into the given Redis')
+  run.child.kill('SIGINT')
+  t.equal(await run.exited, 0)
+  t.notOk(isAlive(state.postgres.pid), 'the Postgres it started is stopped')
+  t.equal(await redis.redis.ping(), 'PONG', 'the given Redis is left alone')
 })

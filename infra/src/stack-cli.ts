@@ -1,3 +1,5 @@
+// First: .env must be in process.env before the modules below read it as they load.
+import './dotenv.ts'
 import { MissingBinaryError } from '@tributary/servers'
 import { stackDown, stackStatus, stackUp } from './stack.ts'
 

@@ -1,6 +1,6 @@
+// First: .env must be in process.env before the modules below read it as they load.
+import './dotenv.ts'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import { join } from 'node:path'
 import { Type } from '@sinclair/typebox'
 import { runMigrations } from '@tributary/db'
 import { loadConfig, Port, PostgresUrl, RedisUrl } from '@tributary/shared'
@@ -48,9 +48,6 @@ function printKeys(keys: DemoKeys, port: number, host: string) {
 }
 
 async function main(): Promise<number> {
-  // A .env at the repository root is read like the shell environment (the shell wins).
-  const dotenv = join(REPO_ROOT, '.env')
-  if (existsSync(dotenv)) process.loadEnvFile(dotenv)
   const env = loadConfig(startEnv, process.env)
   let started: Array<'redis' | 'postgres'> = []
   let databaseUrl = env.DATABASE_URL

@@ -2,7 +2,7 @@ import Fastify, { LogController } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { createLogger, uuidv7, type Logger } from '@tributary/shared'
 import type { IngestConfig } from './config.ts'
-import { ApiError, errorHandler, shuttingDown } from './errors.ts'
+import { answerClientError, ApiError, errorHandler, shuttingDown } from './errors.ts'
 import { createEventLog, type EventLog } from './event-log/event-log.ts'
 import auth from './plugins/auth.ts'
 import browserAccess from './plugins/browser-access.ts'
@@ -53,6 +53,8 @@ export async function buildApp({ config, logger, eventLog: eventLogOverride }: B
     keepAliveTimeout: 72_000,
     bodyLimit: config.BODY_LIMIT_BYTES,
     routerOptions: { maxParamLength: 255 },
+    // A 408, 431 or 400 from the HTTP parser in our error body, with a code (errors.ts).
+    clientErrorHandler: answerClientError,
     // Our own 503 while closing (the onRequest hook below), not Fastify's, which has no code and no Retry-After.
     return503OnClosing: false,
     onProtoPoisoning: 'error',

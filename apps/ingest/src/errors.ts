@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http'
+import type { Socket } from 'node:net'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 
 /**
@@ -106,4 +108,25 @@ export async function errorHandler(err: FastifyError, request: FastifyRequest, r
     if (body.statusCode === 429) reply.header('x-ratelimit-reset', String(err.extra.retryAfterSeconds))
   }
   return reply.code(body.statusCode).send(body)
+}
+
+/**
+ * Answers what Node's HTTP parser refuses before any route runs (a request that did not
+ * arrive within REQUEST_TIMEOUT_MS, oversized headers, a malformed request) in the same
+ * body as every other error, with a code; Fastify's own answer has none. Then closes.
+ */
+export function answerClientError(err: NodeJS.ErrnoException, socket: Socket) {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
+  const [statusCode, code, message] =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'request_timeout', 'the request did not arrive in time (REQUEST_TIMEOUT_MS); send it again, whole']
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'headers_too_large', 'the request headers are too large']
+        : [400, 'bad_request', 'the request is not valid HTTP/1.1']
+  const reason = STATUS_CODES[statusCode]!
+  const body = JSON.stringify({ statusCode, code, error: reason, message })
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${statusCode} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nAccess-Control-Allow-Origin: *\r\nConnection: close\r\n\r\n${body}`)
+  }
+  socket.destroy(err)
 }

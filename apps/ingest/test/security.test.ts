@@ -38,6 +38,23 @@ t.test('a client that sends its body too slowly is cut off', async (t) => {
   const elapsed = Date.now() - started
   t.ok(elapsed < 5_000, `closed after ${elapsed} ms`)
   t.match(answer, /^HTTP\/1\.1 408|^$/, 'a 408, or just the closed connection')
+  if (answer) t.match(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)), { statusCode: 408, code: 'request_timeout', error: 'Request Timeout' }, 'in the usual error body, with a code')
+})
+
+t.test('a request that is not HTTP: 400 in the usual error body, with a code', async (t) => {
+  const { app } = await build(t)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as { port: number }
+  const answer = await new Promise<string>((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write('NOT HTTP AT ALL\r\n\r\n'))
+    let data = ''
+    socket.on('data', (d) => (data += d))
+    socket.on('close', () => resolve(data))
+    socket.on('error', () => resolve(data))
+  })
+  t.match(answer, /^HTTP\/1\.1 400 Bad Request\r\n/)
+  t.match(answer, /\r\nAccess-Control-Allow-Origin: \*\r\n/)
+  t.same(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)), { statusCode: 400, code: 'bad_request', error: 'Bad Request', message: 'the request is not valid HTTP/1.1' })
 })
 
 t.test('Postgres down: keys seen recently keep working (stale cache), a new key gets 503, never 500', async (t) => {

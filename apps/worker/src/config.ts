@@ -14,7 +14,7 @@ export const workerEnv = Type.Object({
   CLAIM_IDLE_MS: PositiveInt(60_000, 'entries pending this long with another consumer are taken over (ms); keep it well above the longest batch', 24 * 3_600_000),
   TRIM_INTERVAL_MS: PositiveInt(10_000, 'how often acknowledged entries are trimmed from the streams (ms)', 3_600_000),
   SYNC_INTERVAL_MS: PositiveInt(60_000, 'how often cleanup-and-sync runs (one replica at a time) (ms)', 86_400_000),
-  BACKLOG_WARN_ENTRIES: PositiveInt(100_000, 'group lag (entries) above which the worker logs a warning', 2 ** 31 - 1),
+  BACKLOG_WARN_ENTRIES: PositiveInt(100_000, 'entries not yet acknowledged, summed over every shard, above which the worker logs a warning', 2 ** 31 - 1),
   STATEMENT_TIMEOUT_MS: PositiveInt(30_000, 'Postgres statement timeout for batch writes (ms)', 3_600_000),
   TRANSACTION_IDLE_TIMEOUT_MS: PositiveInt(10_000, 'a worker transaction waiting this long on its silent worker (cut off or frozen mid-write) is ended — by Postgres between statements, by a peer whose write it blocks otherwise — so the peer taking the batch over is not blocked by its locks (ms)', 3_600_000),
   FAULT_CRASH_AT: Type.Optional(

@@ -16,7 +16,7 @@ const USAGE = `usage: pnpm tributary <command> [options]
   keys list <tenant>                                        a tenant's keys (prefixes only)
   keys rotate <tenant> [--kind write|read] [--json]         issue a new key; the old ones keep working until revoked
   keys revoke <prefix|key id>                               revoke a key at once
-  status [--json]                                           streams (length, undelivered, pending, oldest pending, dead letters), workers, schema, last sync
+  status [--json]                                           streams (length, undelivered, pending, oldest pending, dead letters), workers, schema, Redis's eviction policy, last sync
   dlq list [--shard N] [--limit 20] [--json]                entries the workers could not write, with the reason
   dlq show <id> [--shard N] [--json]                        a dead letter's reason and its events, decoded
   dlq replay [<id>] [--shard N] [--json]                    put dead letters back into their streams: one, or all (of a shard)

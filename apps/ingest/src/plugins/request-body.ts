@@ -29,7 +29,7 @@ export function acceptCompressedBodies(app: FastifyInstance) {
     const encoding = request.headers['content-encoding']?.trim().toLowerCase()
     if (!encoding || encoding === 'identity') return payload
     const decoder = encoding === 'gzip' || encoding === 'x-gzip' ? createGunzip() : encoding === 'deflate' ? createInflate() : undefined
-    if (!decoder) throw new ApiError(415, 'unsupported_encoding', `Content-Encoding "${encoding}" is not supported; use gzip or none`)
+    if (!decoder) throw new ApiError(415, 'unsupported_encoding', `Content-Encoding "${encoding}" is not supported; use gzip, deflate or none`)
     // Fastify compares this with Content-Length (which counts the compressed bytes).
     Object.defineProperty(decoder, 'receivedEncodedLength', { get: () => decoder.bytesWritten })
     payload.on('error', (err) => decoder.destroy(err))

@@ -447,7 +447,7 @@ export class Worker {
     this.crashIf('after_commit')
     // Dead-lettered entries lost `decoded` and were acknowledged with their dead-letter copy.
     const ack = groupIds([...good.filter((g) => g.decoded), ...nil])
-    if (nil.length > 0) this.lost('(several)', nil.map((e) => e.id))
+    for (const [stream, ids] of groupIds(nil)) this.lost(stream, ids)
     const pipeline = this.deps.redis.pipeline()
     for (const [stream, ids] of ack) pipeline.xack(stream, CONSUMER_GROUP, ...ids)
     // exec() resolves even when a command failed (NOGROUP, READONLY after a failover): look,

@@ -90,3 +90,18 @@ t.test('Postgres down: keys seen recently keep working (stale cache), a new key 
   t.equal(unseen.json().code, 'unavailable')
   pg = await startPostgres(options)
 })
+
+t.test('a burst of made-up keys: 401s while the key lookups keep up, then 503s with Retry-After, never a 500; real keys go on', async (t) => {
+  const { app, tenant } = await build(t)
+  const headers = { authorization: `Bearer ${tenant.writeKey}` }
+  t.equal((await app.inject({ method: 'POST', url: '/api/v2/analytics/events', headers, payload: { type: 'x', userId: 'u' } })).statusCode, 202)
+  const burst = await Promise.all(
+    Array.from({ length: 300 }, (_, i) => app.inject({ method: 'POST', url: '/api/v2/analytics/events', headers: { authorization: `Bearer wk_madeup${String(i).padStart(27, '0')}` }, payload: { type: 'x', userId: 'u' } })),
+  )
+  const statuses = burst.map((r) => r.statusCode)
+  t.ok(statuses.every((s) => s === 401 || s === 503), `only 401 and 503 (${[...new Set(statuses)]})`)
+  const busy = burst.filter((r) => r.statusCode === 503)
+  t.ok(busy.length >= 150, `most refused without a lookup (${busy.length} of 300)`)
+  t.ok(busy.every((r) => r.json().code === 'unavailable' && r.headers['retry-after'] === '1'))
+  t.equal((await app.inject({ method: 'POST', url: '/api/v2/analytics/events', headers, payload: { type: 'x', userId: 'u' } })).statusCode, 202, 'the real key, cached, is unaffected')
+})

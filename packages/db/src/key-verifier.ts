@@ -26,8 +26,15 @@ interface CacheEntry {
 export interface KeyVerifierOptions {
   /** How long a lookup (found or not) is trusted; a revocation elsewhere takes effect within it. */
   ttlMs?: number
-  /** Most keys kept; the oldest lookups are dropped first, so random keys cannot grow memory. */
+  /**
+   * Most keys kept, found and not found each; the oldest lookups are dropped first, so random
+   * keys cannot grow memory, and kept apart, so a stream of keys that do not exist cannot push
+   * out the ones that do.
+   */
   maxEntries?: number
+  /** Lookups in Postgres at once; more wait in line (at most maxQueuedLookups), so a stream of unknown keys cannot take the pool that reads share. */
+  maxConcurrentLookups?: number
+  maxQueuedLookups?: number
   now?: () => number
 }
 
@@ -41,6 +48,14 @@ export class KeyStoreUnavailableError extends Error {
   }
 }
 
+/** Too many keys to look up at once (a stream of unknown keys, say) and this one was not seen recently. */
+export class KeyLookupsBusyError extends Error {
+  constructor() {
+    super('too many API keys to look up at once')
+    this.name = 'KeyLookupsBusyError'
+  }
+}
+
 /**
  * Verifies API keys against `api_keys`: the row is found by its display prefix and the
  * SHA-256 of the presented key is compared in constant time. Results are cached briefly
@@ -50,16 +65,40 @@ export class KeyStoreUnavailableError extends Error {
 export function createKeyVerifier(db: Database, options: KeyVerifierOptions = {}) {
   const ttlMs = options.ttlMs ?? 5_000
   const maxEntries = options.maxEntries ?? 10_000
+  const maxConcurrent = options.maxConcurrentLookups ?? 4
+  const maxQueued = options.maxQueuedLookups ?? 100
   const now = options.now ?? Date.now
-  const cache = new Map<string, CacheEntry>()
+  /** Keys that exist (revoked ones too), and keys that do not: two caches, see maxEntries. */
+  const known = new Map<string, CacheEntry>()
+  const unknown = new Map<string, CacheEntry>()
   const inFlight = new Map<string, Promise<StoredKey | undefined>>()
+  let running = 0
+  const queue: Array<() => void> = []
+
+  /** Runs `query` when a lookup slot is free; refuses at once when the line is full. */
+  async function inSlot<T>(query: () => Promise<T>): Promise<T> {
+    if (running >= maxConcurrent) {
+      if (queue.length >= maxQueued) throw new KeyLookupsBusyError()
+      await new Promise<void>((resolve) => queue.push(resolve))
+    } else {
+      running++
+    }
+    try {
+      return await query()
+    } finally {
+      // The slot passes to the next in line, or is freed.
+      const next = queue.shift()
+      if (next) next()
+      else running--
+    }
+  }
 
   async function lookup(key: string, hash: string): Promise<StoredKey | undefined> {
-    const rows = await db
+    const rows = await inSlot(() => db
       .select({ keyId: apiKeys.id, tenantId: apiKeys.tenantId, kind: apiKeys.kind, hash: apiKeys.hash, revokedAt: apiKeys.revokedAt, timezone: tenants.timezone })
       .from(apiKeys)
       .innerJoin(tenants, eq(tenants.id, apiKeys.tenantId))
-      .where(eq(apiKeys.prefix, displayPrefix(key)))
+      .where(eq(apiKeys.prefix, displayPrefix(key))))
     const presented = Buffer.from(hash, 'hex')
     let match: StoredKey | undefined
     for (const row of rows) {
@@ -72,7 +111,9 @@ export function createKeyVerifier(db: Database, options: KeyVerifierOptions = {}
   }
 
   function remember(hash: string, key: StoredKey | undefined) {
-    cache.delete(hash)
+    known.delete(hash)
+    unknown.delete(hash)
+    const cache = key ? known : unknown
     cache.set(hash, { key, expiresAt: now() + ttlMs })
     while (cache.size > maxEntries) {
       const oldest = cache.keys().next().value
@@ -82,13 +123,14 @@ export function createKeyVerifier(db: Database, options: KeyVerifierOptions = {}
   }
 
   /**
-   * While Postgres is unreachable, an expired answer is still better than none: ingestion
-   * goes on for the keys seen recently (events are buffered in Redis anyway), and only a key
-   * never seen gets KeyStoreUnavailableError (a 503).
+   * While Postgres is unreachable, or the lookups are all busy, an expired answer is still
+   * better than none: ingestion goes on for the keys seen recently (events are buffered in
+   * Redis anyway), and only a key never seen gets KeyStoreUnavailableError or
+   * KeyLookupsBusyError (a 503).
    */
   async function find(key: string): Promise<StoredKey | undefined> {
     const hash = hashKey(key)
-    const cached = cache.get(hash)
+    const cached = known.get(hash) ?? unknown.get(hash)
     if (cached && cached.expiresAt > now()) return cached.key
     let pending = inFlight.get(hash)
     if (!pending) {
@@ -101,7 +143,7 @@ export function createKeyVerifier(db: Database, options: KeyVerifierOptions = {}
       return found
     } catch (err) {
       if (cached) return cached.key
-      throw new KeyStoreUnavailableError(err)
+      throw err instanceof KeyLookupsBusyError ? err : new KeyStoreUnavailableError(err)
     }
   }
 
@@ -117,10 +159,11 @@ export function createKeyVerifier(db: Database, options: KeyVerifierOptions = {}
     },
     /** Forget every cached lookup, e.g. after revoking a key in this process. */
     clear() {
-      cache.clear()
+      known.clear()
+      unknown.clear()
     },
     get size() {
-      return cache.size
+      return known.size + unknown.size
     },
   }
 }

@@ -4,6 +4,7 @@ import { testDatabase } from '../src/testing.ts'
 import {
   apiKeys,
   createKeyVerifier,
+  KeyLookupsBusyError,
   createTenant,
   displayPrefix,
   hashKey,
@@ -115,4 +116,45 @@ t.test('the cache is bounded and one key is looked up once under concurrency', a
   t.equal(queries, 1, 'fifty concurrent checks of one key cost one query')
   await keys.verify(tenant.writeKey, 'write')
   t.equal(queries, 1, 'and the next one is served from the cache')
+})
+
+t.test('a stream of unknown keys cannot push a real key out of the cache', async (t) => {
+  const { db, sql } = await testDatabase(t)
+  const tenant = await createTenant(db, 'acme')
+  let queries = 0
+  const counted = drizzle({ client: sql, schema, casing: 'snake_case', logger: { logQuery: () => void queries++ } })
+  const keys = createKeyVerifier(counted, { maxEntries: 3 })
+  t.ok((await keys.verify(tenant.writeKey, 'write')).ok)
+  for (let i = 0; i < 10; i++) await keys.verify(`wk_unknown${i}`.padEnd(35, 'x'), 'write')
+  t.equal(queries, 11)
+  t.ok((await keys.verify(tenant.writeKey, 'write')).ok)
+  t.equal(queries, 11, 'the real key is still cached: no query for it')
+  t.equal(keys.size, 4, 'one real key and the 3 latest unknown ones')
+})
+
+t.test('lookups in Postgres are bounded: a burst of unknown keys beyond the line is refused at once, and a key seen before keeps its last answer', async (t) => {
+  const { db, sql } = await testDatabase(t)
+  const tenant = await createTenant(db, 'acme')
+  let queries = 0
+  let now = 1_000_000
+  const counted = drizzle({ client: sql, schema, casing: 'snake_case', logger: { logQuery: () => void queries++ } })
+  const keys = createKeyVerifier(counted, { maxConcurrentLookups: 2, maxQueuedLookups: 10, ttlMs: 1_000, now: () => now })
+  t.ok((await keys.verify(tenant.writeKey, 'write')).ok)
+  now += 5_000 // its cache entry has expired
+  queries = 0
+
+  const burst = Array.from({ length: 100 }, (_, i) => keys.verify(`wk_burst${i}`.padEnd(35, 'x'), 'write'))
+  const seenBefore = keys.verify(tenant.writeKey, 'write')
+  const results = await Promise.allSettled(burst)
+  const answered = results.filter((r) => r.status === 'fulfilled')
+  const refused = results.filter((r) => r.status === 'rejected')
+  t.equal(answered.length, 12, '2 looked up at once and 10 in line')
+  t.ok(answered.every((r) => r.status === 'fulfilled' && !r.value.ok && r.value.reason === 'unknown'))
+  t.equal(refused.length, 88, 'the rest refused without a query')
+  t.ok(refused.every((r) => r.status === 'rejected' && r.reason instanceof KeyLookupsBusyError))
+  t.equal(queries, 12)
+  t.match(await seenBefore, { ok: true, tenantId: tenant.tenantId }, 'the key seen before is answered from its expired entry, not refused')
+
+  t.ok((await keys.verify(tenant.writeKey, 'write')).ok, 'once the burst has passed, lookups go on')
+  t.equal(queries, 13)
 })

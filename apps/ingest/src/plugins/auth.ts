@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { KeyStoreUnavailableError } from '@tributary/db'
+import { KeyLookupsBusyError, KeyStoreUnavailableError } from '@tributary/db'
 import { ApiError, unauthorized, wrongKeyKind } from '../errors.ts'
 
 export interface Principal {
@@ -51,6 +51,7 @@ export default fp(
         check = await app.keys.verify(key, kind)
       } catch (err) {
         if (err instanceof KeyStoreUnavailableError) throw new ApiError(503, 'unavailable', 'the key store is unreachable and this key was not seen recently; retry later', { retryAfterSeconds: 5 })
+        if (err instanceof KeyLookupsBusyError) throw new ApiError(503, 'unavailable', 'too many API keys are being checked at once and this one was not seen recently; retry later', { retryAfterSeconds: 1 })
         throw err
       }
       if (check.ok) {

@@ -176,3 +176,29 @@ t.test('ids that differ only in lone surrogates (written straight to the stream)
   t.equal(worker.stats.transientErrors, 0, 'no write failed')
   t.equal(worker.stats.deadLettered, 0, 'nothing dead-lettered: the events are good')
 })
+
+t.test('Postgres read-only (a replica behind a stale name after a failover): nothing written or dead-lettered meanwhile, everything once it takes writes', async (t) => {
+  const p = await pipeline(t)
+  const { sql, name } = p.database
+  // Sessions opened from now on are read-only, as on a hot standby; the worker opens its own.
+  await sql.unsafe(`alter database ${name} set default_transaction_read_only = on`)
+  t.teardown(() => sql.unsafe(`alter database ${name} reset default_transaction_read_only`))
+  const { db, close } = createDatabase(p.database.url, { applicationName: 'read-only-test', maxConnections: 3 })
+  t.teardown(close)
+  const commands = new Redis(p.redisUrl, { maxRetriesPerRequest: null })
+  const blocking = new Redis(p.redisUrl, { maxRetriesPerRequest: null })
+  const worker = new Worker({ config: p.workerConfig(), redis: commands, blocking, db, log: pino({ level: 'silent' }) })
+  await worker.start()
+  t.teardown(async () => {
+    await worker.stop()
+    commands.disconnect()
+    blocking.disconnect()
+  })
+  await p.produce(Array.from({ length: 50 }, (_, i) => pageview(`ro${i}`)))
+  await p.waitFor(async () => worker.stats.transientErrors > 0, 'the worker meets the read-only server')
+  t.equal(await p.rowCount(), 0)
+  await sql.unsafe(`alter database ${name} reset default_transaction_read_only`)
+  // Sessions opened before the reset would stay read-only for their whole life (30 min).
+  await p.waitFor(async () => (await p.rowCount()) === 50 && (await p.pendingCount()) === 0, 'all 50 events once the server takes writes', 15_000)
+  t.equal(worker.stats.deadLettered, 0, 'nothing dead-lettered')
+})

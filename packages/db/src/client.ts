@@ -24,6 +24,10 @@ export function createDatabase(url: string, options: DatabaseOptions) {
     backoff: (attempt: number) => Math.min(0.05 * 2 ** attempt, 1),
     onnotice: () => {},
     connection: { ...options.sessionSettings, application_name: options.applicationName },
+    // A connection that lands on a read-only server (a replica behind a stale DNS name after
+    // a failover) is dropped at once and its query fails as a lost connection, which callers
+    // retry, instead of being kept for max_lifetime while every write fails with 25006.
+    target_session_attrs: 'read-write',
   })
   const db = drizzle({ client: sql, schema, casing: 'snake_case' })
   return { db, sql, close: () => sql.end({ timeout: 5 }) }

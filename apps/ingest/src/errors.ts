@@ -125,7 +125,9 @@ export function answerClientError(err: NodeJS.ErrnoException, socket: Socket) {
         : [400, 'bad_request', 'the request is not valid HTTP/1.1']
   const reason = STATUS_CODES[statusCode]!
   const body = JSON.stringify({ statusCode, code, error: reason, message })
-  if (socket.writable) {
+  // Not after a response has begun on this socket (a 401 sent while the body was still arriving).
+  const response = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage
+  if (socket.writable && !response?.headersSent) {
     socket.write(`HTTP/1.1 ${statusCode} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nAccess-Control-Allow-Origin: *\r\nConnection: close\r\n\r\n${body}`)
   }
   socket.destroy(err)

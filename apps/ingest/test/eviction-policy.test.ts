@@ -44,6 +44,8 @@ t.test('checkEviction: noeviction passes, an evicting policy is a problem that s
   const { admin } = await ownRedis(t)
   t.same(await checkEviction(admin), { policy: 'noeviction' })
   await admin.config('SET', 'maxmemory-policy', 'allkeys-lru')
+  t.match(await checkEviction(admin), { policy: 'allkeys-lru', problem: undefined, warning: /would evict keys once a maxmemory is set/ }, 'no maxmemory: nothing evicted yet, a warning')
+  await admin.config('SET', 'maxmemory', '1gb')
   const check = await checkEviction(admin)
   t.equal(check.policy, 'allkeys-lru')
   t.match(check.problem, /maxmemory-policy allkeys-lru.*loses acknowledged events.*Set maxmemory-policy noeviction/)
@@ -52,6 +54,7 @@ t.test('checkEviction: noeviction passes, an evicting policy is a problem that s
 t.test('ingest refuses to start on a Redis that evicts keys', async (t) => {
   const { url, admin } = await ownRedis(t)
   await admin.config('SET', 'maxmemory-policy', 'volatile-lru')
+  await admin.config('SET', 'maxmemory', '1gb')
   const database = await testDatabase(t)
   const port = await freePort()
   const ingest = startIngest(t, { DATABASE_URL: database.url, REDIS_URL: url, PORT: String(port) })
@@ -74,6 +77,7 @@ t.test('ingest stops when it reconnects to a Redis that has come to evict keys',
   }
   t.equal(status, 202, 'running on a noeviction Redis')
   await admin.config('SET', 'maxmemory-policy', 'allkeys-random')
+  await admin.config('SET', 'maxmemory', '1gb')
   await admin.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes')
   t.equal(await within(ingest.exited, 20_000), 1, 'exits 1 once reconnected')
   t.match(ingest.output(), /maxmemory-policy allkeys-random/)

@@ -31,9 +31,9 @@ for (const client of [redis, blocking]) client.on('error', (err) => log.debug({ 
 // A worker cannot undo what an evicting Redis loses, and stopping it would only grow the
 // backlog, so it says so on every connection and goes on (ingest refuses to run on such a server).
 const checkPolicy = async () => {
-  const { problem, unreadable } = await checkEviction(redis)
+  const { problem, warning } = await checkEviction(redis)
   if (problem) log.error(`${problem}. Events may be lost until it is`)
-  else if (unreadable) log.warn(unreadable)
+  else if (warning) log.warn(warning)
 }
 await Promise.all([redis.connect(), blocking.connect()]).then(checkPolicy, (err: unknown) => log.warn({ err }, 'redis is not reachable yet'))
 redis.on('ready', () => void checkPolicy())

@@ -7,7 +7,8 @@ import type { WorkerStats } from './worker.ts'
  * The worker's Prometheus metrics. Stream figures are read from Redis at scrape time, so
  * every replica reports the same, current values; labels are the shard number only.
  * Alert on tributary_stream_backlog_entries and tributary_stream_oldest_pending_age_seconds
- * growing, and on tributary_dlq_entries above zero.
+ * growing, on tributary_dlq_entries above zero, and on tributary_redis_used_memory_bytes
+ * nearing tributary_redis_maxmemory_bytes.
  * @see https://github.com/siimon/prom-client
  */
 export function createWorkerMetrics(redis: Redis, streams: string[]) {
@@ -50,6 +51,9 @@ export function createWorkerMetrics(redis: Redis, streams: string[]) {
   const pending = perShard('tributary_stream_pending_entries', 'Entries delivered but not acknowledged')
   const oldest = perShard('tributary_stream_oldest_pending_age_seconds', 'Age of the oldest unacknowledged entry')
   const dlq = perShard('tributary_dlq_entries', 'Entries in the dead-letter stream')
+  // Ingest answers 503 once Redis is full (noeviction): alert on used / max well before.
+  const usedMemory = new Gauge({ name: 'tributary_redis_used_memory_bytes', help: "Redis's used_memory: the backlog, the seen event ids, sessions and counters", registers: [registry], collect: refreshOnce })
+  const maxMemory = new Gauge({ name: 'tributary_redis_maxmemory_bytes', help: "Redis's maxmemory (0: no limit); past it Redis refuses writes and ingest answers 503", registers: [registry], collect: refreshOnce })
   const scrapeOk = new Gauge({ name: 'tributary_worker_stream_scrape_ok', help: '1 when the stream figures could be read from Redis at this scrape', registers: [registry], collect: refreshOnce })
 
   async function refreshStreams() {
@@ -63,6 +67,10 @@ export function createWorkerMetrics(redis: Redis, streams: string[]) {
         oldest.set({ shard }, position.oldestPendingId ? Math.max(0, (Date.now() - Number(position.oldestPendingId.split('-')[0])) / 1000) : 0)
         dlq.set({ shard }, dlqLength)
       }
+      const memory = await redis.info('memory')
+      const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(memory)?.[1] ?? NaN)
+      usedMemory.set(field('used_memory'))
+      maxMemory.set(field('maxmemory'))
       scrapeOk.set(1)
     } catch {
       scrapeOk.set(0)

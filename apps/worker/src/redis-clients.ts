@@ -16,6 +16,12 @@ export const LINK_CHECK = { everyMs: 5_000, deadlineMs: 10_000 }
  * worker sits idle meanwhile while peers take its entries over.
  */
 export function createRedisClients(url: string) {
-  const options = { maxRetriesPerRequest: null, lazyConnect: true, keepAlive: 10_000, retryStrategy: (n: number) => Math.min(n * 200, 2_000) }
-  return { redis: new Redis(url, options), blocking: new Redis(url, options) }
+  // A dead socket is ended gracefully, then destroyed after disconnectTimeout: short, so a remade connection is not held up.
+  const options = { maxRetriesPerRequest: null, lazyConnect: true, keepAlive: 10_000, disconnectTimeout: 200, retryStrategy: (n: number) => Math.min(n * 200, 2_000) }
+  return {
+    redis: new Redis(url, options),
+    // A read cut off by its deadline (streams.ts) has been given up on: sent again, it would
+    // deliver entries to no one, and they would wait pending for a claim sweep.
+    blocking: new Redis(url, { ...options, autoResendUnfulfilledCommands: false }),
+  }
 }

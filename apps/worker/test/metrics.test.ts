@@ -22,6 +22,9 @@ t.test('worker /metrics: stream length, backlog, pending age, batches, and they 
   t.equal(value(before, new RegExp(`^tributary_stream_length_entries\\{shard="${shard}"\\}`)), 3)
   t.equal(value(before, new RegExp(`^tributary_stream_backlog_entries\\{shard="${shard}"\\}`)), 3, 'three entries waiting')
   t.equal(value(before, /^tributary_worker_stream_scrape_ok /), 1)
+  const used = Number(/^used_memory:(\d+)/m.exec(await p.redis.info('memory'))![1])
+  t.ok(Math.abs(value(before, /^tributary_redis_used_memory_bytes /) - used) < used * 0.5, `Redis's used memory (${value(before, /^tributary_redis_used_memory_bytes /)} against ${used})`)
+  t.equal(value(before, /^tributary_redis_maxmemory_bytes /), Number(/^maxmemory:(\d+)/m.exec(await p.redis.info('memory'))![1]))
 
   const worker = await p.startWorker({ WORKER_NAME: 'metered' })
   metrics.attach(worker.stats)

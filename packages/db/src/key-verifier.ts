@@ -39,6 +39,8 @@ export interface KeyVerifierOptions {
 }
 
 const MAX_KEY_LENGTH = 128
+/** While the lookups are all busy, an answer is used for up to this many cache lifetimes. */
+const STALE_TTLS = 10
 
 /** The key store (Postgres) could not be asked and the key was not seen recently. */
 export class KeyStoreUnavailableError extends Error {
@@ -132,6 +134,10 @@ export function createKeyVerifier(db: Database, options: KeyVerifierOptions = {}
     const hash = hashKey(key)
     const cached = known.get(hash) ?? unknown.get(hash)
     if (cached && cached.expiresAt > now()) return cached.key
+    // Every slot busy (a stream of made-up keys, or Postgres slow to answer): a key seen
+    // lately keeps its answer rather than waiting behind them, for up to STALE_TTLS
+    // lifetimes, so a revocation whose message was missed still takes effect.
+    if (cached && running >= maxConcurrent && cached.expiresAt + (STALE_TTLS - 1) * ttlMs > now()) return cached.key
     let pending = inFlight.get(hash)
     if (!pending) {
       pending = lookup(key, hash).finally(() => inFlight.delete(hash))

@@ -158,3 +158,26 @@ t.test('lookups in Postgres are bounded: a burst of unknown keys beyond the line
   t.ok((await keys.verify(tenant.writeKey, 'write')).ok, 'once the burst has passed, lookups go on')
   t.equal(queries, 13)
 })
+
+t.test('while every lookup slot is busy, a key seen lately keeps its answer at once instead of waiting in line, for up to 10 cache lifetimes', async (t) => {
+  const { db, sql } = await testDatabase(t)
+  const tenant = await createTenant(db, 'acme')
+  let queries = 0
+  let now = 1_000_000
+  const counted = drizzle({ client: sql, schema, casing: 'snake_case', logger: { logQuery: () => void queries++ } })
+  const keys = createKeyVerifier(counted, { maxConcurrentLookups: 2, maxQueuedLookups: 10, ttlMs: 1_000, now: () => now })
+  t.ok((await keys.verify(tenant.writeKey, 'write')).ok)
+  queries = 0
+
+  now += 5_000 // expired 4 lifetimes ago
+  const busy = Array.from({ length: 3 }, (_, i) => keys.verify(`wk_busy${i}`.padEnd(35, 'x'), 'write')) // 2 running, 1 in line
+  t.ok((await keys.verify(tenant.writeKey, 'write')).ok, 'answered from its entry')
+  await Promise.all(busy)
+  t.equal(queries, 3, 'without a lookup of its own')
+
+  now += 10_000 // 14 lifetimes: too old to stand in for a lookup
+  const busyAgain = Array.from({ length: 3 }, (_, i) => keys.verify(`wk_busier${i}`.padEnd(35, 'x'), 'write'))
+  t.ok((await keys.verify(tenant.writeKey, 'write')).ok)
+  await Promise.all(busyAgain)
+  t.equal(queries, 7, 'it waited in line and was looked up')
+})

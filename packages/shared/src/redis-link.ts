@@ -4,19 +4,24 @@ import type { Redis } from 'ioredis'
  * PINGs the connection every `everyMs`; one unanswered for `deadlineMs` means the link is
  * dead but not closed (a NAT or firewall dropped its state, a peer vanished without a FIN),
  * so the connection is dropped and made again instead of waiting for the kernel to notice,
- * ~15 minutes. ioredis sends the commands that were unanswered again on the new connection.
- * Returns a function that stops it.
+ * ~15 minutes. Whether the commands left unanswered are sent again on the new connection is
+ * the client's `autoResendUnfulfilledCommands` (the worker: yes; ingest: no, its command
+ * timeout fails them). The client should have a short `disconnectTimeout`: a dead socket is
+ * ended gracefully first, and destroyed only after it. Returns a function that stops it.
  */
 export function watchLink(redis: Redis, log: { warn(details: object, message: string): void }, { everyMs, deadlineMs }: { everyMs: number; deadlineMs: number }): () => void {
   let checking = false
+  let stopped = false
   const timer = setInterval(() => {
-    if (checking || redis.status !== 'ready') return
+    if (stopped || checking || redis.status !== 'ready') return
     checking = true
     let deadline: NodeJS.Timeout | undefined
     const expired = new Promise<'expired'>((resolve) => (deadline = setTimeout(() => resolve('expired'), deadlineMs)))
-    void Promise.race([redis.ping().catch(() => 'failed'), expired])
+    // A client's own command timeout answers the PING as an error: as good as no answer.
+    const ping = redis.ping().catch((err: unknown) => (/timed out/i.test(String((err as Error)?.message)) ? 'expired' : 'failed'))
+    void Promise.race([ping, expired])
       .then((outcome) => {
-        if (outcome !== 'expired') return
+        if (outcome !== 'expired' || stopped) return
         log.warn({ deadlineMs }, 'Redis did not answer a PING in time (the link is dead but not closed); reconnecting')
         redis.disconnect(true)
       })
@@ -26,5 +31,8 @@ export function watchLink(redis: Redis, log: { warn(details: object, message: st
       })
   }, everyMs)
   timer.unref()
-  return () => clearInterval(timer)
+  return () => {
+    stopped = true
+    clearInterval(timer)
+  }
 }

@@ -10,7 +10,7 @@ import { KEY_REVOCATIONS_CHANNEL } from '@tributary/shared'
  */
 export default fp<{ url: string }>(
   async (app, { url }) => {
-    const subscriber = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(n * 200, 2_000) })
+    const subscriber = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: null, keepAlive: 10_000, retryStrategy: (n) => Math.min(n * 200, 2_000) })
     subscriber.on('error', (err) => app.log.debug({ err }, 'revocation subscriber error'))
     subscriber.on('message', () => app.keys.clear())
     subscriber.on('ready', () => {

@@ -18,11 +18,13 @@ export default fp<{ url: string; onEvicting?: (problem: string) => void }>(
     const redis = new Redis(url, {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
+      // Also what fails a command cut off with its connection (not resent, below): keep it.
       commandTimeout: 2_000,
       connectTimeout: 2_000,
       lazyConnect: true,
       retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
       keepAlive: 10_000,
+      disconnectTimeout: 200,
       // A command cut off with its connection fails (its request has had its 503) rather
       // than running later on the next connection, after its client has retried.
       autoResendUnfulfilledCommands: false,
@@ -32,8 +34,8 @@ export default fp<{ url: string; onEvicting?: (problem: string) => void }>(
     // refuses to run on such a server: checked before it listens, and again on every
     // reconnection (a failover may land on a server configured otherwise).
     const checkPolicy = async () => {
-      const { problem, unreadable } = await checkEviction(redis)
-      if (unreadable) app.log.warn(unreadable)
+      const { problem, warning } = await checkEviction(redis)
+      if (warning) app.log.warn(warning)
       if (problem) onEvicting(problem)
     }
     try {

@@ -77,7 +77,7 @@ export async function status(redis: Redis, db: Database, out: Output, configured
   else out.table(['worker', 'pending', 'last seen'], [...consumers].map(([name, c]) => [name, String(c.pending), `${ago(c.idleMs)} ago`]))
   out.line('')
   out.line(schemaLine(schema))
-  out.line(eviction.problem ? `redis: ${eviction.problem}` : eviction.unreadable ? `redis: ${eviction.unreadable}` : `redis: maxmemory-policy ${eviction.policy}`)
+  out.line(eviction.problem ? `redis: ${eviction.problem}` : eviction.warning ? `redis: ${eviction.warning}` : `redis: maxmemory-policy ${eviction.policy}`)
   out.line(lastSync ? `last sync: ${ago(now - new Date(lastSync.last_run_at).getTime())} ago, ${lastSync.synced_days} days synced, ${lastSync.sessions_closed} sessions closed, ${lastSync.duration_ms} ms` : 'last sync: never')
   out.line(
     namesBacklog.days === 0

@@ -1,31 +1,17 @@
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { pino } from 'pino'
-import { Redis } from 'ioredis'
 import { createTenant } from '@tributary/db'
 import { testDatabase } from '@tributary/db/testing'
-import { freePort, startRedis, type Teardown } from '@tributary/servers'
+import { freePort, type Teardown } from '@tributary/servers'
 import { checkEviction } from '@tributary/shared'
 import { buildApp } from '../src/app.ts'
 import { loadIngestConfig } from '../src/config.ts'
+import { ownRedis } from './fixtures/build.ts'
 
 const SERVER = fileURLToPath(new URL('../src/server.ts', import.meta.url))
-
-/** A Redis of the test's own: these tests change its configuration. */
-async function ownRedis(t: Teardown) {
-  const dir = mkdtempSync(join(tmpdir(), 'tributary-eviction-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const server = await startRedis({ port: await freePort(), dir, appendfsync: 'everysec', noSnapshots: true })
-  t.teardown(() => server.stop())
-  const admin = new Redis(server.url)
-  t.teardown(() => admin.disconnect())
-  return { url: server.url, admin }
-}
 
 /** The ingest process, as a deployment runs it; resolves with its exit code and output. */
 function startIngest(t: Teardown, env: Record<string, string>) {

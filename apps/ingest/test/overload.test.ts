@@ -9,7 +9,7 @@ import { createTenant } from '@tributary/db'
 import { buildApp } from '../src/app.ts'
 import { loadIngestConfig } from '../src/config.ts'
 import { Redis } from 'ioredis'
-import { build, redisState, storedEvents } from './fixtures/build.ts'
+import { build, ownRedis, redisState, storedEvents } from './fixtures/build.ts'
 
 const event = (i: number) => ({ eventId: `e${i}`, type: 'action', action: 'x', userId: 'u' })
 
@@ -89,15 +89,10 @@ t.test('Redis down: 503 fast with Retry-After, never a 500; back to 202 when it 
 })
 
 t.test('Redis out of memory: 503 with Retry-After, never a 500, nothing written, not even the seen ids; accepted again once memory is freed', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'tributary-redis-oom-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const server = await startRedis({ port: await freePort(), dir, appendfsync: 'everysec', noSnapshots: true })
-  t.teardown(() => server.stop())
-  const redis = new Redis(server.url)
-  t.teardown(() => redis.disconnect())
+  const { url, admin: redis } = await ownRedis(t)
   const database = await testDatabase(t)
   const tenant = await createTenant(database.db, 'acme')
-  const config = loadIngestConfig({ DATABASE_URL: database.url, REDIS_URL: server.url, LOG_LEVEL: 'silent' })
+  const config = loadIngestConfig({ DATABASE_URL: database.url, REDIS_URL: url, LOG_LEVEL: 'silent' })
   const app = await buildApp({ config, logger: pino({ level: 'silent' }) })
   t.teardown(() => app.close())
   const headers = { authorization: `Bearer ${tenant.writeKey}` }

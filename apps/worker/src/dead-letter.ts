@@ -11,8 +11,11 @@ export function shardOf(stream: string): number {
  * hash tag): an XADD that fails (the dead-letter key of the wrong type, say) stops the
  * script before the XACK, so the entry stays pending and is retried instead of being
  * acknowledged with no dead letter to show for it. In a MULTI the XACK would still run.
+ * An entry no longer pending was dead-lettered already (a call sent again after its answer
+ * was lost with a remade connection): nothing is written twice.
  */
-const DEAD_LETTER_SCRIPT = `redis.call('XADD', KEYS[1], '*', unpack(ARGV, 3))
+const DEAD_LETTER_SCRIPT = `if #redis.call('XPENDING', KEYS[2], ARGV[1], ARGV[2], ARGV[2], 1) == 0 then return 0 end
+redis.call('XADD', KEYS[1], '*', unpack(ARGV, 3))
 return redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])`
 
 /**

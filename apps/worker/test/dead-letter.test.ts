@@ -35,3 +35,12 @@ t.test('when the dead letter cannot be written, the entry is not acknowledged', 
   t.equal(await pending(), 1, 'still pending, so it is retried rather than lost')
   t.equal(await redis.get(deadLetterKey(2)), 'not a stream')
 })
+
+t.test('dead-lettering an entry twice (a call sent again after its answer was lost) writes one dead letter', async (t) => {
+  const { redis } = await testRedis(t)
+  const { stream, id, pending } = await pendingEntry(redis)
+  await deadLetter(redis, stream, id, FIELDS, '22P05', 'x')
+  await deadLetter(redis, stream, id, FIELDS, '22P05', 'x')
+  t.equal(await pending(), 0)
+  t.equal(await redis.xlen(deadLetterKey(2)), 1, 'one dead letter')
+})

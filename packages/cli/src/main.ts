@@ -85,7 +85,7 @@ async function run(argv: string[]): Promise<number> {
     return redis
   }
   try {
-    if (command === 'status') await status(redisClient(), db, out, streamShards(), databaseUrl())
+    if (command === 'status') await status(redisClient(), db, out, streamShards())
     else if (command === 'dlq list') await dlqList(redisClient(), out, streamShards(), { ...(shard === undefined ? {} : { shard }), limit })
     else if (command === 'dlq show') await dlqShow(redisClient(), out, streamShards(), { ...(shard === undefined ? {} : { shard }), id: arg! })
     else if (command === 'dlq drop') await dlqDrop(redisClient(), out, streamShards(), { ...(shard === undefined ? {} : { shard }), id: arg! })

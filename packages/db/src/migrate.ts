@@ -51,9 +51,13 @@ async function stateOn(sql: Sql, folder: string): Promise<MigrationState> {
 
 const connect = (url: string) => postgres(url, { max: 1, onnotice: () => {}, connection: { application_name: 'tributary-migrate' } })
 
-/** Reads, without changing anything, which of this code's migrations the database has. */
-export async function migrationState(url: string, folder = MIGRATIONS_FOLDER): Promise<MigrationState> {
-  const sql = connect(url)
+/**
+ * Reads, without changing anything, which of this code's migrations the database has: on a
+ * connection of its own to `database`, or on a pool the caller already has.
+ */
+export async function migrationState(database: string | Sql, folder = MIGRATIONS_FOLDER): Promise<MigrationState> {
+  if (typeof database !== 'string') return stateOn(database, folder)
+  const sql = connect(database)
   try {
     return await stateOn(sql, folder)
   } finally {

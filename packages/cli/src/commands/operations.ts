@@ -29,10 +29,10 @@ function schemaLine(schema: MigrationState | { error: string }): string {
   return `schema: up to date at ${at}`
 }
 
-export async function status(redis: Redis, db: Database, out: Output, configuredShards: number, databaseUrl: string) {
+export async function status(redis: Redis, db: Database, out: Output, configuredShards: number) {
   const now = Date.now()
   // Never fails the command: a CLI without the migrations folder still shows the rest.
-  const schema = await migrationState(databaseUrl).catch((err: unknown) => ({ error: err instanceof Error ? err.message : String(err) }))
+  const schema = await migrationState(db.$client).catch((err: unknown) => ({ error: err instanceof Error ? err.message : String(err) }))
   const eviction = await checkEviction(redis)
   const rows = []
   const consumers = new Map<string, { pending: number; idleMs: number }>()

@@ -1,11 +1,10 @@
 import { spawn } from 'node:child_process'
-import { Writable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { pino } from 'pino'
 import { createTenant } from '@tributary/db'
 import { testDatabase } from '@tributary/db/testing'
-import { freePort, type Teardown } from '@tributary/servers'
+import { freePort, jsonLines, within, type Teardown } from '@tributary/servers'
 import { checkEviction } from '@tributary/shared'
 import { buildApp } from '../src/app.ts'
 import { loadIngestConfig } from '../src/config.ts'
@@ -23,8 +22,6 @@ function startIngest(t: Teardown, env: Record<string, string>) {
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
   return { exited, output: () => output }
 }
-
-const within = <T>(promise: Promise<T>, ms: number) => Promise.race([promise, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), ms).unref())])
 
 t.test('checkEviction: noeviction passes, an evicting policy is a problem that says what it costs', async (t) => {
   const { admin } = await ownRedis(t)
@@ -77,11 +74,11 @@ t.test('a Redis user not allowed CONFIG: ingest starts, warns, and accepts event
   limited.password = 'secret'
   const database = await testDatabase(t)
   const tenant = await createTenant(database.db, 'acme')
-  const lines: string[] = []
-  const logger = pino({ level: 'warn' }, new Writable({ write: (chunk, _e, done) => (lines.push(String(chunk)), done()) }))
+  const { sink, lines } = jsonLines<{ msg: string }>()
+  const logger = pino({ level: 'warn' }, sink)
   const app = await buildApp({ config: loadIngestConfig({ DATABASE_URL: database.url, REDIS_URL: limited.href }), logger })
   t.teardown(() => app.close())
   const res = await app.inject({ method: 'POST', url: '/api/v2/analytics/events', headers: { authorization: `Bearer ${tenant.writeKey}` }, payload: { type: 'x', userId: 'u' } })
   t.equal(res.statusCode, 202)
-  t.match(lines.join(''), /could not read Redis's maxmemory-policy .*NOPERM.*make sure it is noeviction/)
+  t.match(lines.map((l) => l.msg).join('\n'), /could not read Redis's maxmemory-policy .*NOPERM.*make sure it is noeviction/)
 })

@@ -1,9 +1,8 @@
-import { Writable } from 'node:stream'
 import t from 'tap'
 import { pino } from 'pino'
 import { createTenant } from '@tributary/db'
 import { testDatabase } from '@tributary/db/testing'
-import { testRedis } from '@tributary/servers'
+import { jsonLines, testRedis } from '@tributary/servers'
 import { REDACT_PATHS } from '@tributary/shared'
 import { buildApp } from '../src/app.ts'
 import { loadIngestConfig } from '../src/config.ts'
@@ -12,8 +11,7 @@ t.test('one line per request, 4xx at warn, health at debug, keys never logged', 
   const database = await testDatabase(t)
   const redis = await testRedis(t)
   const tenant = await createTenant(database.db, 'acme')
-  const lines: Array<Record<string, unknown>> = []
-  const sink = new Writable({ write(chunk, _enc, done) { for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l)); done() } })
+  const { sink, lines } = jsonLines()
   const logger = pino({ level: 'info', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, sink)
   const config = loadIngestConfig({ DATABASE_URL: database.url, REDIS_URL: redis.url, LOG_LEVEL: 'info' })
   const app = await buildApp({ config, logger })

@@ -2,13 +2,12 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import { connect } from 'node:net'
-import { Writable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { pino } from 'pino'
 import { createTenant } from '@tributary/db'
 import { testDatabase } from '@tributary/db/testing'
-import { freePort, testRedis } from '@tributary/servers'
+import { freePort, jsonLines, testRedis } from '@tributary/servers'
 import { decodeEntry, streamKey } from '@tributary/shared'
 import { build, storedEvents } from './fixtures/build.ts'
 
@@ -77,8 +76,7 @@ t.test('SIGTERM under load: every acknowledged event is in the stream, nothing a
 })
 
 t.test('while closing: the request in flight is answered and stored, the next one on its connection gets 503 shutting_down', async (t) => {
-  const lines: Array<{ level: number; status?: number; msg: string }> = []
-  const sink = new Writable({ write(chunk, _enc, done) { for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l)); done() } })
+  const { sink, lines } = jsonLines<{ level: number; status?: number; msg: string }>()
   const { app, redis, write } = await build(t, {}, pino({ level: 'info' }, sink))
   await app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = app.server.address() as AddressInfo

@@ -1,6 +1,6 @@
-import { Writable } from 'node:stream'
 import t from 'tap'
 import { pino } from 'pino'
+import { jsonLines } from '@tributary/servers'
 import { createTenant } from '@tributary/db'
 import { CONSUMER_GROUP, streamKey } from '@tributary/shared'
 import { Worker } from '../src/worker.ts'
@@ -23,8 +23,8 @@ t.test('entries deleted from the stream while pending are counted and logged as 
   t.ok(Object.keys(deleted).length >= 1)
   const total = Object.values(deleted).flat().length
 
-  const lines: Array<{ level: number; msg: string; stream?: string; ids?: string[] }> = []
-  const log = pino({ level: 'info' }, new Writable({ write: (chunk, _e, done) => (String(chunk).split('\n').filter(Boolean).forEach((l) => lines.push(JSON.parse(l))), done()) }))
+  const { sink, lines } = jsonLines<{ level: number; msg: string; stream?: string; ids?: string[] }>()
+  const log = pino({ level: 'info' }, sink)
   const worker = new Worker({ config: p.workerConfig({ WORKER_NAME: 'w1' }), redis: p.redis, blocking: p.redis.duplicate(), db: p.database.db, log })
   await worker.start()
   t.teardown(() => worker.stop())

@@ -2,12 +2,9 @@ import { mkdtempSync, chmodSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import { Redis } from 'ioredis'
-import { pino } from 'pino'
 import { createDatabase, createTenant, runMigrations } from '@tributary/db'
 import { freePort, startPostgres } from '@tributary/servers'
 import { deadLetterKey, encodeEventLines, fieldsToObject, shardFor, streamKey } from '@tributary/shared'
-import { Worker } from '../src/worker.ts'
 import { pageview, pipeline } from './fixtures/pipeline.ts'
 
 /**
@@ -115,16 +112,7 @@ t.test('Postgres stopped for several seconds mid-run: no loss, nothing dead-lett
   t.teardown(close)
   const tenant = await createTenant(db, 'outage')
 
-  const commands = new Redis(p.redisUrl, { maxRetriesPerRequest: null })
-  const blocking = new Redis(p.redisUrl, { maxRetriesPerRequest: null })
-  const config = p.workerConfig({ DATABASE_URL: pg.url, CLAIM_IDLE_MS: '60000' })
-  const worker = new Worker({ config, redis: commands, blocking, db, log: pino({ level: 'silent' }) })
-  await worker.start()
-  t.teardown(async () => {
-    await worker.stop()
-    commands.disconnect()
-    blocking.disconnect()
-  })
+  const worker = await p.startWorker({ DATABASE_URL: pg.url, CLAIM_IDLE_MS: '60000' }, db)
   const count = async () => Number((await sql`select count(*)::int as n from user_activities`)[0]!.n)
 
   await p.produce(Array.from({ length: 50 }, (_, i) => pageview(`before${i}`)), tenant.tenantId)
@@ -185,15 +173,7 @@ t.test('Postgres read-only (a replica behind a stale name after a failover): not
   t.teardown(() => sql.unsafe(`alter database ${name} reset default_transaction_read_only`))
   const { db, close } = createDatabase(p.database.url, { applicationName: 'read-only-test', maxConnections: 3 })
   t.teardown(close)
-  const commands = new Redis(p.redisUrl, { maxRetriesPerRequest: null })
-  const blocking = new Redis(p.redisUrl, { maxRetriesPerRequest: null })
-  const worker = new Worker({ config: p.workerConfig(), redis: commands, blocking, db, log: pino({ level: 'silent' }) })
-  await worker.start()
-  t.teardown(async () => {
-    await worker.stop()
-    commands.disconnect()
-    blocking.disconnect()
-  })
+  const worker = await p.startWorker({}, db)
   await p.produce(Array.from({ length: 50 }, (_, i) => pageview(`ro${i}`)))
   await p.waitFor(async () => worker.stats.transientErrors > 0, 'the worker meets the read-only server')
   t.equal(await p.rowCount(), 0)

@@ -1,11 +1,9 @@
 import t from 'tap'
 import { pino } from 'pino'
-import { testRedis } from '@tributary/servers'
+import { testRedis, within } from '@tributary/servers'
 import { TcpProxy } from '../../../packages/chaos/src/tcp-proxy.ts'
 import { watchLink } from '@tributary/shared'
 import { createRedisClients } from '../src/redis-clients.ts'
-
-const within = <T>(promise: Promise<T>, ms: number) => Promise.race([promise, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), ms).unref())])
 
 t.test('a command connection whose link dies silently is made again, and the command that hung on it goes through', async (t) => {
   const { url } = await testRedis(t)

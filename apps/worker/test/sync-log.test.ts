@@ -1,18 +1,12 @@
-import { Writable } from 'node:stream'
 import t from 'tap'
 import { pino } from 'pino'
+import { jsonLines } from '@tributary/servers'
 import { Worker } from '../src/worker.ts'
 import { pipeline } from './fixtures/pipeline.ts'
 
 /** A worker (not started: only its periodic sync runs) whose log lines are kept. */
 function loggedWorker(p: Awaited<ReturnType<typeof pipeline>>) {
-  const lines: Array<{ level: number; msg: string }> = []
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line))
-      done()
-    },
-  })
+  const { sink, lines } = jsonLines<{ level: number; msg: string }>()
   const worker = new Worker({ config: p.workerConfig(), redis: p.redis, blocking: p.redis, db: p.database.db, log: pino({ level: 'info' }, sink) })
   return { worker, syncLines: () => lines.filter((l) => l.msg.startsWith('cleanup-and-sync')) }
 }

@@ -9,6 +9,7 @@ import {
   displayPrefix,
   hashKey,
   InvalidTimezoneError,
+  type KeyVerifierOptions,
   listKeys,
   revokeKey,
   rotateKey,
@@ -100,48 +101,49 @@ t.test('rotation issues a new key while the old one keeps working until revoked'
   t.equal(listed.filter((k) => k.revokedAt !== null).length, 1)
 })
 
+/** A key verifier over a Drizzle handle that counts the queries it sends (`queries.n`). */
+function countingVerifier(sql: Awaited<ReturnType<typeof testDatabase>>['sql'], options: KeyVerifierOptions) {
+  const queries = { n: 0 }
+  const counted = drizzle({ client: sql, schema, casing: 'snake_case', logger: { logQuery: () => void queries.n++ } })
+  return { keys: createKeyVerifier(counted, options), queries }
+}
+
 t.test('the cache is bounded and one key is looked up once under concurrency', async (t) => {
   const { db, sql } = await testDatabase(t)
   const tenant = await createTenant(db, 'acme')
-  let queries = 0
-  const counted = drizzle({ client: sql, schema, casing: 'snake_case', logger: { logQuery: () => void queries++ } })
-  const keys = createKeyVerifier(counted, { maxEntries: 3 })
+  const { keys, queries } = countingVerifier(sql, { maxEntries: 3 })
   for (let i = 0; i < 10; i++) await keys.verify(`wk_unknown${i}`.padEnd(35, 'x'), 'write')
   t.equal(keys.size, 3, 'unknown keys cannot grow the cache past its bound')
-  t.equal(queries, 10)
+  t.equal(queries.n, 10)
 
-  queries = 0
+  queries.n = 0
   const results = await Promise.all(Array.from({ length: 50 }, () => keys.verify(tenant.writeKey, 'write')))
   t.ok(results.every((r) => r.ok), 'all 50 verified')
-  t.equal(queries, 1, 'fifty concurrent checks of one key cost one query')
+  t.equal(queries.n, 1, 'fifty concurrent checks of one key cost one query')
   await keys.verify(tenant.writeKey, 'write')
-  t.equal(queries, 1, 'and the next one is served from the cache')
+  t.equal(queries.n, 1, 'and the next one is served from the cache')
 })
 
 t.test('a stream of unknown keys cannot push a real key out of the cache', async (t) => {
   const { db, sql } = await testDatabase(t)
   const tenant = await createTenant(db, 'acme')
-  let queries = 0
-  const counted = drizzle({ client: sql, schema, casing: 'snake_case', logger: { logQuery: () => void queries++ } })
-  const keys = createKeyVerifier(counted, { maxEntries: 3 })
+  const { keys, queries } = countingVerifier(sql, { maxEntries: 3 })
   t.ok((await keys.verify(tenant.writeKey, 'write')).ok)
   for (let i = 0; i < 10; i++) await keys.verify(`wk_unknown${i}`.padEnd(35, 'x'), 'write')
-  t.equal(queries, 11)
+  t.equal(queries.n, 11)
   t.ok((await keys.verify(tenant.writeKey, 'write')).ok)
-  t.equal(queries, 11, 'the real key is still cached: no query for it')
+  t.equal(queries.n, 11, 'the real key is still cached: no query for it')
   t.equal(keys.size, 4, 'one real key and the 3 latest unknown ones')
 })
 
 t.test('lookups in Postgres are bounded: a burst of unknown keys beyond the line is refused at once, and a key seen before keeps its last answer', async (t) => {
   const { db, sql } = await testDatabase(t)
   const tenant = await createTenant(db, 'acme')
-  let queries = 0
   let now = 1_000_000
-  const counted = drizzle({ client: sql, schema, casing: 'snake_case', logger: { logQuery: () => void queries++ } })
-  const keys = createKeyVerifier(counted, { maxConcurrentLookups: 2, maxQueuedLookups: 10, ttlMs: 1_000, now: () => now })
+  const { keys, queries } = countingVerifier(sql, { maxConcurrentLookups: 2, maxQueuedLookups: 10, ttlMs: 1_000, now: () => now })
   t.ok((await keys.verify(tenant.writeKey, 'write')).ok)
   now += 5_000 // its cache entry has expired
-  queries = 0
+  queries.n = 0
 
   const burst = Array.from({ length: 100 }, (_, i) => keys.verify(`wk_burst${i}`.padEnd(35, 'x'), 'write'))
   const seenBefore = keys.verify(tenant.writeKey, 'write')
@@ -152,32 +154,30 @@ t.test('lookups in Postgres are bounded: a burst of unknown keys beyond the line
   t.ok(answered.every((r) => r.status === 'fulfilled' && !r.value.ok && r.value.reason === 'unknown'))
   t.equal(refused.length, 88, 'the rest refused without a query')
   t.ok(refused.every((r) => r.status === 'rejected' && r.reason instanceof KeyLookupsBusyError))
-  t.equal(queries, 12)
+  t.equal(queries.n, 12)
   t.match(await seenBefore, { ok: true, tenantId: tenant.tenantId }, 'the key seen before is answered from its expired entry, not refused')
 
   t.ok((await keys.verify(tenant.writeKey, 'write')).ok, 'once the burst has passed, lookups go on')
-  t.equal(queries, 13)
+  t.equal(queries.n, 13)
 })
 
 t.test('while every lookup slot is busy, a key seen lately keeps its answer at once instead of waiting in line, for up to 10 cache lifetimes', async (t) => {
   const { db, sql } = await testDatabase(t)
   const tenant = await createTenant(db, 'acme')
-  let queries = 0
   let now = 1_000_000
-  const counted = drizzle({ client: sql, schema, casing: 'snake_case', logger: { logQuery: () => void queries++ } })
-  const keys = createKeyVerifier(counted, { maxConcurrentLookups: 2, maxQueuedLookups: 10, ttlMs: 1_000, now: () => now })
+  const { keys, queries } = countingVerifier(sql, { maxConcurrentLookups: 2, maxQueuedLookups: 10, ttlMs: 1_000, now: () => now })
   t.ok((await keys.verify(tenant.writeKey, 'write')).ok)
-  queries = 0
+  queries.n = 0
 
   now += 5_000 // expired 4 lifetimes ago
   const busy = Array.from({ length: 3 }, (_, i) => keys.verify(`wk_busy${i}`.padEnd(35, 'x'), 'write')) // 2 running, 1 in line
   t.ok((await keys.verify(tenant.writeKey, 'write')).ok, 'answered from its entry')
   await Promise.all(busy)
-  t.equal(queries, 3, 'without a lookup of its own')
+  t.equal(queries.n, 3, 'without a lookup of its own')
 
   now += 10_000 // 14 lifetimes: too old to stand in for a lookup
   const busyAgain = Array.from({ length: 3 }, (_, i) => keys.verify(`wk_busier${i}`.padEnd(35, 'x'), 'write'))
   t.ok((await keys.verify(tenant.writeKey, 'write')).ok)
   await Promise.all(busyAgain)
-  t.equal(queries, 7, 'it waited in line and was looked up')
+  t.equal(queries.n, 7, 'it waited in line and was looked up')
 })

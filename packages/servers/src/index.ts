@@ -4,4 +4,4 @@ export { startPostgres, postgresUrl, queryPostgres, userCanEnter } from './postg
 export { startRedis, pingRedis, type RunningServer } from './redis-server.ts'
 export { isAlive, percentile, stopProcess, waitUntil, waitUntilReady } from './processes.ts'
 export { startTestServers, TEST_REDIS_DATABASES, type TestServers } from './test-servers.ts'
-export { emptyDatabase, testRedis, type EmptyDatabase, type TestRedis, type Teardown } from './testing.ts'
+export { emptyDatabase, jsonLines, testRedis, within, type EmptyDatabase, type TestRedis, type Teardown } from './testing.ts'

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { Writable } from 'node:stream'
 import { Redis } from 'ioredis'
 import postgres from 'postgres'
 import { startTestServers, type TestServers } from './test-servers.ts'
@@ -75,4 +76,21 @@ export async function testRedis(t: Teardown): Promise<TestRedis> {
     redis.disconnect()
   })
   return { url, redis }
+}
+
+/** A destination for a pino logger in a test: each JSON line written to it, parsed, in `lines`. */
+export function jsonLines<T = Record<string, unknown>>(): { sink: Writable; lines: T[] } {
+  const lines: T[] = []
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line) as T)
+      done()
+    },
+  })
+  return { sink, lines }
+}
+
+/** `promise`'s value, or 'timeout' when it has not settled within `ms` (for what may hang). */
+export function within<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> {
+  return Promise.race([promise, new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), ms).unref())])
 }

@@ -490,6 +490,7 @@ for r = 1, nRequests do
       if statuses then statuses[i] = status end
     end
     if minute then perMinute[minute] = (perMinute[minute] or 0) + inMinute end
+    if nAccepted > 0 then s.accepted = true end
     saveRate(req.keyId, count)
     -- One entry per request (layout: stream-codec.ts, version 2); written before anything
     -- that depends on it. The lines go in whole, compressed; when some were not accepted,
@@ -556,7 +557,8 @@ for tenant, s in pairs(tenants) do
     for page, n in pairs(pages) do redis.call('ZINCRBY', k, n, page) end
     redis.call('EXPIRE', k, 1920)
   end
-  trimRealtime(tenant)
+  -- Only when something was added: a resend of duplicates leaves every key as it was, its expiry included.
+  if s.accepted then trimRealtime(tenant) end
 end
 
 return reply

@@ -44,6 +44,18 @@ t.test('session start, heartbeat and end move the active sessions', async (t) =>
   t.match(await readRealtime(redis, tenant.tenantId, options), { activeSessions: 2, activeUsers: 2 })
   await app.inject({ method: 'POST', url: '/api/v2/analytics/sessions/s1/end', headers: write, payload: {} })
   t.match(await readRealtime(redis, tenant.tenantId, options), { activeSessions: 1 })
+
+  // What the SDK sent before the end, delivered after it: the session stays ended.
+  t.equal((await app.inject({ method: 'POST', url: '/api/v2/analytics/sessions/s1/heartbeat', headers: write, payload: {} })).statusCode, 202)
+  const late = await app.inject({ method: 'POST', url: '/api/v2/analytics/events', headers: write, payload: { events: [{ eventId: 'late', type: 'pageview', page: '/', userId: 'u', sessionId: 's1' }] } })
+  t.equal(late.json().accepted, 1)
+  t.match(await readRealtime(redis, tenant.tenantId, options), { activeSessions: 1, activeUsers: 2 }, 'a heartbeat or event after the end does not make it active again')
+  await app.inject({ method: 'POST', url: '/api/v2/analytics/sessions/s2/heartbeat', headers: write, payload: {} })
+  await app.inject({ method: 'POST', url: '/api/v2/analytics/events', headers: write, payload: { events: [{ eventId: 'on', type: 'pageview', page: '/', userId: 'v', sessionId: 's2' }] } })
+  t.match(await readRealtime(redis, tenant.tenantId, options), { activeSessions: 1 }, 'the session not ended stays active')
+  const ended = `${realtimeKeys(tenant.tenantId, shardFor(tenant.tenantId, config.STREAM_SHARDS)).sessions.slice(0, -'sessions'.length)}ended`
+  const ttl = await redis.pttl(ended)
+  t.ok(ttl > 0 && ttl <= 30 * MIN, 'ended sessions are remembered for a session timeout')
 })
 
 t.test('pages, user keys and event ids with quotes, backslashes, escapes and non-ASCII reach Redis as sent', async (t) => {

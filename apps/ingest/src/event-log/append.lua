@@ -74,6 +74,14 @@ local function zaddAll(key, scores)
   if #args > 0 then redis.call('ZADD', key, 'GT', unpack(args)) end
 end
 
+-- For each session id, true when the session was ended within the last session timeout.
+local function endedLately(rt, ids)
+  local scores = redis.call('ZMSCORE', rt .. 'ended', unpack(ids))
+  local ended = {}
+  for i = 1, #ids do ended[i] = scores[i] ~= false and tonumber(scores[i]) > now - timeout end
+  return ended
+end
+
 -- Drop what fell out of its window; a tenant that goes quiet loses its keys altogether.
 local function trimRealtime(tenant)
   local rt = rtPrefix(tenant)
@@ -107,9 +115,14 @@ if op ~= 'ev' then
     if at > now - timeout then redis.call('ZADD', rt .. 'sessions', 'GT', at, id) end
   elseif op == 'sh' then
     redis.call('EXPIRE', known, stateTtl)
-    if at > now - timeout then redis.call('ZADD', rt .. 'sessions', 'GT', at, id) end
+    if at > now - timeout and not endedLately(rt, { id })[1] then redis.call('ZADD', rt .. 'sessions', 'GT', at, id) end
   else
     redis.call('ZREM', rt .. 'sessions', id)
+    -- Remembered for a session timeout, so that a heartbeat or event arriving after the end
+    -- (a batch sent before it, delivered after) does not make the session active again.
+    redis.call('ZADD', rt .. 'ended', now, id)
+    redis.call('ZREMRANGEBYSCORE', rt .. 'ended', '-inf', now - timeout)
+    redis.call('PEXPIRE', rt .. 'ended', timeout)
   end
   trimRealtime(tenant)
   return { 'ok' }
@@ -546,6 +559,14 @@ for tenant, s in pairs(tenants) do
   for id, userKey in pairs(s.known) do redis.call('SET', knownSession(tenant, id), userKey, 'EX', stateTtl) end
   local rt = rtPrefix(tenant)
   zaddAll(rt .. 'users', s.users)
+  -- Not the sessions ended lately: their events may arrive after the end.
+  local ids = {}
+  for id in pairs(s.sessions) do ids[#ids + 1] = id end
+  if #ids > 0 then
+    for i, ended in ipairs(endedLately(rt, ids)) do
+      if ended then s.sessions[ids[i]] = nil end
+    end
+  end
   zaddAll(rt .. 'sessions', s.sessions)
   for minute, n in pairs(s.perMinute) do
     local k = rt .. 'epm:' .. minute

@@ -8,6 +8,7 @@ import { dlqDrop, dlqList, dlqReplay, dlqShow } from './commands/dead-letters.ts
 import { recompute, status, syncNow } from './commands/operations.ts'
 import { Redis } from 'ioredis'
 import { Output } from './output.ts'
+import { describeServerFailure, OperationError } from './failures.ts'
 
 const USAGE = `usage: pnpm tributary <command> [options]
 
@@ -16,7 +17,8 @@ const USAGE = `usage: pnpm tributary <command> [options]
   keys list <tenant>                                        a tenant's keys (prefixes only)
   keys rotate <tenant> [--kind write|read] [--json]         issue a new key; the old ones keep working until revoked
   keys revoke <prefix|key id>                               revoke a key at once
-  status [--json]                                           streams (length, undelivered, pending, oldest pending, dead letters), workers, schema, Redis's eviction policy, last sync
+  status [--json]                                           streams (length, undelivered, pending, oldest pending, dead letters), workers, schema, Redis's eviction policy, last sync;
+                                                            exit 1 when something needs an operator (pending migrations, an evicting Redis, a figure it could not read)
   dlq list [--shard N] [--limit 20] [--json]                entries the workers could not write, with the reason
   dlq show <id> [--shard N] [--json]                        a dead letter's reason and its events, decoded
   dlq replay [<id>] [--shard N] [--json]                    put dead letters back into their streams: one, or all (of a shard)
@@ -28,16 +30,20 @@ const USAGE = `usage: pnpm tributary <command> [options]
 <tenant> is a tenant name or id; a dead letter's <id> (or --id <id>) is its own id or its entry's id in the stream. DATABASE_URL and REDIS_URL, or else the local stack of this
 checkout; STREAM_SHARDS (4) as the apps have it; SESSION_TIMEOUT_MINUTES (30) for sync.`
 
+/** What the Redis connection last reported, for the one-line message when a command gives up. */
+let lastRedisError: Error | undefined
+
 async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
     options: {
       json: { type: 'boolean', default: false },
-      timezone: { type: 'string', default: 'UTC' },
-      kind: { type: 'string', default: 'write' },
+      // No defaults here: an option given to a command it is not for is refused, not ignored.
+      timezone: { type: 'string' },
+      kind: { type: 'string' },
       shard: { type: 'string' },
-      limit: { type: 'string', default: '20' },
+      limit: { type: 'string' },
       id: { type: 'string' },
       tenant: { type: 'string' },
       from: { type: 'string' },
@@ -63,6 +69,11 @@ async function run(argv: string[]): Promise<number> {
   if (values.id !== undefined && !command.startsWith('dlq ')) throw new UsageError('--id is for the dlq commands')
   if ((values.from !== undefined || values.to !== undefined) && command !== 'recompute') throw new UsageError('--from and --to are for recompute')
   if (values.tenant !== undefined && command !== 'sync') throw new UsageError(`--tenant is for sync${command === 'recompute' ? '; recompute takes the tenant as its argument' : ''}`)
+  // `dlq replay --limit 5` would otherwise replay every dead letter, not five.
+  if (values.limit !== undefined && command !== 'dlq list') throw new UsageError(`--limit is for dlq list${command === 'dlq replay' ? '; dlq replay puts back one dead letter (by id) or all of them (of a shard with --shard)' : ''}`)
+  if (values.shard !== undefined && !command.startsWith('dlq ')) throw new UsageError('--shard is for the dlq commands')
+  if (values.timezone !== undefined && command !== 'tenant create') throw new UsageError('--timezone is for tenant create')
+  if (values.kind !== undefined && command !== 'keys rotate') throw new UsageError('--kind is for keys rotate')
   if (values.id !== undefined && positionalArg !== undefined && values.id !== positionalArg) throw new UsageError(`two ids: ${positionalArg} and --id ${values.id}; give one`)
   const arg = positionalArg ?? (command.startsWith('dlq ') ? values.id : undefined)
   // An empty one (`dlq replay "$ID"` with ID unset) is refused, not read as no id at all.
@@ -72,30 +83,34 @@ async function run(argv: string[]): Promise<number> {
   if (unexpected.length > 0) throw new UsageError(`${command} takes ${noArg.includes(command) ? 'no argument' : 'one argument'}; unexpected "${unexpected.join(' ')}"\n\n${USAGE}`)
   if (command === 'dlq drop' && !arg) throw new UsageError('dlq drop needs the id of one dead letter: they are dropped one at a time (pnpm tributary dlq list)')
   if (needsArg.includes(command) && !arg) throw new UsageError(`${command} needs an argument\n\n${USAGE}`)
-  if (command === 'keys rotate' && values.kind !== 'write' && values.kind !== 'read') throw new UsageError('--kind is write or read')
+  const kind = values.kind ?? 'write'
+  if (kind !== 'write' && kind !== 'read') throw new UsageError('--kind is write or read')
   if (values.shard !== undefined && !/^\d+$/.test(values.shard)) throw new UsageError(`--shard is a shard number (0, 1, …), not "${values.shard}"`)
   const shard = values.shard === undefined ? undefined : Number(values.shard)
-  const limit = Number(values.limit)
+  const limit = Number(values.limit ?? 20)
   if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit is a positive whole number')
 
   const { db, close } = createDatabase(databaseUrl(), { applicationName: 'tributary-cli', maxConnections: 1 })
   let redis: Redis | undefined
   const redisClient = () => {
-    redis ??= new Redis(redisUrl(), { maxRetriesPerRequest: 1, connectTimeout: 3_000 })
+    // commandTimeout: a server that takes the connection and never answers fails the command instead of hanging it.
+    redis ??= new Redis(redisUrl(), { maxRetriesPerRequest: 1, connectTimeout: 3_000, commandTimeout: 10_000 })
+    // Each failed command says what went wrong; without a listener ioredis would also print every failed connect.
+    redis.on('error', (err: Error) => (lastRedisError = err))
     return redis
   }
   try {
-    if (command === 'status') await status(redisClient(), db, out, streamShards())
+    if (command === 'status') return (await status(redisClient(), db, out, streamShards())) ? 0 : 1
     else if (command === 'dlq list') await dlqList(redisClient(), out, streamShards(), { ...(shard === undefined ? {} : { shard }), limit })
     else if (command === 'dlq show') await dlqShow(redisClient(), out, streamShards(), { ...(shard === undefined ? {} : { shard }), id: arg! })
     else if (command === 'dlq drop') await dlqDrop(redisClient(), out, streamShards(), { ...(shard === undefined ? {} : { shard }), id: arg! })
     else if (command === 'dlq replay') await dlqReplay(redisClient(), out, streamShards(), { ...(shard === undefined ? {} : { shard }), ...(arg ? { id: arg } : {}) })
     else if (command === 'sync') await syncNow(db, out, sessionTimeoutMinutes(), values.tenant)
     else if (command === 'recompute') await recompute(db, out, sessionTimeoutMinutes(), arg!, values.from, values.to)
-    else if (command === 'tenant create') await tenantCreate(db, out, arg!, values.timezone)
+    else if (command === 'tenant create') await tenantCreate(db, out, arg!, values.timezone ?? 'UTC')
     else if (command === 'tenant list') await tenantList(db, out)
     else if (command === 'keys list') await keysList(db, out, arg!)
-    else if (command === 'keys rotate') await keysRotate(db, out, arg!, values.kind as 'write' | 'read')
+    else if (command === 'keys rotate') await keysRotate(db, out, arg!, kind)
     else if (command === 'keys revoke') {
       await keysRevoke(db, out, arg!, async () => {
         try {
@@ -117,7 +132,8 @@ try {
   process.exitCode = await run(process.argv.slice(2))
 } catch (err) {
   const badArguments = err instanceof UsageError || String((err as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS')
-  const expected = badArguments || err instanceof ConfigError || err instanceof TenantExistsError || err instanceof InvalidTimezoneError
-  console.error(expected ? `tributary: ${(err as Error).message}` : err)
+  const expected = badArguments || err instanceof ConfigError || err instanceof TenantExistsError || err instanceof InvalidTimezoneError || err instanceof OperationError
+  const serverFailure = expected ? undefined : describeServerFailure(err, lastRedisError)
+  console.error(expected ? `tributary: ${(err as Error).message}` : serverFailure ? `tributary: ${serverFailure}` : err)
   process.exitCode = badArguments ? 2 : 1
 }

@@ -2,7 +2,7 @@ import t from 'tap'
 import { cli } from './fixtures/run-cli.ts'
 import { createTenant } from '@tributary/db'
 import { testDatabase } from '@tributary/db/testing'
-import { testRedis } from '@tributary/servers'
+import { freePort, testRedis } from '@tributary/servers'
 import { CONSUMER_GROUP, deadLetterKey, streamKey } from '@tributary/shared'
 
 t.test('status, dlq list, dlq replay and sync against a real stack', async (t) => {
@@ -23,6 +23,7 @@ t.test('status, dlq list, dlq replay and sync against a real stack', async (t) =
   // A database one migration behind: the status names it.
   await sql`delete from drizzle.__drizzle_migrations where created_at = (select max(created_at) from drizzle.__drizzle_migrations)`
   const behind = await cli(env, 'status')
+  t.equal(behind.code, 1, 'pending migrations need an operator: exit 1')
   t.match(behind.stdout, /\nschema: at 00\d\d_\w+; 1 pending \(00\d\d_\w+\): run `pnpm db:migrate`\n/)
   const behindJson = JSON.parse((await cli(env, 'status', '--json')).stdout)
   t.equal(behindJson.schema.applied.length, latest - 1)
@@ -44,6 +45,11 @@ t.test('status, dlq list, dlq replay and sync against a real stack', async (t) =
   const listed = await cli(env, 'dlq', 'list', '--json')
   t.match(JSON.parse(listed.stdout), [{ shard: 1, stream, id: '1-1', code: '22P05' }])
   t.match((await cli(env, 'dlq', 'list')).stdout, /22P05/)
+  // --limit belongs to dlq list: given to replay it would have replayed every dead letter.
+  const limited = await cli(env, 'dlq', 'replay', '--limit', '1')
+  t.equal(limited.code, 2)
+  t.match(limited.stderr, /--limit is for dlq list/)
+  t.equal(await redis.xlen(deadLetterKey(1)), 1, 'nothing replayed')
 
   const replay = await cli(env, 'dlq', 'replay', '--json')
   t.same(JSON.parse(replay.stdout), { replayed: 1, skipped: [] })
@@ -71,4 +77,37 @@ t.test('status, dlq list, dlq replay and sync against a real stack', async (t) =
   const missing = await cli(env, 'dlq', 'replay', '--id', '9-9')
   t.equal(missing.code, 2)
   t.match(missing.stderr, /no dead letter with id 9-9/)
+})
+
+t.test('status on a database behind this build shows what it can, says why the rest is missing, and exits 1', async (t) => {
+  const { url: databaseUrl, sql } = await testDatabase(t)
+  const { url: redisUrl } = await testRedis(t)
+  const env = { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, STREAM_SHARDS: '1' }
+  // As migration 0011 left it undone: its journal row and the column it added gone.
+  await sql`delete from drizzle.__drizzle_migrations where created_at = (select max(created_at) from drizzle.__drizzle_migrations)`
+  await sql`alter table platform_metrics drop column named_events`
+  const behind = await cli(env, 'status')
+  t.equal(behind.code, 1, behind.stderr)
+  t.equal(behind.stderr, '', 'no stack trace')
+  t.match(behind.stdout, /shard\s+length/, 'the streams are shown')
+  t.match(behind.stdout, /\nschema: at 00\d\d_\w+; 1 pending/)
+  t.match(behind.stdout, /\ntop pages and events: could not be read \(.*named_events.*\); run `pnpm db:migrate` first\n/)
+  t.match(behind.stdout, /\nlast sync: never\n/)
+  const json = JSON.parse((await cli(env, 'status', '--json')).stdout)
+  t.equal(json.healthy, false)
+  t.match(json.unreadable, { unbuiltTopListDays: /named_events/ })
+  t.equal(json.unbuiltTopListDays, null)
+})
+
+t.test('an unreachable server is one line on stderr and exit 1, not a stack trace', async (t) => {
+  const { url: databaseUrl } = await testDatabase(t)
+  const { url: redisUrl } = await testRedis(t)
+  const closed = await freePort()
+  const noRedis = await cli({ DATABASE_URL: databaseUrl, REDIS_URL: `redis://127.0.0.1:${closed}` }, 'status')
+  t.equal(noRedis.code, 1)
+  t.match(noRedis.stderr, /^tributary: Redis did not answer \(.*ECONNREFUSED.*\)\n$/)
+  const noPostgres = await cli({ DATABASE_URL: `postgres://postgres@127.0.0.1:${closed}/x`, REDIS_URL: redisUrl }, 'tenant', 'list')
+  t.equal(noPostgres.code, 1)
+  t.match(noPostgres.stderr, /^tributary: .*ECONNREFUSED.*\n$/)
+  t.notMatch(noPostgres.stderr + noRedis.stderr, /\n\s+at /, 'no stack frames')
 })

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis'
 import { deadLetterKey, decodeEntry, decodeEventLines, fieldsToObject, streamKey, type DecodedEntry, type StoredEvent } from '@tributary/shared'
 import { UsageError } from '../config.ts'
+import { OperationError } from '../failures.ts'
 import type { Output } from '../output.ts'
 import { shards } from './operations.ts'
 
@@ -157,7 +158,7 @@ export async function dlqReplay(redis: Redis, out: Output, configuredShards: num
     try {
       done = await redis.eval(REPLAY_SCRIPT, 2, letter.stream, deadLetterKey(letter.shard), letter.dlqId, ...letter.fields!)
     } catch (err) {
-      throw new Error(`replayed ${replayed} of ${letters.length} dead letters, then ${letter.dlqId} (shard ${letter.shard}) failed and stays a dead letter: ${(err as Error).message}`)
+      throw new OperationError(`replayed ${replayed} of ${letters.length} dead letters, then ${letter.dlqId} (shard ${letter.shard}) failed and stays a dead letter: ${(err as Error).message}`)
     }
     if (done === 1) replayed++
     else skipped.push({ dlqId: letter.dlqId, shard: letter.shard, reason: 'gone before it could be replayed (another replay or drop)' })

@@ -29,7 +29,22 @@ function schemaLine(schema: MigrationState | { error: string }): string {
   return `schema: up to date at ${at}`
 }
 
-export async function status(redis: Redis, db: Database, out: Output, configuredShards: number) {
+/** A query's rows, or why it failed: status shows what it can read (a schema behind this build lacks newer tables and columns). */
+async function readOrWhy<T>(query: Promise<T>): Promise<{ rows: T } | { error: string }> {
+  try {
+    return { rows: await query }
+  } catch (err) {
+    const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err
+    return { error: cause instanceof Error ? cause.message : String(cause) }
+  }
+}
+
+/**
+ * Prints the state of streams, workers, schema, Redis and sync. Returns false when something
+ * needs an operator (pending migrations or a schema it cannot read, a Redis that may evict,
+ * a figure it could not read), which `tributary status` turns into exit code 1.
+ */
+export async function status(redis: Redis, db: Database, out: Output, configuredShards: number): Promise<boolean> {
   const now = Date.now()
   // Never fails the command: a CLI without the migrations folder still shows the rest.
   const schema = await migrationState(db.$client).catch((err: unknown) => ({ error: err instanceof Error ? err.message : String(err) }))
@@ -48,25 +63,32 @@ export async function status(redis: Redis, db: Database, out: Output, configured
       consumers.set(String(c.name), { pending: seen.pending + Number(c.pending), idleMs: Math.min(seen.idleMs, Number(c.idle)) })
     }
   }
-  const syncs = await db.execute<{ scope: string; last_run_at: Date | string; duration_ms: number; synced_days: number; sessions_closed: number }>(sql`select * from sync_runs where scope = 'all'`)
-  const lastSync = syncs[0]
+  const syncs = await readOrWhy(db.execute<{ scope: string; last_run_at: Date | string; duration_ms: number; synced_days: number; sessions_closed: number }>(sql`select * from sync_runs where scope = 'all'`))
+  const lastSync = 'rows' in syncs ? syncs.rows[0] : undefined
   // Past days whose top pages and events come from their stored rows: the build's backlog
   // after migration 0011 (NAME_ROWS_PER_RUN events a minute), days with late events until
   // their hourly rebuild, and days whose stored rows were deleted.
-  const [unbuilt] = await db.execute<{ days: number; events: string }>(sql`
+  const unbuilt = await readOrWhy(db.execute<{ days: number; events: string }>(sql`
     select count(*)::int as days, coalesce(sum(pm.events), 0)::text as events
     from platform_metrics pm join tenants tn on tn.id = pm.tenant_id
-    where pm.named_events <> pm.events and pm.date < tributary_local_day(now(), tn.timezone)`)
-  const namesBacklog = { days: unbuilt?.days ?? 0, events: Number(unbuilt?.events ?? 0) }
+    where pm.named_events <> pm.events and pm.date < tributary_local_day(now(), tn.timezone)`))
+  const namesBacklog = 'rows' in unbuilt ? { days: unbuilt.rows[0]?.days ?? 0, events: Number(unbuilt.rows[0]?.events ?? 0) } : null
+  const unread = 'error' in syncs || 'error' in unbuilt
+  const healthy = !('error' in schema) && schema.pending.length === 0 && eviction.problem === undefined && !unread
+  // Why a figure is missing: most often a database not migrated to this build yet.
+  const unreadable = (what: { error: string }) => `could not be read (${what.error})${'error' in schema || schema.pending.length === 0 ? '' : '; run `pnpm db:migrate` first'}`
   if (out.json) {
-    return out.data({
+    out.data({
       streams: rows,
       consumers: [...consumers].map(([name, c]) => ({ name, ...c })),
+      ...('error' in syncs || 'error' in unbuilt ? { unreadable: { ...('error' in syncs ? { lastSync: syncs.error } : {}), ...('error' in unbuilt ? { unbuiltTopListDays: unbuilt.error } : {}) } } : {}),
+      healthy,
       lastSync: lastSync ? { at: new Date(lastSync.last_run_at).toISOString(), durationMs: lastSync.duration_ms, syncedDays: lastSync.synced_days, sessionsClosed: lastSync.sessions_closed } : null,
       unbuiltTopListDays: namesBacklog,
       schema,
       redisEvictionPolicy: eviction.policy ?? null,
     })
+    return healthy
   }
   out.table(
     ['shard', 'length', 'undelivered', 'pending', 'oldest pending', 'dead letters'],
@@ -78,12 +100,15 @@ export async function status(redis: Redis, db: Database, out: Output, configured
   out.line('')
   out.line(schemaLine(schema))
   out.line(eviction.problem ? `redis: ${eviction.problem}` : eviction.warning ? `redis: ${eviction.warning}` : `redis: maxmemory-policy ${eviction.policy}`)
-  out.line(lastSync ? `last sync: ${ago(now - new Date(lastSync.last_run_at).getTime())} ago, ${lastSync.synced_days} days synced, ${lastSync.sessions_closed} sessions closed, ${lastSync.duration_ms} ms` : 'last sync: never')
+  out.line('error' in syncs ? `last sync: ${unreadable(syncs)}` : lastSync ? `last sync: ${ago(now - new Date(lastSync.last_run_at).getTime())} ago, ${lastSync.synced_days} days synced, ${lastSync.sessions_closed} sessions closed, ${lastSync.duration_ms} ms` : 'last sync: never')
   out.line(
-    namesBacklog.days === 0
+    namesBacklog === null
+      ? `top pages and events: ${unreadable(unbuilt as { error: string })}`
+      : namesBacklog.days === 0
       ? 'top pages and events: every past day built'
       : `top pages and events: ${namesBacklog.days} past days (${namesBacklog.events.toLocaleString('en-US')} events) read from their stored rows; the sync builds ${NAME_ROWS_PER_RUN.toLocaleString('en-US')} events' worth a minute, or run \`tributary recompute\``,
   )
+  return healthy
 }
 
 export async function syncNow(db: Database, out: Output, sessionTimeoutMinutes: number, tenantRef?: string) {

@@ -121,17 +121,36 @@ export async function stackUp(log: (line: string) => void = console.error, which
   }
 }
 
+/**
+ * Whether `pid` is still the server the state file recorded: after a reboot or a crash the
+ * pid may belong to another program, which must not be signalled. Read from the process's
+ * command line where /proc has it (redis-server shows `redis-server 127.0.0.1:<port>`, the
+ * postmaster its data directory); elsewhere, whether the recorded server answers.
+ */
+async function stillOurs(record: ServerRecord, marks: string[], probe: (url: string) => Promise<unknown>): Promise<boolean> {
+  if (!isAlive(record.pid)) return true
+  let commandLine: string
+  try {
+    commandLine = readFileSync(`/proc/${record.pid}/cmdline`, 'utf8').replaceAll('\0', ' ')
+  } catch {
+    return answers(record, probe)
+  }
+  return marks.every((mark) => commandLine.includes(mark))
+}
+
 /** Stops the servers recorded in the state file (all of them, or just those named). */
 export async function stackDown(which: Array<'redis' | 'postgres'> = ['redis', 'postgres'], log: (line: string) => void = console.error) {
   const state = readState()
+  const notOurs = (what: string, pid: number) => `${what}: pid ${pid} is no longer the stack's ${what} (another program has it now); left alone, and forgotten`
   if (which.includes('redis') && state.redis) {
-    const result = await stopProcess(state.redis.pid, 'SIGTERM')
-    log(`redis-server: ${result}`)
+    if (await stillOurs(state.redis, ['redis-server', `:${state.redis.port}`], pingRedis)) log(`redis-server: ${await stopProcess(state.redis.pid, 'SIGTERM')}`)
+    else log(notOurs('redis-server', state.redis.pid))
     delete state.redis
   }
   if (which.includes('postgres') && state.postgres) {
-    const result = await stopProcess(state.postgres.pid, 'SIGINT', 30_000)
-    log(`postgres: ${result}`)
+    const probe = (url: string) => queryPostgres(url, (sql) => sql`select 1`)
+    if (await stillOurs(state.postgres, ['postgres', state.postgres.dataDir], probe)) log(`postgres: ${await stopProcess(state.postgres.pid, 'SIGINT', 30_000)}`)
+    else log(notOurs('postgres', state.postgres.pid))
     delete state.postgres
   }
   if (state.redis || state.postgres) writeState(state)

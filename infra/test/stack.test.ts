@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { Redis } from 'ioredis'
@@ -60,4 +61,21 @@ t.test('a taken port is named in the error', async (t) => {
   const up = runScript('infra/src/stack-cli.ts', ['up'], { TRIBUTARY_STATE_DIR: stateDir, TRIBUTARY_REDIS_PORT: String(port), TRIBUTARY_POSTGRES_PORT: String(await freePort()) })
   t.equal(await up.exited, 1)
   t.match(up.output(), new RegExp(`port ${port} .* taken .* TRIBUTARY_REDIS_PORT`))
+})
+
+t.test('stack:down leaves alone a program that took a recorded pid (after a reboot, say)', async (t) => {
+  const stateDir = scratchStateDir(t)
+  const stranger = spawn('sleep', ['60'], { stdio: 'ignore' })
+  t.teardown(() => stranger.kill('SIGKILL'))
+  const pid = stranger.pid!
+  writeFileSync(join(stateDir, 'stack.json'), JSON.stringify({
+    redis: { pid, port: 16399, url: 'redis://127.0.0.1:16399' },
+    postgres: { pid, port: 15499, url: 'postgres://postgres@127.0.0.1:15499/postgres', dataDir: join(stateDir, 'postgres') },
+  }))
+  const down = runScript('infra/src/stack-cli.ts', ['down'], { TRIBUTARY_STATE_DIR: stateDir })
+  t.equal(await down.exited, 0, down.output())
+  t.match(down.output(), new RegExp(`redis-server: pid ${pid} is no longer the stack's redis-server`))
+  t.match(down.output(), new RegExp(`postgres: pid ${pid} is no longer the stack's postgres`))
+  t.ok(isAlive(pid), 'the other program still runs')
+  t.notOk(existsSync(join(stateDir, 'stack.json')), 'and the stale record is gone')
 })

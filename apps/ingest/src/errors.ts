@@ -67,7 +67,7 @@ export function toErrorBody(err: FastifyError | ApiError | Error): ErrorBody {
   if (fastifyError.validation) {
     const first = fastifyError.validation[0]
     const unknown = first?.keyword === 'additionalProperties' ? (first.params as { additionalProperty?: string }).additionalProperty : undefined
-    if (unknown) return { statusCode: 400, code: 'unknown_field', error: REASONS[400]!, message: `unknown field "${unknown}" ${first?.instancePath ? `in ${first.instancePath}` : 'in the body'}` }
+    if (unknown) return { statusCode: 400, code: 'unknown_field', error: REASONS[400]!, message: `unknown field "${unknown}" ${first?.instancePath ? `in ${first.instancePath}` : fastifyError.validationContext === 'querystring' ? 'in the query string' : 'in the body'}` }
     return { statusCode: 400, code: 'validation_failed', error: REASONS[400]!, message: `${fastifyError.validationContext ?? 'body'}${first?.instancePath ?? ''} ${first?.message ?? 'is invalid'}` }
   }
   const zlibCode = (err as NodeJS.ErrnoException).code

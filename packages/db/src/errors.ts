@@ -6,3 +6,16 @@ export function databaseErrorCode(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code ?? (err as { cause?: { code?: unknown } } | null)?.cause?.code
   return code === undefined || code === null ? undefined : String(code)
 }
+
+/**
+ * Whether a retry can cure the error: the server unreachable, restarting or shutting down
+ * (the client's own codes and Node's, 08xxx, 57P01-57P03), out of connections or resources
+ * (53xxx), read-only after a failover (25006), a serialization failure or deadlock (40001,
+ * 40P01), a statement timeout (57014). Anything else (a query the server refuses as written,
+ * a time zone it does not know) fails the same way on every retry.
+ */
+export function isTransientDatabaseError(err: unknown): boolean {
+  const code = databaseErrorCode(err)
+  if (code === undefined) return false
+  return /^(CONNECT_TIMEOUT|CONNECTION_[A-Z]+|E[A-Z]+|08...|57P0[123]|53...|25006|40001|40P01|57014)$/.test(code)
+}

@@ -1,12 +1,13 @@
 import { type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { Static } from '@sinclair/typebox'
-import { cleanupAndSync, databaseErrorCode, historical, topEvents, topPages } from '@tributary/db'
+import { cleanupAndSync, databaseErrorCode, historical, isTransientDatabaseError, topEvents, topPages } from '@tributary/db'
 import {
   daysBetween,
   ErrorResponseSchema,
   HistoricalSchema,
   isCalendarDate,
   lastDays,
+  DaysQuerySchema,
   RangeQuerySchema,
   RealtimeSchema,
   SyncResultSchema,
@@ -21,7 +22,7 @@ const MAX_DAYS = 365
 const errors = { 400: ErrorResponseSchema, 401: ErrorResponseSchema, 403: ErrorResponseSchema, 503: ErrorResponseSchema }
 
 /** `days=N`, or `from` and `to`; in the tenant's timezone; at most 365 days. */
-export function parseRange(query: Static<typeof RangeQuerySchema>, timezone: string, now = Date.now()) {
+export function parseRange(query: Static<typeof DaysQuerySchema>, timezone: string, now = Date.now()) {
   const invalid = (message: string) => new ApiError(400, 'invalid_range', message)
   if (query.days !== undefined && (query.from !== undefined || query.to !== undefined)) throw invalid('give either days or from and to, not both')
   if (query.from !== undefined || query.to !== undefined) {
@@ -42,11 +43,12 @@ function parseLimit(limit: string | undefined) {
   return n
 }
 
+/** A database failure a retry can cure is a 503 with Retry-After; any other stays a 500 (and is logged): retrying it would fail the same way. */
 const wrapDatabase = async <T>(run: () => Promise<T>): Promise<T> => {
   try {
     return await run()
   } catch (err) {
-    if (err instanceof ApiError) throw err
+    if (err instanceof ApiError || !isTransientDatabaseError(err)) throw err
     throw Object.assign(new ApiError(503, 'unavailable', 'the database is unreachable; retry later', { retryAfterSeconds: 5 }), { cause: err })
   }
 }
@@ -59,7 +61,7 @@ const LOCK_NOT_AVAILABLE = '55P03'
 const read: FastifyPluginAsyncTypebox<{ sessionTimeoutMinutes: number; shards: number }> = async (app, { sessionTimeoutMinutes, shards }) => {
   const onRequest = app.requireKey('read')
 
-  app.get('/api/v2/analytics/historical', { onRequest, schema: { summary: 'Daily metrics over a range', querystring: RangeQuerySchema, response: { 200: HistoricalSchema, ...errors } } }, async (request) => {
+  app.get('/api/v2/analytics/historical', { onRequest, schema: { summary: 'Daily metrics over a range', querystring: DaysQuerySchema, response: { 200: HistoricalSchema, ...errors } } }, async (request) => {
     const { tenantId, timezone } = request.principal!
     const range = parseRange(request.query, timezone)
     const result = await wrapDatabase(() => historical(app.db, tenantId, timezone, range))

@@ -1,13 +1,18 @@
 import { Type } from '@sinclair/typebox'
 
 /** Query strings stay strings (no type coercion anywhere); the route parses and checks them. */
+const rangeFields = {
+  days: Type.Optional(Type.String({ pattern: '^\\d{1,3}$', description: '1 to 365: the last N days, today included (tenant timezone)' })),
+  from: Type.Optional(Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', description: 'first day, YYYY-MM-DD (with `to`)' })),
+  to: Type.Optional(Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', description: 'last day, YYYY-MM-DD (with `from`)' })),
+}
+
+/** `historical`'s query: a range only (a `limit` there is refused, not ignored). */
+export const DaysQuerySchema = Type.Object(rangeFields, { additionalProperties: false })
+
+/** The top lists' query: a range and how many. */
 export const RangeQuerySchema = Type.Object(
-  {
-    days: Type.Optional(Type.String({ pattern: '^\\d{1,3}$', description: '1 to 365: the last N days, today included (tenant timezone)' })),
-    from: Type.Optional(Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', description: 'first day, YYYY-MM-DD (with `to`)' })),
-    to: Type.Optional(Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', description: 'last day, YYYY-MM-DD (with `from`)' })),
-    limit: Type.Optional(Type.String({ pattern: '^\\d{1,3}$', description: 'top lists: how many (1-100, default 10)' })),
-  },
+  { ...rangeFields, limit: Type.Optional(Type.String({ pattern: '^\\d{1,3}$', description: 'how many (1-100, default 10)' })) },
   { additionalProperties: false },
 )
 

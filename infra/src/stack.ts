@@ -105,13 +105,20 @@ export async function stackUp(log: (line: string) => void = console.error, which
 
   const probePostgres = (url: string) => queryPostgres(url, (sql) => sql`select 1`)
   if (which.includes('postgres') && !(await answers(state.postgres, probePostgres))) {
-    await portOrFail(env.TRIBUTARY_POSTGRES_PORT, 'Postgres', 'TRIBUTARY_POSTGRES_PORT')
-    const dataDir = postgresDataDir()
-    const postgres = await startPostgres({ port: env.TRIBUTARY_POSTGRES_PORT, dataDir })
-    state.postgres = { pid: postgres.pid, port: env.TRIBUTARY_POSTGRES_PORT, url: postgres.url, dataDir }
-    writeState(state)
-    started.push('postgres')
-    log(`postgres started on 127.0.0.1:${env.TRIBUTARY_POSTGRES_PORT} (data in ${dataDir})`)
+    try {
+      await portOrFail(env.TRIBUTARY_POSTGRES_PORT, 'Postgres', 'TRIBUTARY_POSTGRES_PORT')
+      const dataDir = postgresDataDir()
+      const postgres = await startPostgres({ port: env.TRIBUTARY_POSTGRES_PORT, dataDir })
+      state.postgres = { pid: postgres.pid, port: env.TRIBUTARY_POSTGRES_PORT, url: postgres.url, dataDir }
+      writeState(state)
+      started.push('postgres')
+      log(`postgres started on 127.0.0.1:${env.TRIBUTARY_POSTGRES_PORT} (data in ${dataDir})`)
+    } catch (err) {
+      // The caller never learns what this call started, so it could not stop it: a
+      // redis-server started above would run on after `pnpm start` gave up.
+      if (started.includes('redis')) await stackDown(['redis'], log)
+      throw err
+    }
   }
 
   return {

@@ -63,6 +63,25 @@ t.test('a taken port is named in the error', async (t) => {
   t.match(up.output(), new RegExp(`port ${port} .* taken .* TRIBUTARY_REDIS_PORT`))
 })
 
+t.test('Postgres failing to start stops the redis-server the same call started, so nothing is left running', async (t) => {
+  const stateDir = scratchStateDir(t)
+  const blocker = new (await import('node:net')).Server()
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => blocker.close())
+  const postgresPort = (blocker.address() as { port: number }).port
+  const redisPort = await freePort()
+  const up = runScript('infra/src/stack-cli.ts', ['up'], { TRIBUTARY_STATE_DIR: stateDir, TRIBUTARY_REDIS_PORT: String(redisPort), TRIBUTARY_POSTGRES_PORT: String(postgresPort) })
+  t.equal(await up.exited, 1)
+  t.match(up.output(), /redis-server started/)
+  t.match(up.output(), new RegExp(`port ${postgresPort} .* taken .* TRIBUTARY_POSTGRES_PORT`))
+  t.match(up.output(), /redis-server: stopped/)
+  const redis = new Redis(`redis://127.0.0.1:${redisPort}`, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
+  redis.on('error', () => {})
+  await t.rejects(redis.connect(), 'no redis-server left on its port')
+  redis.disconnect()
+  t.notOk(existsSync(join(stateDir, 'stack.json')), 'and none recorded')
+})
+
 t.test('stack:down leaves alone a program that took a recorded pid (after a reboot, say)', async (t) => {
   const stateDir = scratchStateDir(t)
   const stranger = spawn('sleep', ['60'], { stdio: 'ignore' })

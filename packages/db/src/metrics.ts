@@ -309,15 +309,19 @@ export interface Range {
 
 /** Daily metrics over a range (zero-filled, ascending) and the totals. */
 export async function historical(db: Database, tenantId: string, timezone: string, range: Range) {
-  // events and page_views are bigint, which postgres.js reads as strings: exact as numbers up to 2^53.
-  const rows = await db.execute<{ date: string; active_users: number; sessions: number; avg: number; ended: number; events: string; page_views: string }>(sql`
-    select date::text as date, active_users, sessions, avg_session_duration_seconds as avg, ended_sessions as ended, events, page_views
-    from platform_metrics where tenant_id = ${tenantId} and date between ${range.from}::date and ${range.to}::date`)
-  const [distinct] = await db.execute<{ users: number }>(sql`
-    select coalesce(sum(bit_count(u)), 0)::int as users from (
-      select bit_or(users) as u from daily_user_bitmaps
-      where tenant_id = ${tenantId} and date between ${range.from}::date and ${range.to}::date
-      group by chunk) chunks`)
+  // One snapshot for both statements: a sync committing between them would give totals that disagree with the days.
+  const { rows, distinct } = await db.transaction(async (tx) => {
+    // events and page_views are bigint, which postgres.js reads as strings: exact as numbers up to 2^53.
+    const rows = await tx.execute<{ date: string; active_users: number; sessions: number; avg: number; ended: number; events: string; page_views: string }>(sql`
+      select date::text as date, active_users, sessions, avg_session_duration_seconds as avg, ended_sessions as ended, events, page_views
+      from platform_metrics where tenant_id = ${tenantId} and date between ${range.from}::date and ${range.to}::date`)
+    const [distinct] = await tx.execute<{ users: number }>(sql`
+      select coalesce(sum(bit_count(u)), 0)::int as users from (
+        select bit_or(users) as u from daily_user_bitmaps
+        where tenant_id = ${tenantId} and date between ${range.from}::date and ${range.to}::date
+        group by chunk) chunks`)
+    return { rows, distinct }
+  }, { isolationLevel: 'repeatable read', accessMode: 'read only' })
   const stored: StoredDay[] = rows.map((r) => ({ date: r.date, activeUsers: r.active_users, sessions: r.sessions, avgSessionDurationSeconds: r.avg, endedSessions: r.ended, events: Number(r.events), pageViews: Number(r.page_views) }))
   const days = zeroFill(range.from, range.to, stored)
   return { days: days.map(publicDay), totals: totalsOf(days, distinct?.users ?? 0) }
@@ -376,14 +380,14 @@ async function topOf<Row extends Record<string, unknown>>(db: Database, tenantId
 export async function topPages(db: Database, tenantId: string, timezone: string, range: Range, limit: number) {
   // The sums are bigint (a range can pass 2^31 views), read as strings.
   const rows = await topOf<{ page: string; n: string }>(db, tenantId, timezone, range, { table: 'daily_pages', columns: 'page', count: 'views' },
-    sql`select a.page from user_activities a where a.tenant_id = ${tenantId} and a.type = 'pageview' and a.page is not null`, limit, 'page')
+    sql`select a.page from user_activities a where a.tenant_id = ${tenantId} and a.type = 'pageview' and a.page is not null`, limit, 'page collate "C"')
   return rows.map((r) => ({ page: r.page, views: Number(r.n) }))
 }
 
 /** Event names: an action's name, else the event type. */
 export async function topEvents(db: Database, tenantId: string, timezone: string, range: Range, limit: number) {
   const rows = await topOf<{ name: string; type: string; n: string }>(db, tenantId, timezone, range, { table: 'daily_event_names', columns: 'name, type', count: 'events' },
-    sql`select coalesce(a.action, a.type) as name, a.type from user_activities a where a.tenant_id = ${tenantId}`, limit, 'name')
+    sql`select coalesce(a.action, a.type) as name, a.type from user_activities a where a.tenant_id = ${tenantId}`, limit, 'name collate "C", type collate "C"')
   return rows.map((r) => ({ name: r.name, type: r.type, count: Number(r.n) }))
 }
 

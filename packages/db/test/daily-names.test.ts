@@ -193,3 +193,25 @@ t.test('the run\'s row in sync_runs counts the build in its duration', async (t)
   const [row] = await sql`select duration_ms from sync_runs where scope = 'all'`
   t.equal(row!.duration_ms, result.durationMs, 'the same duration as the run reports, build included')
 })
+
+t.test('ties in the top lists come in one order: by code point, then by type', async (t) => {
+  const { db, sql } = await testDatabase(t)
+  const tenant = await createTenant(db, 'ties')
+  // An action named signup and a custom event type signup, once each; pages /b, /B and /a once each.
+  await sql`
+    insert into user_activities (tenant_id, event_id, user_key, type, page, action, occurred_at, received_at) values
+      (${tenant.tenantId}, 'e1', 'u1', 'signup', null, null, now(), now()),
+      (${tenant.tenantId}, 'e2', 'u1', 'action', null, 'signup', now(), now()),
+      (${tenant.tenantId}, 'e3', 'u1', 'pageview', '/b', null, now(), now()),
+      (${tenant.tenantId}, 'e4', 'u1', 'pageview', '/B', null, now(), now()),
+      (${tenant.tenantId}, 'e5', 'u1', 'pageview', '/a', null, now(), now())`
+  const today = dateIn('UTC', Date.now())
+  const range = { from: today, to: today }
+  t.same(await topEvents(db, tenant.tenantId, 'UTC', range, 3), [
+    { name: 'pageview', type: 'pageview', count: 3 },
+    { name: 'signup', type: 'action', count: 1 },
+    { name: 'signup', type: 'signup', count: 1 },
+  ])
+  t.same(await topEvents(db, tenant.tenantId, 'UTC', range, 2), [{ name: 'pageview', type: 'pageview', count: 3 }, { name: 'signup', type: 'action', count: 1 }], 'a limit cuts the same one every time')
+  t.same(await topPages(db, tenant.tenantId, 'UTC', range, 3), [{ page: '/B', views: 1 }, { page: '/a', views: 1 }, { page: '/b', views: 1 }], 'capitals first, as in code point order')
+})

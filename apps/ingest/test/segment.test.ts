@@ -58,6 +58,28 @@ t.test('/v1/batch: writeKey in the body, unknown fields kept, bad messages repor
   t.notOk(JSON.stringify(stored).includes(tenant.writeKey), 'the write key is never stored')
 })
 
+t.test('"" for an id and null for properties, traits or context are taken as absent, not refused', async (t) => {
+  const { app, tenant, redis, config } = await build(t)
+  const res = await post(app, '/v1/batch', basic(tenant.writeKey), {
+    context: null,
+    batch: [
+      { type: 'track', messageId: 'n1', userId: '', anonymousId: 'a', event: 'Clicked', properties: null, context: null },
+      { type: 'identify', messageId: 'n2', userId: 'u', anonymousId: '', traits: null },
+      { type: 'page', messageId: 'n3', userId: 'u', properties: null, name: 'Home' },
+      { type: 'track', messageId: 'n4', userId: '', anonymousId: '', event: 'Nobody' },
+    ],
+  })
+  t.equal(res.statusCode, 200, res.body)
+  t.match(res.json(), { success: true, accepted: 3, errors: [{ index: 3, code: 'missing_identity' }] }, 'an event with no id at all is still refused')
+  const byId = Object.fromEntries((await storedEvents(redis, config.STREAM_SHARDS)).map((e) => [e.eventId, e]))
+  t.match(byId.n1, { type: 'action', userKey: 'a', anonymousId: 'a' })
+  t.equal(byId.n1?.userId, undefined, 'the empty userId is not kept as an id')
+  t.match(byId.n2, { type: 'identify', userKey: 'u' })
+  t.match(byId.n3, { type: 'pageview', page: 'Home' })
+  const withContext = await post(app, '/v1/track', basic(tenant.writeKey), { messageId: 'n5', userId: 'u', event: 'x', context: null })
+  t.equal(withContext.statusCode, 200, withContext.body)
+})
+
 t.test('the short paths SDKs post to: /v1/b and /v1/import batches, /v1/t, /v1/p, /v1/s, /v1/i, /v1/g, /v1/a calls', async (t) => {
   const { app, tenant, redis, config } = await build(t)
   // analytics-kotlin and -swift: gzip, text/plain, writeKey and sentAt in the body, to /v1/b.

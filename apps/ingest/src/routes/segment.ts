@@ -38,7 +38,7 @@ const segment: FastifyPluginAsyncTypebox<IngestRouteOptions> = async (app, { eve
     const batch = prepareEvents(raw, tenantId, checkMessage, (message: SegmentMessage) => {
       const type = typeOf(message)
       if (!type) return { ok: false, code: 'validation_failed', message: `type must be one of ${SEGMENT_TYPES.join(', ')}` }
-      if (context && message.context === undefined) message.context = context as Record<string, unknown>
+      if (context && (message.context === undefined || message.context === null)) message.context = context as Record<string, unknown>
       return normalizeSegment(message, type, receivedAt, sentAt)
     })
     // Nothing needs the parsed body any more; see acceptBatch for why it must not wait for Redis.

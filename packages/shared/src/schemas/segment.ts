@@ -4,8 +4,11 @@ import { ErrorItemSchema, EventName, IsoTimestamp } from './common.ts'
 export const SEGMENT_TYPES = ['track', 'page', 'screen', 'identify', 'group', 'alias'] as const
 export type SegmentType = (typeof SEGMENT_TYPES)[number]
 
-/** Segment SDKs send numeric user ids too. */
-const SegmentId = Type.Union([Type.String({ minLength: 1, maxLength: 255, pattern: '^[^\\u0000-\\u001f\\u007f]+$' }), Type.Number()])
+/** Segment SDKs send numeric user ids too, and "" for none (taken as absent, as null is). */
+const SegmentId = Type.Union([Type.String({ maxLength: 255, pattern: '^[^\\u0000-\\u001f\\u007f]*$' }), Type.Number()])
+
+/** An object, or null for none: SDKs built on maps that may be nil send `"properties": null`. */
+const ObjectOrNull = Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()])
 
 /**
  * A Segment-spec message. The known fields are checked; any other field is accepted and
@@ -20,9 +23,9 @@ export const SegmentMessageSchema = Type.Object(
     event: Type.Optional(EventName('track: the event name')),
     name: Type.Optional(Type.Union([Type.String({ maxLength: 2048 }), Type.Null()])),
     category: Type.Optional(Type.Union([Type.String({ maxLength: 2048 }), Type.Null()])),
-    properties: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-    traits: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-    context: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    properties: Type.Optional(ObjectOrNull),
+    traits: Type.Optional(ObjectOrNull),
+    context: Type.Optional(ObjectOrNull),
     timestamp: Type.Optional(Type.Union([IsoTimestamp('when it happened'), Type.Null()])),
     sentAt: Type.Optional(Type.Union([IsoTimestamp('when the SDK sent it'), Type.Null()])),
   },
@@ -41,7 +44,7 @@ export const SegmentBatchSchema = Type.Object(
     batch: Type.Array(Type.Unknown(), { minItems: 1, maxItems: SEGMENT_MAX_BATCH }),
     sentAt: Type.Optional(Type.Union([IsoTimestamp('when the SDK sent the batch'), Type.Null()])),
     writeKey: Type.Optional(Type.String()),
-    context: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    context: Type.Optional(ObjectOrNull),
   },
   { additionalProperties: true },
 )

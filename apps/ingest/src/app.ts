@@ -108,7 +108,7 @@ export async function buildApp({ config, logger, eventLog: eventLogOverride }: B
   })
   await app.register(segment, routeOptions)
   app.addPreflightRoutes()
-  await app.register(read, { sessionTimeoutMinutes: config.SESSION_TIMEOUT_MINUTES, shards: config.STREAM_SHARDS })
+  await app.register(read, { sessionTimeoutMinutes: config.SESSION_TIMEOUT_MINUTES, shards: config.STREAM_SHARDS, syncMinIntervalMs: config.SYNC_MIN_INTERVAL_MS })
   return app
 }
 

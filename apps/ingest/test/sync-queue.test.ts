@@ -86,3 +86,18 @@ t.test('a /sync that waits 10 s for a cleanup-and-sync running elsewhere gives u
   const after = await app.inject({ method: 'POST', url: '/api/v2/analytics/sync', headers: { authorization: `Bearer ${tenant.readKey}` } })
   t.equal(after.statusCode, 200, 'once the lock is free, syncs run again')
 })
+
+t.test("a tenant's /sync runs start SYNC_MIN_INTERVAL_MS apart: a call sooner waits; other tenants do not", async (t) => {
+  const { app, tenant, database, redis } = await build(t, { SYNC_MIN_INTERVAL_MS: '1500' })
+  const other = await createTenant(database.db, 'other')
+  const sync = (key: string) => app.inject({ method: 'POST', url: '/api/v2/analytics/sync', headers: { authorization: `Bearer ${key}` } })
+  t.equal((await sync(tenant.readKey)).statusCode, 200)
+  const firstEnded = Date.now()
+  const remembered = await redis.pttl(`tributary:sync-recent:${tenant.tenantId}`)
+  t.ok(remembered > 0 && remembered <= 1500, `the run is remembered for the interval (${remembered} ms), for every ingest process`)
+  const otherStarted = Date.now()
+  t.equal((await sync(other.readKey)).statusCode, 200)
+  t.ok(Date.now() - otherStarted < 1400, `another tenant's sync does not wait (${Date.now() - otherStarted} ms)`)
+  t.equal((await sync(tenant.readKey)).statusCode, 200, 'the call sooner is answered, after waiting')
+  t.ok(Date.now() - firstEnded >= 1400, `the second run started an interval after the first ended (${Date.now() - firstEnded} ms)`)
+})

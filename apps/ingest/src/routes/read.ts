@@ -58,7 +58,7 @@ const SYNC_LOCK_TIMEOUT_MS = 10_000
 const LOCK_NOT_AVAILABLE = '55P03'
 
 /** Dashboard reads, with a read key; the tenant comes from the key. */
-const read: FastifyPluginAsyncTypebox<{ sessionTimeoutMinutes: number; shards: number }> = async (app, { sessionTimeoutMinutes, shards }) => {
+const read: FastifyPluginAsyncTypebox<{ sessionTimeoutMinutes: number; shards: number; syncMinIntervalMs: number }> = async (app, { sessionTimeoutMinutes, shards, syncMinIntervalMs }) => {
   const onRequest = app.requireKey('read')
 
   app.get('/api/v2/analytics/historical', { onRequest, schema: { summary: 'Daily metrics over a range', querystring: DaysQuerySchema, response: { 200: HistoricalSchema, ...errors } } }, async (request) => {
@@ -90,12 +90,27 @@ const read: FastifyPluginAsyncTypebox<{ sessionTimeoutMinutes: number; shards: n
     }
   })
 
-  const syncNow = createSyncQueue((tenantId) =>
-    cleanupAndSync(app.db, { sessionTimeoutMinutes, tenantId, wait: true, lockTimeoutMs: SYNC_LOCK_TIMEOUT_MS }).catch((err: unknown) => {
+  /**
+   * One tenant's on-demand syncs start SYNC_MIN_INTERVAL_MS apart across every ingest process
+   * (a key in Redis, set when a run ends): a run due sooner waits out the rest. Each run holds
+   * the cleanup-and-sync lock that the workers' periodic run skips on finding taken, so one
+   * read key calling /sync in a loop kept that run from ever running, and every other tenant's
+   * history went stale. Without Redis the runs are not spaced; the sync itself needs none.
+   */
+  const recentSyncKey = (tenantId: string) => `tributary:sync-recent:${tenantId}`
+  const syncNow = createSyncQueue(async (tenantId) => {
+    if (syncMinIntervalMs > 0) {
+      const waitMs = await app.redis.pttl(recentSyncKey(tenantId)).catch(() => 0)
+      if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(waitMs, syncMinIntervalMs)))
+    }
+    const result = await cleanupAndSync(app.db, { sessionTimeoutMinutes, tenantId, wait: true, lockTimeoutMs: SYNC_LOCK_TIMEOUT_MS }).catch((err: unknown) => {
       if (databaseErrorCode(err) !== LOCK_NOT_AVAILABLE) throw err
       throw new ApiError(503, 'sync_busy', `another cleanup-and-sync has held the lock for ${SYNC_LOCK_TIMEOUT_MS / 1000} s; the periodic sync brings the figures up to date, or retry later`, { retryAfterSeconds: 10 })
-    }),
-  )
+    })
+    // Not spacing the next one is no harm: it only syncs again.
+    if (syncMinIntervalMs > 0) await app.redis.set(recentSyncKey(tenantId), '1', 'PX', syncMinIntervalMs).catch(() => {})
+    return result
+  })
   app.post('/api/v2/analytics/sync', { onRequest, schema: { summary: 'Run cleanup-and-sync for this tenant now', response: { 200: SyncResultSchema, 429: ErrorResponseSchema, ...errors } } }, async (request) => {
     const result = await wrapDatabase(() => syncNow(request.principal!.tenantId))
     return { syncedDays: result.syncedDays, sessionsClosed: result.sessionsClosed, durationMs: result.durationMs }

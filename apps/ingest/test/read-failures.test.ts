@@ -51,3 +51,28 @@ t.test('historical refuses a limit, and an unknown query parameter is named as o
   t.same([limited.json().code, limited.json().message], ['unknown_field', 'unknown field "limit" in the query string'])
   t.equal((await app.inject({ method: 'GET', url: `/api/v2/analytics/historical/pages?${range}&limit=5`, headers })).statusCode, 200, 'the top lists take one')
 })
+
+t.test('dashboard reads take at most 5 connections of the pool: key checks go on while reads wait; past the line, 503', async (t) => {
+  const { app, database, tenant } = await build(t)
+  const newcomer = await createTenant(database.db, 'newcomer')
+  const read = () => app.inject({ method: 'GET', url: `/api/v2/analytics/historical?${range}`, headers: { authorization: `Bearer ${tenant.readKey}` } })
+  t.equal((await read()).statusCode, 200, 'the read key is checked and cached')
+  let reads: Array<Promise<{ statusCode: number; headers: Record<string, unknown>; json(): { code: string } }>> = []
+  await database.sql.begin(async (tx) => {
+    // Every read of platform_metrics waits on this lock, as behind a slow query.
+    await tx`lock table platform_metrics in access exclusive mode`
+    reads = Array.from({ length: 110 }, () => read())
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    // A key never checked before needs a connection of the same pool.
+    const write = await Promise.race([
+      app.inject({ method: 'POST', url: '/api/v2/analytics/events', headers: { authorization: `Bearer ${newcomer.writeKey}` }, payload: { events: [{ eventId: 'e1', type: 'pageview', page: '/', anonymousId: 'a' }] } }),
+      new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 3_000)),
+    ])
+    t.equal(write?.statusCode, 202, 'a new key was checked while the reads waited')
+  })
+  const answers = await Promise.all(reads)
+  const refused = answers.filter((a) => a.statusCode === 503)
+  t.equal(answers.filter((a) => a.statusCode === 200).length, 105, '5 running and 100 in line answer once the lock is gone')
+  t.equal(refused.length, 5, 'the rest are refused at once')
+  t.ok(refused.every((a) => a.json().code === 'unavailable' && a.headers['retry-after'] === '1'), '503 unavailable, Retry-After: 1')
+})

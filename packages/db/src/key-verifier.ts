@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto'
 import { eq } from 'drizzle-orm'
 import type { Database } from './client.ts'
+import { Slots, SlotsFullError } from '@tributary/shared'
 import { displayPrefix, hashKey, kindOfKey } from './api-keys.ts'
 import { apiKeys, tenants, type ApiKeyKind } from './schema/index.ts'
 
@@ -74,24 +75,14 @@ export function createKeyVerifier(db: Database, options: KeyVerifierOptions = {}
   const known = new Map<string, CacheEntry>()
   const unknown = new Map<string, CacheEntry>()
   const inFlight = new Map<string, Promise<StoredKey | undefined>>()
-  let running = 0
-  const queue: Array<() => void> = []
+  const slots = new Slots('key lookups', maxConcurrent, maxQueued)
 
   /** Runs `query` when a lookup slot is free; refuses at once when the line is full. */
   async function inSlot<T>(query: () => Promise<T>): Promise<T> {
-    if (running >= maxConcurrent) {
-      if (queue.length >= maxQueued) throw new KeyLookupsBusyError()
-      await new Promise<void>((resolve) => queue.push(resolve))
-    } else {
-      running++
-    }
     try {
-      return await query()
-    } finally {
-      // The slot passes to the next in line, or is freed.
-      const next = queue.shift()
-      if (next) next()
-      else running--
+      return await slots.run(query)
+    } catch (err) {
+      throw err instanceof SlotsFullError ? new KeyLookupsBusyError() : err
     }
   }
 
@@ -137,7 +128,7 @@ export function createKeyVerifier(db: Database, options: KeyVerifierOptions = {}
     // Every slot busy (a stream of made-up keys, or Postgres slow to answer): a key seen
     // lately keeps its answer rather than waiting behind them, for up to STALE_TTLS
     // lifetimes, so a revocation whose message was missed still takes effect.
-    if (cached && running >= maxConcurrent && cached.expiresAt + (STALE_TTLS - 1) * ttlMs > now()) return cached.key
+    if (cached && slots.busy && cached.expiresAt + (STALE_TTLS - 1) * ttlMs > now()) return cached.key
     let pending = inFlight.get(hash)
     if (!pending) {
       pending = lookup(key, hash).finally(() => inFlight.delete(hash))

@@ -307,10 +307,14 @@ export interface Range {
   to: string
 }
 
+/** A dashboard read longer than this is cancelled (57014, a 503): it holds a pooled connection that key checks share. */
+const READ_STATEMENT_TIMEOUT = '30s'
+
 /** Daily metrics over a range (zero-filled, ascending) and the totals. */
 export async function historical(db: Database, tenantId: string, timezone: string, range: Range) {
   // One snapshot for both statements: a sync committing between them would give totals that disagree with the days.
   const { rows, distinct } = await db.transaction(async (tx) => {
+    await tx.execute(sql`select set_config('statement_timeout', ${READ_STATEMENT_TIMEOUT}, true)`)
     // events and page_views are bigint, which postgres.js reads as strings: exact as numbers up to 2^53.
     const rows = await tx.execute<{ date: string; active_users: number; sessions: number; avg: number; ended: number; events: string; page_views: string }>(sql`
       select date::text as date, active_users, sessions, avg_session_duration_seconds as avg, ended_sessions as ended, events, page_views
@@ -343,6 +347,7 @@ async function topOf<Row extends Record<string, unknown>>(db: Database, tenantId
   return db.transaction(
     async (tx) => {
       await tx.execute(sql`set local jit = off`)
+      await tx.execute(sql`select set_config('statement_timeout', ${READ_STATEMENT_TIMEOUT}, true)`)
       // postgres.js prepares its statements, and after five runs Postgres may plan one
       // generically, without the bounds; these are cheap to plan each time.
       await tx.execute(sql`set local plan_cache_mode = force_custom_plan`)

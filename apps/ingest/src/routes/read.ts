@@ -14,6 +14,7 @@ import {
   TopEventsSchema,
   TopPagesSchema,
 } from '@tributary/shared'
+import { Slots, SlotsFullError } from '@tributary/shared'
 import { ApiError } from '../errors.ts'
 import { createSyncQueue } from './sync-queue.ts'
 import { readRealtime } from '../event-log/realtime.ts'
@@ -43,11 +44,20 @@ function parseLimit(limit: string | undefined) {
   return n
 }
 
+/**
+ * Dashboard reads running at once in this process, and waiting: the pool has 10
+ * connections, and key checks (up to 4) and POST /sync (1) need theirs whatever the
+ * dashboards do. Past the line, a 503 with Retry-After.
+ */
+const MAX_CONCURRENT_READS = 5
+const MAX_QUEUED_READS = 100
+
 /** A database failure a retry can cure is a 503 with Retry-After; any other stays a 500 (and is logged): retrying it would fail the same way. */
 const wrapDatabase = async <T>(run: () => Promise<T>): Promise<T> => {
   try {
     return await run()
   } catch (err) {
+    if (err instanceof SlotsFullError) throw new ApiError(503, 'unavailable', `${MAX_CONCURRENT_READS + MAX_QUEUED_READS} dashboard reads are already running or waiting in this process; retry shortly`, { retryAfterSeconds: 1 })
     if (err instanceof ApiError || !isTransientDatabaseError(err)) throw err
     throw Object.assign(new ApiError(503, 'unavailable', 'the database is unreachable; retry later', { retryAfterSeconds: 5 }), { cause: err })
   }
@@ -60,25 +70,28 @@ const LOCK_NOT_AVAILABLE = '55P03'
 /** Dashboard reads, with a read key; the tenant comes from the key. */
 const read: FastifyPluginAsyncTypebox<{ sessionTimeoutMinutes: number; shards: number; syncMinIntervalMs: number }> = async (app, { sessionTimeoutMinutes, shards, syncMinIntervalMs }) => {
   const onRequest = app.requireKey('read')
+  const reads = new Slots('dashboard reads', MAX_CONCURRENT_READS, MAX_QUEUED_READS)
 
   app.get('/api/v2/analytics/historical', { onRequest, schema: { summary: 'Daily metrics over a range', querystring: DaysQuerySchema, response: { 200: HistoricalSchema, ...errors } } }, async (request) => {
     const { tenantId, timezone } = request.principal!
     const range = parseRange(request.query, timezone)
-    const result = await wrapDatabase(() => historical(app.db, tenantId, timezone, range))
+    const result = await wrapDatabase(() => reads.run(() => historical(app.db, tenantId, timezone, range)))
     return { tenantId, ...range, ...result }
   })
 
   app.get('/api/v2/analytics/historical/pages', { onRequest, schema: { summary: 'Top pages over a range', querystring: RangeQuerySchema, response: { 200: TopPagesSchema, ...errors } } }, async (request) => {
     const { tenantId, timezone } = request.principal!
     const range = parseRange(request.query, timezone)
-    const pages = await wrapDatabase(() => topPages(app.db, tenantId, timezone, range, parseLimit(request.query.limit)))
+    const limit = parseLimit(request.query.limit)
+    const pages = await wrapDatabase(() => reads.run(() => topPages(app.db, tenantId, timezone, range, limit)))
     return { tenantId, ...range, pages }
   })
 
   app.get('/api/v2/analytics/historical/events', { onRequest, schema: { summary: 'Top events over a range', querystring: RangeQuerySchema, response: { 200: TopEventsSchema, ...errors } } }, async (request) => {
     const { tenantId, timezone } = request.principal!
     const range = parseRange(request.query, timezone)
-    const events = await wrapDatabase(() => topEvents(app.db, tenantId, timezone, range, parseLimit(request.query.limit)))
+    const limit = parseLimit(request.query.limit)
+    const events = await wrapDatabase(() => reads.run(() => topEvents(app.db, tenantId, timezone, range, limit)))
     return { tenantId, ...range, events }
   })
 

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util'
 import { createDatabase, InvalidTimezoneError, TenantExistsError } from '@tributary/db'
 import { ConfigError, KEY_REVOCATIONS_CHANNEL } from '@tributary/shared'
-import { keysList, keysRevoke, keysRotate } from './commands/keys.ts'
+import { keysList, keysRevoke, keysRotate, revokeTarget } from './commands/keys.ts'
 import { tenantCreate, tenantList } from './commands/tenant.ts'
 import { databaseUrl, redisUrl, sessionTimeoutMinutes, streamShards, UsageError } from './config.ts'
 import { dlqDrop, dlqList, dlqReplay, dlqShow } from './commands/dead-letters.ts'
@@ -14,16 +14,16 @@ const USAGE = `usage: pnpm tributary <command> [options]
 
   tenant create <name> [--timezone <IANA zone>] [--json]   create a tenant; prints its write and read keys once
   tenant list [--json]
-  keys list <tenant>                                        a tenant's keys (prefixes only)
+  keys list <tenant> [--json]                               a tenant's keys (prefixes only)
   keys rotate <tenant> [--kind write|read] [--json]         issue a new key; the old ones keep working until revoked
-  keys revoke <prefix|key id>                               revoke a key at once
+  keys revoke <prefix|key id> [--json]                      revoke a key at once (the prefix as keys list shows it)
   status [--json]                                           streams (length, undelivered, pending, oldest pending, dead letters), workers, schema, Redis's eviction policy, last sync;
                                                             exit 1 when something needs an operator (pending migrations, an evicting Redis, a figure it could not read)
   dlq list [--shard N] [--limit 20] [--json]                entries the workers could not write, with the reason
   dlq show <id> [--shard N] [--json]                        a dead letter's reason and its events, decoded
   dlq replay [<id>] [--shard N] [--json]                    put dead letters back into their streams: one, or all (of a shard)
   dlq drop <id> [--shard N] [--json]                        delete one dead letter whose events must never be stored
-  sync [--tenant <tenant>]                                  run cleanup-and-sync now
+  sync [--tenant <tenant>] [--json]                         run cleanup-and-sync now
   recompute <tenant> --from <date> --to <date> [--json]     rebuild a tenant's daily figures for those days (at most 366) from the stored
                                                             rows, then sync it: after a restore or a bulk load that no worker wrote
 
@@ -90,7 +90,8 @@ async function run(argv: string[]): Promise<number> {
   const limit = Number(values.limit ?? 20)
   if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit is a positive whole number')
 
-  const { db, close } = createDatabase(databaseUrl(), { applicationName: 'tributary-cli', maxConnections: 1 })
+  // The dlq commands need only Redis: no DATABASE_URL (or local Postgres) asked of them.
+  const { db, close } = command.startsWith('dlq ') ? { db: undefined as never, close: async () => {} } : createDatabase(databaseUrl(), { applicationName: 'tributary-cli', maxConnections: 1 })
   let redis: Redis | undefined
   const redisClient = () => {
     // commandTimeout: a server that takes the connection and never answers fails the command instead of hanging it.
@@ -114,7 +115,7 @@ async function run(argv: string[]): Promise<number> {
     else if (command === 'keys revoke') {
       await keysRevoke(db, out, arg!, async () => {
         try {
-          await redisClient().publish(KEY_REVOCATIONS_CHANNEL, arg!)
+          await redisClient().publish(KEY_REVOCATIONS_CHANNEL, revokeTarget(arg!))
           return true
         } catch {
           return false

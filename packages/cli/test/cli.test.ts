@@ -42,6 +42,35 @@ t.test('keys rotate and revoke, by tenant name and key prefix', async (t) => {
   t.match(listed.stdout, /prefix\s+kind/)
   t.equal(listed.stdout.split('\n').filter((l) => l.startsWith('rk_')).length, 2)
   t.notOk(listed.stdout.includes(key), 'listing never shows a whole key')
+
+  // The prefix as keys list shows it, "…" and all, revokes; so does a whole key pasted in, never printed back.
+  const shown = listed.stdout.split('\n').find((l) => l.startsWith(key.slice(0, 11)))!.split(/\s+/)[0]!
+  t.match(shown, /…$/)
+  t.equal((await cli(url, 'keys', 'revoke', shown)).code, 0)
+  t.same(await keys.verify(key, 'read'), { ok: false, reason: 'revoked' })
+  const byKey = await cli(url, 'keys', 'revoke', created.writeKey!)
+  t.equal(byKey.code, 0, byKey.stderr)
+  t.same(await keys.verify(created.writeKey, 'write'), { ok: false, reason: 'revoked' })
+  t.notOk(byKey.stdout.includes(created.writeKey!) || byKey.stderr.includes(created.writeKey!), 'the whole key is not printed')
+  const unknown = await cli(url, 'keys', 'revoke', `${created.writeKey!.slice(0, 3)}zzzzzzzzzzzzzzzzzzzzzzzzzzzz`)
+  t.equal(unknown.code, 2)
+  t.notMatch(unknown.stderr, /zzzzzzzzzzzzzzzz/, 'nor an unknown one')
+})
+
+t.test('the dlq commands need only Redis: no DATABASE_URL asked of them', async (t) => {
+  const { testRedis } = await import('@tributary/servers')
+  const { mkdtempSync, rmSync } = await import('node:fs')
+  const { tmpdir } = await import('node:os')
+  const { join } = await import('node:path')
+  const { url: redisUrl } = await testRedis(t)
+  const noStack = mkdtempSync(join(tmpdir(), 'tributary-no-stack-'))
+  t.teardown(() => rmSync(noStack, { recursive: true, force: true }))
+  const listed = await run({ REDIS_URL: redisUrl, DATABASE_URL: '', TRIBUTARY_STATE_DIR: noStack }, 'dlq', 'list', '--json')
+  t.equal(listed.code, 0, listed.stderr)
+  t.same(JSON.parse(listed.stdout), [])
+  const status = await run({ REDIS_URL: redisUrl, DATABASE_URL: '', TRIBUTARY_STATE_DIR: noStack }, 'status')
+  t.equal(status.code, 2, 'status still needs the database')
+  t.match(status.stderr, /DATABASE_URL is not set/)
 })
 
 t.test('usage errors exit 2 with a message; bad input changes nothing', async (t) => {

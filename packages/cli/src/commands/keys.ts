@@ -1,5 +1,5 @@
 import { eq, or } from 'drizzle-orm'
-import { listKeys, revokeKey, rotateKey, tenants, type Database } from '@tributary/db'
+import { displayPrefix, kindOfKey, listKeys, revokeKey, rotateKey, tenants, type Database } from '@tributary/db'
 import { UsageError } from '../config.ts'
 import type { Output } from '../output.ts'
 
@@ -23,8 +23,19 @@ export async function keysRotate(db: Database, out: Output, tenantRef: string, k
   out.line(`Shown once. The old ${kind} keys still work: revoke each with \`pnpm tributary keys revoke <prefix>\` once clients use the new one.`)
 }
 
+/**
+ * What `keys revoke` was given, as a prefix or key id: the prefix as `keys list` shows it
+ * (with its "…"), or a whole key pasted in, which stands for its prefix and is never
+ * printed back.
+ */
+export function revokeTarget(given: string): string {
+  const ref = given.replace(/(…|\.\.\.)$/u, '')
+  return kindOfKey(ref) !== undefined && ref.length > displayPrefix(ref).length ? displayPrefix(ref) : ref
+}
+
 /** Revokes in Postgres, then tells every ingest process to forget its cached key checks. */
-export async function keysRevoke(db: Database, out: Output, prefixOrId: string, announce: () => Promise<boolean>) {
+export async function keysRevoke(db: Database, out: Output, given: string, announce: () => Promise<boolean>) {
+  const prefixOrId = revokeTarget(given)
   const revoked = await revokeKey(db, prefixOrId)
   if (revoked === 0) throw new UsageError(`no active key with prefix or id "${prefixOrId}" (pnpm tributary keys list <tenant>)`)
   const announced = await announce()

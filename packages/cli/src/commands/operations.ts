@@ -146,6 +146,8 @@ export async function recompute(db: Database, out: Output, sessionTimeoutMinutes
   await markDaysForRecompute(db, tenant.id, eachDay(from, to))
   out.note(`${days} days of ${tenant.name} (${tenant.timezone}) marked for recompute, ${from} to ${to}; syncing the tenant…`)
   const result = await cleanupAndSync(db, { sessionTimeoutMinutes, wait: true, tenantId: tenant.id })
-  if (out.json) return out.data({ tenantId: tenant.id, from, to, days, syncedDays: result.syncedDays, sessionsClosed: result.sessionsClosed, durationMs: result.durationMs })
-  out.line(`recomputed ${days} days from the stored rows: synced ${result.syncedDays} days, closed ${result.sessionsClosed} sessions in ${result.durationMs} ms`)
+  // A worker's transaction that was writing as the recompute began had not finished: its days stay marked for the next sync.
+  if (!result.writersDone) out.note('a transaction that was writing as the recompute began had not finished: its days were marked again, and the next sync (within a minute) recomputes them')
+  if (out.json) return out.data({ tenantId: tenant.id, from, to, days, syncedDays: result.syncedDays, sessionsClosed: result.sessionsClosed, durationMs: result.durationMs, complete: result.writersDone })
+  out.line(`recomputed ${days} days from the stored rows${result.writersDone ? '' : ' (some to finish in the next sync, above)'}: synced ${result.syncedDays} days, closed ${result.sessionsClosed} sessions in ${result.durationMs} ms`)
 }

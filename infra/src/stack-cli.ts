@@ -1,7 +1,7 @@
 // First: .env must be in process.env before the modules below read it as they load.
 import './dotenv.ts'
 import { MissingBinaryError } from '@tributary/servers'
-import { stackDown, stackStatus, stackUp } from './stack.ts'
+import { StackError, stackDown, stackStatus, stackUp } from './stack.ts'
 
 /** `pnpm stack:up|down|status`: the local redis-server and Postgres, left running in the background. */
 const command = process.argv[2]
@@ -21,6 +21,6 @@ try {
     process.exitCode = 2
   }
 } catch (err) {
-  console.error(err instanceof MissingBinaryError ? err.message : err)
+  console.error(err instanceof MissingBinaryError || err instanceof StackError ? err.message : err)
   process.exitCode = 1
 }

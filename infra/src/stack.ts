@@ -73,9 +73,12 @@ async function answers(record: ServerRecord | undefined, probe: (url: string) =>
   }
 }
 
+/** The local stack cannot start, for a reason its message gives in full: shown as one line. */
+export class StackError extends Error {}
+
 async function portOrFail(port: number, what: string, variable: string) {
   if (!(await isPortFree(port))) {
-    throw new Error(`port ${port} for the local ${what} is taken by another program; set ${variable} to a free port`)
+    throw new StackError(`port ${port} for the local ${what} is taken by another program; set ${variable} to a free port`)
   }
 }
 

@@ -7,7 +7,7 @@ import { loadConfig, Port, PostgresUrl, RedisUrl } from '@tributary/shared'
 import { MissingBinaryError } from '@tributary/servers'
 import { DEMO_TENANT, ensureDemoTenant, type DemoKeys } from './demo-tenant.ts'
 import { REPO_ROOT } from './paths.ts'
-import { stackDown, stackUp } from './stack.ts'
+import { StackError, stackDown, stackUp } from './stack.ts'
 import { NODE_FLAGS } from './node-flags.ts'
 
 /**
@@ -122,6 +122,6 @@ async function main(): Promise<number> {
 try {
   process.exitCode = await main()
 } catch (err) {
-  console.error(err instanceof MissingBinaryError || (err as Error).name === 'ConfigError' ? (err as Error).message : err)
+  console.error(err instanceof MissingBinaryError || err instanceof StackError || (err as Error).name === 'ConfigError' ? (err as Error).message : err)
   process.exitCode = 1
 }

@@ -61,6 +61,7 @@ t.test('a taken port is named in the error', async (t) => {
   const up = runScript('infra/src/stack-cli.ts', ['up'], { TRIBUTARY_STATE_DIR: stateDir, TRIBUTARY_REDIS_PORT: String(port), TRIBUTARY_POSTGRES_PORT: String(await freePort()) })
   t.equal(await up.exited, 1)
   t.match(up.output(), new RegExp(`port ${port} .* taken .* TRIBUTARY_REDIS_PORT`))
+  t.notMatch(up.output(), /\n\s+at /, 'one line, no stack trace')
 })
 
 t.test('Postgres failing to start stops the redis-server the same call started, so nothing is left running', async (t) => {

@@ -19,3 +19,19 @@ export function isTransientDatabaseError(err: unknown): boolean {
   if (code === undefined) return false
   return /^(CONNECT_TIMEOUT|CONNECTION_[A-Z]+|E[A-Z]+|08...|57P0[123]|53...|25006|40001|40P01|57014)$/.test(code)
 }
+
+/**
+ * One line for a failure to reach Postgres or a statement it refused, for command-line
+ * tools (an outage reads as one sentence, not a stack trace); undefined for anything else,
+ * which keeps its trace.
+ */
+export function describeDatabaseFailure(err: unknown): string | undefined {
+  if (!(err instanceof Error)) return undefined
+  const cause = err.cause instanceof Error ? err.cause : err
+  const code = databaseErrorCode(err)
+  // Node's connect fails with an AggregateError and no message when every address refused.
+  const message = cause.message || (cause instanceof AggregateError ? cause.errors.map((e: Error) => e.message).join('; ') : '') || String(code)
+  if (cause.name === 'PostgresError') return `Postgres refused: ${message} (${code})`
+  if (code !== undefined && /^(E[A-Z]+|CONNECT_TIMEOUT|CONNECTION_[A-Z]+)$/.test(code)) return `${message}${code === 'CONNECT_TIMEOUT' ? ' (Postgres did not answer)' : ''}`
+  return undefined
+}

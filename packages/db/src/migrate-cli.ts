@@ -1,4 +1,5 @@
 import { collationAdvice, databaseCollation } from './collation.ts'
+import { describeDatabaseFailure } from './errors.ts'
 import { migrationState, runMigrations, type MigrationState } from './migrate.ts'
 
 // `pnpm db:migrate [--status]`: applies the pending migrations, or with --status only says
@@ -25,6 +26,13 @@ function warnIfNewer(state: MigrationState) {
     console.warn(`warning: the database records ${state.newer} migration${state.newer === 1 ? '' : 's'} newer than this code's latest (${latest(state)}): a newer version migrated it; code this old may not work on it`)
   }
 }
+
+// An unreachable database or a refused statement is one line and exit 1, not a stack trace.
+process.on('uncaughtException', (err) => {
+  const line = describeDatabaseFailure(err)
+  console.error(line ? `db:migrate: ${line}` : err)
+  process.exit(1)
+})
 
 if (statusOnly) {
   const state = await migrationState(url)

@@ -62,3 +62,13 @@ t.test('db:migrate refuses an unknown argument, and a missing DATABASE_URL, with
   t.equal(none.code, 2)
   t.match(none.stderr, /DATABASE_URL is not set/)
 })
+
+t.test('db:migrate against a database it cannot reach: one line and exit 1, not a stack trace', async (t) => {
+  const { freePort } = await import('@tributary/servers')
+  const url = `postgres://postgres@127.0.0.1:${await freePort()}/nowhere`
+  for (const args of [[], ['--status']]) {
+    const result = await migrateCli({ DATABASE_URL: url }, ...args)
+    t.equal(result.code, 1, args.join(' '))
+    t.match(result.stderr, /^db:migrate: connect ECONNREFUSED 127\.0\.0\.1:\d+\n$/, args.join(' '))
+  }
+})

@@ -90,3 +90,13 @@ t.test('a clock running ahead keeps no one active past the real-time windows', a
   t.match(await readRealtime(redis, tenant.tenantId, { ...options, now: Date.now() + 6 * MIN }), { activeUsers: 0 }, 'no longer active users 6 minutes on')
   t.match(await readRealtime(redis, tenant.tenantId, { ...options, now: Date.now() + 31 * MIN }), { activeSessions: 0 }, 'no longer active sessions past the timeout')
 })
+
+t.test('real-time top pages break ties by code point, as the historical ones do', async (t) => {
+  const { app, write, redis, tenant, config } = await build(t)
+  // U+FF01 comes before U+1F600 by code point; JavaScript's < puts the emoji first (its UTF-16 starts 0xD83D).
+  const pages = ['/😀', '/！', '/B', '/a']
+  const events = pages.map((page, i) => ({ eventId: `tie${i}`, type: 'pageview', page, userId: 'u' }))
+  t.equal((await app.inject({ method: 'POST', url: '/api/v2/analytics/events', headers: write, payload: { events } })).json().accepted, 4)
+  const realtime = await readRealtime(redis, tenant.tenantId, { shards: config.STREAM_SHARDS, sessionTimeoutMs: 30 * MIN })
+  t.same(realtime.topPages.map((p) => p.page), ['/B', '/a', '/！', '/😀'])
+})

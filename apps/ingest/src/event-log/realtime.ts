@@ -35,8 +35,10 @@ export async function readRealtime(redis: Redis, tenantId: string, options: { sh
   const pages = reply[3]![1] as string[]
   const topPages: Realtime['topPages'] = []
   for (let i = 0; i + 1 < pages.length; i += 2) topPages.push({ page: pages[i]!, views: Number(pages[i + 1]) })
-  // Ties by code point, as the historical top pages break them under collation C.
-  topPages.sort((a, b) => b.views - a.views || (a.page < b.page ? -1 : a.page > b.page ? 1 : 0))
+  // Ties by code point, as the historical top pages break them (collate "C"): the UTF-8 bytes
+  // compare in that order, where JavaScript's < compares UTF-16 units (a character past
+  // U+FFFF would sort before U+E000-U+FFFF).
+  topPages.sort((a, b) => b.views - a.views || Buffer.compare(Buffer.from(a.page), Buffer.from(b.page)))
   return {
     activeUsers: reply[0]![1] as number,
     activeSessions: reply[1]![1] as number,

@@ -48,11 +48,28 @@ t.test('a batch holding stored events is merged: only the new ones are copied', 
   const [{ n }] = (await sql`select count(*)::int as n from user_activities`) as unknown as [{ n: number }]
   t.equal(n, 3_010, 'every event once')
   const third = await writeBatch(db, [entry(tenant.tenantId, again)], 10_000)
-  t.same(third, { inserted: 0, sessions: 7, path: 'merge' }, 'a whole batch delivered again adds nothing')
+  t.same(third, { inserted: 0, sessions: 0, path: 'merge' }, 'a whole batch delivered again adds nothing, not even to its sessions')
   const deltas = await sql`select user_key, sum(events)::int as events from activity_deltas group by 1 order by 1`
   const expected = new Map<string, number>()
   for (const i of [...Array.from({ length: 10 }, (_, i) => i), ...Array.from({ length: 3_000 }, (_, i) => 100 + i)]) expected.set(`u${i % 7}`, (expected.get(`u${i % 7}`) ?? 0) + 1)
   t.same(deltas.map((d) => [d.user_key, d.events]), [...expected].sort(), 'the daily metrics get each stored event once: the merge adds only what it copied')
+})
+
+t.test('an event resent after the de-duplication window, with the new session id ingest gave it, makes no session', async (t) => {
+  const { db, sql } = await testDatabase(t)
+  const tenant = await createTenant(db, 'late-resend')
+  const withSession = (e: DecodedEntry, sessionId: string): DecodedEntry => (e.kind === 'ev' ? { ...e, events: e.events.map((ev) => ({ ...ev, sessionId })) } : e)
+  const first = withSession(entry(tenant.tenantId, [{ eventId: 'e1', type: 'pageview', userId: 'u', page: '/', timestamp: '2026-11-26T09:00:00Z' }]), 's-first')
+  t.same(await writeBatch(db, [first], 10_000), { inserted: 1, sessions: 1, path: 'copy' })
+  // Hours later the SDK sends e1 again, with e2; ingest no longer knows e1, nor u's sessions, so both get a new session.
+  const late = withSession(entry(tenant.tenantId, [{ eventId: 'e1', type: 'pageview', userId: 'u', page: '/', timestamp: '2026-11-26T09:00:00Z' }, { eventId: 'e2', type: 'action', userId: 'u', action: 'x' }]), 's-late')
+  const resentOnly = withSession(entry(tenant.tenantId, [{ eventId: 'e1', type: 'pageview', userId: 'u', page: '/' }]), 's-resent')
+  t.same(await writeBatch(db, [late], 10_000), { inserted: 1, sessions: 1, path: 'merge' }, 'e2 makes its session')
+  t.same(await writeBatch(db, [resentOnly], 10_000), { inserted: 0, sessions: 0, path: 'merge' }, 'e1 alone makes none')
+  const sessions = await sql`select id from user_sessions order by id`
+  t.same(sessions.map((r) => r.id), ['s-first', 's-late'], 'no session made of stored events only')
+  const [late2] = await sql`select started_at, last_seen_at from user_sessions where id = 's-late'`
+  t.same(late2!.started_at, late2!.last_seen_at, "s-late spans e2 alone, not e1's time")
 })
 
 t.test('a merge copies the rows it keeps byte for byte, whatever their size and characters', async (t) => {

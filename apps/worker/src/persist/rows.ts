@@ -8,15 +8,12 @@ import { Utf8Builder } from './utf8-builder.ts'
 export interface ActivityRows {
   /** One line per row, each ending in a newline (values never hold a raw one: copyValue escapes it). */
   copyData: Buffer
-  /** Where each row's line ends in copyData (the offset after its newline), in line order. */
-  lineEnds: number[]
   count: number
   /** Each row's key, in line order, for finding rows already stored (the merge path). */
   tenantIds: string[]
   eventIds: string[]
-  /** The groups the rows count towards, and each row's group (line order). */
+  /** The groups the rows count towards. */
   groups: ActivityGroups
-  groupOf: number[]
 }
 
 export const ACTIVITY_COLUMNS = 'tenant_id, event_id, session_id, user_key, type, page, action, metadata, occurred_at, received_at'
@@ -103,17 +100,15 @@ function asStored(id: string): string {
  * Merging follows the rules the upsert applies in SQL — earliest start, latest activity,
  * earliest end — so the outcome is the same whatever the order or number of deliveries.
  */
-export function buildRows(entries: DecodedEntry[]) {
+export function buildRows(entries: DecodedEntry[], isStored?: (tenantId: string, eventId: string) => boolean) {
   let events = 0
   for (const entry of entries) if (entry.kind === 'ev') events += entry.events.length
   // ~230 bytes for a row with a little metadata; the builder grows when rows are larger.
   const copyData = new Utf8Builder(events * 256)
-  const lineEnds: number[] = []
   const tenantIds: string[] = []
   const eventIds: string[] = []
   const groups = noGroups()
   const groupIndex = new Map<string, number>()
-  const groupOf: number[] = []
   /** Event ids already in the batch, per tenant. */
   const seen = new Map<string, Set<string>>()
   const sessions = new Map<string, SessionFacts>()
@@ -149,12 +144,16 @@ export function buildRows(entries: DecodedEntry[]) {
         const eventId = asStored(e.eventId)
         if (seenOfTenant.has(eventId)) continue
         seenOfTenant.add(eventId)
+        // Stored already (the merge path): no row, and nothing towards its session, whose
+        // facts went in with it. A resend after the de-duplication window comes with a new
+        // session id (ingest has forgotten the user's sessions), which would be a session
+        // made of events counted elsewhere.
+        if (isStored?.(entry.tenantId, eventId)) continue
         tenantIds.push(entry.tenantId)
         eventIds.push(eventId)
         copyData.append(
           `${tenantId}\t${copyValue(eventId)}\t${copyValue(e.sessionId)}\t${copyValue(e.userKey)}\t${copyValue(e.type)}\t${copyValue(e.page)}\t${copyValue(e.action)}\t${copyValue(e.metadataJson)}\t${isoTimestamp(e.occurredAt)}\t${receivedAt}\n`,
         )
-        lineEnds.push(copyData.length)
         const second = Math.floor(e.occurredAt / 1000)
         const pageView = e.type === 'pageview'
         let group = lastGroup[+pageView]!
@@ -168,7 +167,6 @@ export function buildRows(entries: DecodedEntry[]) {
           lastGroup[+pageView] = group
         }
         groups.events[group]!++
-        groupOf.push(group)
         let s: SessionFacts
         if (lastSession?.id === e.sessionId) seenAt((s = lastSession), e.occurredAt)
         else s = lastSession = sessionOf(entry.tenantId, e.sessionId, e.userKey, e.occurredAt)
@@ -194,21 +192,10 @@ export function buildRows(entries: DecodedEntry[]) {
   // Each row is encoded as it is built, so nothing of it but its bytes (outside V8's heap)
   // lives across the transaction's awaits: rows kept as strings reached the old generation
   // (~20 % more worker CPU per row and ~50 MB more RSS in `pnpm bench` worker runs).
-  const activities: ActivityRows = { copyData: copyData.bytes(), lineEnds, count: lineEnds.length, tenantIds, eventIds, groups, groupOf }
+  const activities: ActivityRows = { copyData: copyData.bytes(), count: eventIds.length, tenantIds, eventIds, groups }
   return { activities, sessions: [...sessions.values()] }
 }
 
-/** The groups of the rows at `kept` (line positions) only: what a merge, which copies those, adds. */
-export function groupsOfRows(activities: ActivityRows, kept: number[]): ActivityGroups {
-  const counts = new Array<number>(activities.groups.events.length).fill(0)
-  for (const i of kept) counts[activities.groupOf[i]!]!++
-  const { tenantId, second, userKey, pageView } = activities.groups
-  const out = noGroups()
-  counts.forEach((n, g) => {
-    if (n > 0) addGroup(out, tenantId[g]!, second[g]!, userKey[g]!, pageView[g]!, n)
-  })
-  return out
-}
 
 const noGroups = (): ActivityGroups => ({ tenantId: [], second: [], userKey: [], pageView: [], events: [] })
 

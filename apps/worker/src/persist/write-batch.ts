@@ -3,7 +3,7 @@ import type { Database } from '@tributary/db'
 import type { DecodedEntry } from '@tributary/shared'
 import { errorCode, UnwritableEntries } from './errors.ts'
 import { textArray } from './pg-array.ts'
-import { ACTIVITY_COLUMNS, buildRows, groupsOfRows, sessionColumns, type ActivityGroups, type ActivityRows, type SessionFacts } from './rows.ts'
+import { ACTIVITY_COLUMNS, buildRows, sessionColumns, type ActivityGroups, type ActivityRows, type SessionFacts } from './rows.ts'
 
 export interface WriteResult {
   inserted: number
@@ -29,7 +29,8 @@ const FOREIGN_KEY_VIOLATION = '23503'
  * Activities go in with COPY, the fastest way into Postgres (and the ceiling `pnpm bench`
  * measures against). COPY has no ON CONFLICT, so a batch holding an event that is already
  * stored fails as a whole with a unique violation and is written again as a merge: look up
- * which of its events are stored, copy the others. That only happens after redeliveries (a
+ * which of its events are stored, copy the others, and upsert only the sessions those (and
+ * the batch's session entries) make: a stored event's facts went in with it. That only happens after redeliveries (a
  * worker that died before acknowledging, a client resending after the de-duplication
  * window), so nearly every batch takes the fast path. A merge can meet a unique violation
  * too, when another worker commits one of the same events between the lookup and the
@@ -45,19 +46,18 @@ export async function writeBatch(db: Database, entries: DecodedEntry[], statemen
   // Everything made from the entries before any statement: a failure here is the entries'.
   let rows: BatchRows
   try {
-    const { activities, sessions } = buildRows(entries)
-    rows = { activities, sessions: sessions.length > 0 ? sessionParameters(sessions) : undefined, sessionCount: sessions.length }
+    rows = batchRows(entries)
   } catch (err) {
     throw new UnwritableEntries(err)
   }
   try {
-    return await writeRows(db, rows, statementTimeoutMs, 'copy')
+    return await writeRows(db, entries, rows, statementTimeoutMs, 'copy')
   } catch (err) {
     if (errorCode(err) !== UNIQUE_VIOLATION) throw err
   }
   for (let attempt = 1; ; attempt++) {
     try {
-      return await writeRows(db, rows, statementTimeoutMs, 'merge')
+      return await writeRows(db, entries, rows, statementTimeoutMs, 'merge')
     } catch (err) {
       if (errorCode(err) !== UNIQUE_VIOLATION || attempt >= MERGE_ATTEMPTS) throw err
     }
@@ -73,19 +73,23 @@ interface BatchRows {
   sessionCount: number
 }
 
-async function writeRows(db: Database, { activities, sessions, sessionCount }: BatchRows, statementTimeoutMs: number, path: WriteResult['path']): Promise<WriteResult> {
+/** The rows of the entries, leaving out the events `isStored` names (and what they would add to their sessions). */
+function batchRows(entries: DecodedEntry[], isStored?: (tenantId: string, eventId: string) => boolean): BatchRows {
+  const { activities, sessions } = buildRows(entries, isStored)
+  return { activities, sessions: sessions.length > 0 ? sessionParameters(sessions) : undefined, sessionCount: sessions.length }
+}
+
+async function writeRows(db: Database, entries: DecodedEntry[], built: BatchRows, statementTimeoutMs: number, path: WriteResult['path']): Promise<WriteResult> {
   return db.$client.begin(async (tx) => {
     await tx.unsafe(`set local statement_timeout = ${Math.floor(statementTimeoutMs)}`)
-    let inserted = 0
-    await lockTenants(tx, activities.tenantIds)
-    const { copyData, count, groups } = path === 'copy' ? activities : await unstoredRows(tx, activities)
-    if (count > 0) {
-      await copyIn(tx, `copy user_activities (${ACTIVITY_COLUMNS}) from stdin`, copyData)
-      await appendDeltas(tx, groups)
-      inserted = count
+    await lockTenants(tx, built.activities.tenantIds)
+    const { activities, sessions, sessionCount } = path === 'copy' ? built : await unstoredRows(tx, entries, built.activities)
+    if (activities.count > 0) {
+      await copyIn(tx, `copy user_activities (${ACTIVITY_COLUMNS}) from stdin`, activities.copyData)
+      await appendDeltas(tx, activities.groups)
     }
     if (sessions) await upsertSessions(tx, sessions)
-    return { inserted, sessions: sessionCount, path }
+    return { inserted: activities.count, sessions: sessionCount, path }
   })
 }
 
@@ -125,21 +129,20 @@ async function lockTenants(tx: TransactionSql, tenantIds: string[]): Promise<voi
   }
 }
 
-/** The rows of the events not stored yet, as COPY data, and what they add to the daily metrics. */
-async function unstoredRows(tx: TransactionSql, activities: ActivityRows): Promise<{ copyData: Buffer; count: number; groups: ActivityGroups }> {
-  if (activities.count === 0) return activities
+/**
+ * The rows of the events not stored yet, what they add to the daily metrics, and the
+ * sessions as those events and the session entries make them: built again from the entries
+ * without the stored events.
+ */
+async function unstoredRows(tx: TransactionSql, entries: DecodedEntry[], activities: ActivityRows): Promise<BatchRows> {
   // Positions (1-based), so that no key has to be compared as text on this side.
   const stored = await tx.unsafe<{ n: string }[]>(
     `select x.n from unnest($1::uuid[], $2::text[]) with ordinality as x(t, e, n)
      join user_activities a on a.tenant_id = x.t and a.event_id = x.e`,
     [textArray(activities.tenantIds), textArray(activities.eventIds)],
   )
-  const storedAt = new Set(stored.map((r) => Number(r.n) - 1))
-  const kept: number[] = []
-  for (let i = 0; i < activities.count; i++) if (!storedAt.has(i)) kept.push(i)
-  const { copyData, lineEnds } = activities
-  const lines = kept.map((i) => copyData.subarray(i === 0 ? 0 : lineEnds[i - 1], lineEnds[i]))
-  return { copyData: Buffer.concat(lines), count: kept.length, groups: groupsOfRows(activities, kept) }
+  const storedKeys = new Set(stored.map((r) => `${activities.tenantIds[Number(r.n) - 1]}\n${activities.eventIds[Number(r.n) - 1]}`))
+  return batchRows(entries, (tenantId, eventId) => storedKeys.has(`${tenantId}\n${eventId}`))
 }
 
 /** Streams COPY data into a COPY … FROM STDIN statement; settles once Postgres has answered. */

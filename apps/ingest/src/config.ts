@@ -12,7 +12,7 @@ export const ingestEnv = Type.Object({
   DEDUP_WINDOW_SECONDS: PositiveInt(3_600, 'how long an event id is remembered so a resend changes nothing (s); Redis keeps ~76 bytes per event for this long, and up to a third longer (the ids are kept in 4 sets of a third of the window each)', 7 * 86_400),
   SESSION_STATE_TTL_SECONDS: PositiveInt(86_400, 'how long a started session is remembered for heartbeats, ends and events naming it (s)', 30 * 86_400),
   RATE_LIMIT_EVENTS_PER_SECOND: NonNegativeInt(10_000, 'events per second one write key may send, across all ingest processes (0: no limit)'),
-  SYNC_MIN_INTERVAL_MS: NonNegativeInt(2_000, "a tenant's POST /sync runs start at least this far apart, across all ingest processes; one due sooner waits (0: not spaced) (ms)"),
+  SYNC_MIN_INTERVAL_MS: NonNegativeInt(2_000, "a tenant's POST /sync runs start at least this far apart, across all ingest processes; a call sooner is a 429 (0: not spaced) (ms)"),
   STREAM_BACKLOG_CAP: NonNegativeInt(200_000, 'stream entries per shard beyond which ingest answers 503 until workers catch up (0: no cap)'),
 })
 

@@ -2,6 +2,8 @@ import t from 'tap'
 import { createTenant } from '@tributary/db'
 import { ApiError } from '../src/errors.ts'
 import { createSyncQueue } from '../src/routes/sync-queue.ts'
+import { pino } from 'pino'
+import { buildApp } from '../src/app.ts'
 import { build } from './fixtures/build.ts'
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 5))
@@ -53,7 +55,8 @@ t.test('syncs run one at a time; a tenant already waiting shares the waiting run
 })
 
 t.test('callers of /sync waiting for the cleanup-and-sync lock leave the pool to key checks', async (t) => {
-  const { app, tenant, database } = await build(t)
+  // Not spaced: callers arriving while a run is under way form a second run, which spacing would refuse.
+  const { app, tenant, database } = await build(t, { SYNC_MIN_INTERVAL_MS: '0' })
   const other = await createTenant(database.db, 'other')
   let syncs: Array<Promise<{ statusCode: number }>> = []
   await database.sql.begin(async (tx) => {
@@ -87,17 +90,23 @@ t.test('a /sync that waits 10 s for a cleanup-and-sync running elsewhere gives u
   t.equal(after.statusCode, 200, 'once the lock is free, syncs run again')
 })
 
-t.test("a tenant's /sync runs start SYNC_MIN_INTERVAL_MS apart: a call sooner waits; other tenants do not", async (t) => {
-  const { app, tenant, database, redis } = await build(t, { SYNC_MIN_INTERVAL_MS: '1500' })
+t.test("a tenant's /sync runs start SYNC_MIN_INTERVAL_MS apart across processes: a call sooner is a 429 at once; other tenants go on", async (t) => {
+  const { app, tenant, database, redis, config } = await build(t, { SYNC_MIN_INTERVAL_MS: '1500' })
+  // A second ingest process on the same Redis and Postgres.
+  const second = await buildApp({ config, logger: pino({ level: 'silent' }) })
+  t.teardown(() => second.close())
   const other = await createTenant(database.db, 'other')
-  const sync = (key: string) => app.inject({ method: 'POST', url: '/api/v2/analytics/sync', headers: { authorization: `Bearer ${key}` } })
-  t.equal((await sync(tenant.readKey)).statusCode, 200)
-  const firstEnded = Date.now()
-  const remembered = await redis.pttl(`tributary:sync-recent:${tenant.tenantId}`)
-  t.ok(remembered > 0 && remembered <= 1500, `the run is remembered for the interval (${remembered} ms), for every ingest process`)
-  const otherStarted = Date.now()
-  t.equal((await sync(other.readKey)).statusCode, 200)
-  t.ok(Date.now() - otherStarted < 1400, `another tenant's sync does not wait (${Date.now() - otherStarted} ms)`)
-  t.equal((await sync(tenant.readKey)).statusCode, 200, 'the call sooner is answered, after waiting')
-  t.ok(Date.now() - firstEnded >= 1400, `the second run started an interval after the first ended (${Date.now() - firstEnded} ms)`)
+  const sync = (on: typeof app, key: string) => on.inject({ method: 'POST', url: '/api/v2/analytics/sync', headers: { authorization: `Bearer ${key}` } })
+  t.equal((await sync(app, tenant.readKey)).statusCode, 200)
+  const claimed = await redis.pttl(`tributary:sync-recent:${tenant.tenantId}`)
+  t.ok(claimed > 0 && claimed <= 1500, `the run claimed the tenant's slot for the interval (${claimed} ms)`)
+  const started = Date.now()
+  const sooner = await sync(second, tenant.readKey)
+  t.equal(sooner.statusCode, 429, 'another process refuses the same tenant')
+  t.equal(sooner.json().code, 'sync_busy')
+  t.ok(['1', '2'].includes(String(sooner.headers['retry-after'])), `Retry-After is what is left of the interval (${String(sooner.headers['retry-after'])} s)`)
+  t.ok(Date.now() - started < 1000, 'at once, not after a wait')
+  t.equal((await sync(second, other.readKey)).statusCode, 200, 'another tenant syncs')
+  await new Promise((resolve) => setTimeout(resolve, 1600))
+  t.equal((await sync(second, tenant.readKey)).statusCode, 200, 'once the interval is over, the tenant syncs again')
 })

@@ -104,25 +104,27 @@ const read: FastifyPluginAsyncTypebox<{ sessionTimeoutMinutes: number; shards: n
   })
 
   /**
-   * One tenant's on-demand syncs start SYNC_MIN_INTERVAL_MS apart across every ingest process
-   * (a key in Redis, set when a run ends): a run due sooner waits out the rest. Each run holds
-   * the cleanup-and-sync lock that the workers' periodic run skips on finding taken, so one
-   * read key calling /sync in a loop kept that run from ever running, and every other tenant's
-   * history went stale. Without Redis the runs are not spaced; the sync itself needs none.
+   * One tenant's on-demand syncs start SYNC_MIN_INTERVAL_MS apart across every ingest
+   * process: a run claims the tenant's slot in Redis (SET NX PX) as it starts, and a run
+   * that finds it taken is a 429 with Retry-After, at once (a wait here would hold up the
+   * other tenants queued behind it). Each run holds the cleanup-and-sync lock that the
+   * workers' periodic run skips on finding taken, so one read key calling /sync in a loop
+   * kept that run from ever running. Without Redis the runs are not spaced; the sync itself
+   * needs none.
    */
   const recentSyncKey = (tenantId: string) => `tributary:sync-recent:${tenantId}`
   const syncNow = createSyncQueue(async (tenantId) => {
     if (syncMinIntervalMs > 0) {
-      const waitMs = await app.redis.pttl(recentSyncKey(tenantId)).catch(() => 0)
-      if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(waitMs, syncMinIntervalMs)))
+      const claimed = await app.redis.set(recentSyncKey(tenantId), '1', 'PX', syncMinIntervalMs, 'NX').catch(() => 'OK')
+      if (claimed !== 'OK') {
+        const waitMs = await app.redis.pttl(recentSyncKey(tenantId)).catch(() => syncMinIntervalMs)
+        throw new ApiError(429, 'sync_busy', `a sync of this tenant started less than ${syncMinIntervalMs / 1000} s ago: its figures are as fresh as a sync makes them; read them now`, { retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) })
+      }
     }
-    const result = await cleanupAndSync(app.db, { sessionTimeoutMinutes, tenantId, wait: true, lockTimeoutMs: SYNC_LOCK_TIMEOUT_MS }).catch((err: unknown) => {
+    return cleanupAndSync(app.db, { sessionTimeoutMinutes, tenantId, wait: true, lockTimeoutMs: SYNC_LOCK_TIMEOUT_MS }).catch((err: unknown) => {
       if (databaseErrorCode(err) !== LOCK_NOT_AVAILABLE) throw err
       throw new ApiError(503, 'sync_busy', `another cleanup-and-sync has held the lock for ${SYNC_LOCK_TIMEOUT_MS / 1000} s; the periodic sync brings the figures up to date, or retry later`, { retryAfterSeconds: 10 })
     })
-    // Not spacing the next one is no harm: it only syncs again.
-    if (syncMinIntervalMs > 0) await app.redis.set(recentSyncKey(tenantId), '1', 'PX', syncMinIntervalMs).catch(() => {})
-    return result
   })
   app.post('/api/v2/analytics/sync', { onRequest, schema: { summary: 'Run cleanup-and-sync for this tenant now', response: { 200: SyncResultSchema, 429: ErrorResponseSchema, ...errors } } }, async (request) => {
     const result = await wrapDatabase(() => syncNow(request.principal!.tenantId))

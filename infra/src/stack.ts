@@ -143,7 +143,10 @@ async function stillOurs(record: ServerRecord, marks: string[], probe: (url: str
   try {
     commandLine = readFileSync(`/proc/${record.pid}/cmdline`, 'utf8').replaceAll('\0', ' ')
   } catch {
-    return answers(record, probe)
+    // No /proc (macOS): ps has the command line too; without ps, whether the server answers.
+    const ps = spawnSync('ps', ['-p', String(record.pid), '-o', 'command='], { encoding: 'utf8' })
+    if (ps.status !== 0 && ps.error) return answers(record, probe)
+    commandLine = ps.stdout
   }
   return marks.every((mark) => commandLine.includes(mark))
 }

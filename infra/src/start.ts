@@ -2,7 +2,7 @@
 import './dotenv.ts'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { Type } from '@sinclair/typebox'
-import { runMigrations } from '@tributary/db'
+import { describeDatabaseFailure, runMigrations } from '@tributary/db'
 import { loadConfig, Port, PostgresUrl, RedisUrl } from '@tributary/shared'
 import { MissingBinaryError } from '@tributary/servers'
 import { DEMO_TENANT, ensureDemoTenant, type DemoKeys } from './demo-tenant.ts'
@@ -122,6 +122,7 @@ async function main(): Promise<number> {
 try {
   process.exitCode = await main()
 } catch (err) {
-  console.error(err instanceof MissingBinaryError || err instanceof StackError || (err as Error).name === 'ConfigError' ? (err as Error).message : err)
+  const databaseFailure = describeDatabaseFailure(err)
+  console.error(err instanceof MissingBinaryError || err instanceof StackError || (err as Error).name === 'ConfigError' ? (err as Error).message : databaseFailure ? `pnpm start: ${databaseFailure}` : err)
   process.exitCode = 1
 }

@@ -120,3 +120,20 @@ t.test('pnpm start with only REDIS_URL set starts Postgres alone, uses that Redi
   t.notOk(isAlive(state.postgres.pid), 'the Postgres it started is stopped')
   t.equal(await redis.redis.ping(), 'PONG', 'the given Redis is left alone')
 })
+
+t.test('pnpm start with a DATABASE_URL it cannot reach says so in one line and exits 1', async (t) => {
+  const { testRedis } = await import('@tributary/servers')
+  const redis = await testRedis(t)
+  const closed = await freePort()
+  const run = runScript('infra/src/start.ts', [], {
+    TRIBUTARY_STATE_DIR: scratchStateDir(t),
+    DATABASE_URL: `postgres://postgres@127.0.0.1:${closed}/nowhere`,
+    REDIS_URL: redis.url,
+    PORT: String(await freePort()),
+    WORKER_PORT: String(await freePort()),
+  })
+  t.teardown(() => void run.child.kill('SIGKILL'))
+  t.equal(await run.exited, 1)
+  t.match(run.output(), new RegExp(`pnpm start: connect ECONNREFUSED 127\\.0\\.0\\.1:${closed}\\n`))
+  t.notMatch(run.output(), /\n\s+at /, 'no stack trace')
+})

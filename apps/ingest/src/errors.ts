@@ -79,7 +79,7 @@ export function toErrorBody(err: FastifyError | ApiError | Error): ErrorBody {
     const code = /__proto__|constructor/.test(fastifyError.message) ? 'forbidden_property' : err instanceof SyntaxError ? 'invalid_json' : 'bad_request'
     return { statusCode: fastifyError.statusCode, code, error: REASONS[fastifyError.statusCode] ?? 'Bad Request', message: fastifyError.message }
   }
-  return { statusCode: 500, code: 'internal_error', error: REASONS[500]!, message: 'something went wrong on our side; nothing was stored, retry later' }
+  return { statusCode: 500, code: 'internal_error', error: REASONS[500]!, message: 'something went wrong on our side, and it was logged; a retry may fail the same way until it is fixed (resending events is safe: their ids make it idempotent)' }
 }
 
 /**

@@ -40,6 +40,7 @@ t.test('a read failure no retry can cure is a 500 internal_error, not a 503 invi
   const res = await app.inject({ method: 'GET', url: `/api/v2/analytics/historical?${range}`, headers: { authorization: `Bearer ${tenant.readKey}` } })
   t.equal(res.statusCode, 500, res.body)
   t.equal(res.json().code, 'internal_error')
+  t.match(res.json().message, /may fail the same way/, 'the body does not invite a retry')
   t.equal(res.headers['retry-after'], undefined, 'no Retry-After')
 })
 

@@ -17,7 +17,7 @@ export function databaseErrorCode(err: unknown): string | undefined {
 export function isTransientDatabaseError(err: unknown): boolean {
   const code = databaseErrorCode(err)
   if (code === undefined) return false
-  return /^(CONNECT_TIMEOUT|CONNECTION_[A-Z]+|E[A-Z]+|08...|57P0[123]|53...|25006|40001|40P01|57014)$/.test(code)
+  return /^(CONNECT_TIMEOUT|CONNECTION_[A-Z]+|E[A-Z_]+|08...|57P0[123]|53...|25006|40001|40P01|57014)$/.test(code)
 }
 
 /**
@@ -32,6 +32,6 @@ export function describeDatabaseFailure(err: unknown): string | undefined {
   // Node's connect fails with an AggregateError and no message when every address refused.
   const message = cause.message || (cause instanceof AggregateError ? cause.errors.map((e: Error) => e.message).join('; ') : '') || String(code)
   if (cause.name === 'PostgresError') return `Postgres refused: ${message} (${code})`
-  if (code !== undefined && /^(E[A-Z]+|CONNECT_TIMEOUT|CONNECTION_[A-Z]+)$/.test(code)) return `${message}${code === 'CONNECT_TIMEOUT' ? ' (Postgres did not answer)' : ''}`
+  if (code !== undefined && /^(E[A-Z_]+|CONNECT_TIMEOUT|CONNECTION_[A-Z]+)$/.test(code)) return `${message}${code === 'CONNECT_TIMEOUT' ? ' (Postgres did not answer)' : ''}`
   return undefined
 }

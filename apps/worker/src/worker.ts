@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis'
-import { cleanupAndSync, type Database, type SyncResult } from '@tributary/db'
+import { cleanupAndSync, databaseErrorCode, type Database, type SyncResult } from '@tributary/db'
 import { CONSUMER_GROUP, allStreamKeys, decodeEntry, type DecodedEntry, type Logger } from '@tributary/shared'
 import type { WorkerConfig } from './config.ts'
 import { deadLetter } from './dead-letter.ts'
@@ -8,6 +8,9 @@ import { endStuckWriters } from './persist/stuck-writers.ts'
 import { writeBatch } from './persist/write-batch.ts'
 import { ensureGroups, readGroup, renewOwnClaims, type StreamEntry } from './streams.ts'
 import { trimAndTidy } from './trim.ts'
+
+/** SQLSTATE of a lock wait past lock_timeout. */
+const LOCK_NOT_AVAILABLE = '55P03'
 
 /**
  * The persistence worker: one consumer of the group on every shard stream.
@@ -131,11 +134,19 @@ export class Worker {
 
   /**
    * Periodic cleanup-and-sync. Every replica tries; the advisory lock lets one run and the
-   * others skip, so it keeps running as long as any replica is alive.
+   * others skip, so it keeps running as long as any replica is alive. When the lock is
+   * taken, the holder may be another replica's periodic run, or an on-demand sync (POST
+   * /sync, the CLI) or a recompute, which must not keep this one from happening (calls in a
+   * loop would hold the lock nearly all the time): so the replica waits for the lock, up to
+   * an interval, and skips only if a run of every tenant ended meanwhile.
    */
   async sync(): Promise<SyncResult | undefined> {
     if (this.syncing || this.closing) return undefined
-    const run = cleanupAndSync(this.deps.db, { sessionTimeoutMinutes: this.deps.config.SESSION_TIMEOUT_MINUTES, wait: false })
+    const interval = this.deps.config.SYNC_INTERVAL_MS
+    const options = { sessionTimeoutMinutes: this.deps.config.SESSION_TIMEOUT_MINUTES }
+    const run = cleanupAndSync(this.deps.db, { ...options, wait: false }).then((first) =>
+      first.ran || this.closing ? first : cleanupAndSync(this.deps.db, { ...options, wait: true, lockTimeoutMs: interval, unlessRanWithinMs: interval / 2 }),
+    )
     this.syncing = run
     try {
       const result = await run
@@ -147,6 +158,12 @@ export class Worker {
       }
       return result
     } catch (err) {
+      // A wait for the lock cut short by shutdown (the pool closing) is not a failure.
+      if (this.closing) return undefined
+      if (databaseErrorCode(err) === LOCK_NOT_AVAILABLE) {
+        this.log.info('cleanup-and-sync: the lock was held for a whole interval (a long recompute?); the next run tries again')
+        return undefined
+      }
       this.stats.syncFailures++
       this.log.warn({ err }, 'cleanup-and-sync failed; the next run retries')
       return undefined

@@ -145,3 +145,35 @@ t.test('a writer that outlasts the wait leaves its day dirty for the next run', 
   t.match(await cleanupAndSync(p.database.db, { sessionTimeoutMinutes: 30, wait: true }), { ran: true, syncedDays: 1, writersDone: true })
   t.match(await counted(), { events: 2, sessions: 2 }, 'the next run counts it')
 })
+
+t.test("the periodic run waits behind an on-demand sync holding the lock instead of skipping, and skips behind another replica's run", async (t) => {
+  const p = await pipeline(t)
+  const worker = await p.startWorker({ SYNC_INTERVAL_MS: '600000' })
+  const holder = postgres(p.database.url, { max: 1, onnotice: () => {} })
+  t.teardown(() => holder.end({ timeout: 1 }).catch(() => {}))
+  /** Holds the cleanup-and-sync lock for `ms`, as POST /sync or a recompute does; as another replica's run when `asPeriodic`. */
+  const holdLock = async (ms: number, asPeriodic = false) => {
+    let taken!: () => void
+    const tookIt = new Promise<void>((resolve) => (taken = resolve))
+    const done = holder.begin(async (tx) => {
+      await tx`select pg_advisory_xact_lock(hashtext('tributary:cleanup-and-sync'))`
+      taken()
+      await new Promise((resolve) => setTimeout(resolve, ms))
+      if (asPeriodic) await tx`insert into sync_runs (scope, last_run_at, duration_ms, synced_days, sessions_closed) values ('all', now(), ${ms}, 0, 0) on conflict (scope) do update set last_run_at = excluded.last_run_at`
+    })
+    await tookIt
+    return { released: done }
+  }
+
+  // No run of every tenant yet: the holder is not a periodic run.
+  const onDemand = await holdLock(500)
+  const started = Date.now()
+  t.match(await worker.sync(), { ran: true }, 'it waited for the lock and ran')
+  t.ok(Date.now() - started >= 400, `after the holder let go (${Date.now() - started} ms)`)
+  await onDemand.released
+
+  // Another replica's periodic run holds it, and writes its run as it ends.
+  const replica = await holdLock(500, true)
+  t.match(await worker.sync(), { ran: false }, 'once that run is over, this one skips: one run per interval')
+  await replica.released
+})

@@ -53,6 +53,11 @@ export interface SyncOptions {
    * rather than wait for a run that may hold the lock for minutes.
    */
   lockTimeoutMs?: number
+  /**
+   * Once the lock is taken, skip (ran: false) when a run of every tenant ended within this
+   * long: another replica's periodic run, which this one waited behind.
+   */
+  unlessRanWithinMs?: number
   /** How long the recompute waits for transactions writing when it starts (default 30 s). */
   writerWaitMs?: number
   /** Raw rows a run reads at most to build past days' pages and names (default NAME_ROWS_PER_RUN). */
@@ -192,6 +197,11 @@ export async function cleanupAndSync(db: Database, options: SyncOptions): Promis
   }
   const sessionsClosed = await db.transaction(async (tx) => {
     if (!(await lock(tx, options.wait))) return undefined
+    if (options.unlessRanWithinMs !== undefined) {
+      const [recent] = await tx.execute<{ recent: boolean }>(sql`
+        select exists(select 1 from sync_runs where scope = 'all' and last_run_at > clock_timestamp() - make_interval(secs => ${options.unlessRanWithinMs / 1000})) as recent`)
+      if (recent?.recent) return undefined
+    }
     const [closed] = await tx.execute<{ closed: number }>(sql`
       with closed as (
         update user_sessions set is_active = false, ended_at = last_seen_at, timed_out = true, updated_at = now()

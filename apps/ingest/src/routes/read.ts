@@ -107,10 +107,10 @@ const read: FastifyPluginAsyncTypebox<{ sessionTimeoutMinutes: number; shards: n
    * One tenant's on-demand syncs start SYNC_MIN_INTERVAL_MS apart across every ingest
    * process: a run claims the tenant's slot in Redis (SET NX PX) as it starts, and a run
    * that finds it taken is a 429 with Retry-After, at once (a wait here would hold up the
-   * other tenants queued behind it). Each run holds the cleanup-and-sync lock that the
-   * workers' periodic run skips on finding taken, so one read key calling /sync in a loop
-   * kept that run from ever running. Without Redis the runs are not spaced; the sync itself
-   * needs none.
+   * other tenants queued behind it). Each run holds the cleanup-and-sync lock, which the
+   * workers' periodic run then waits for (it skipped it once, and one read key calling /sync
+   * in a loop kept it from ever running). Without Redis the runs are not spaced; the sync
+   * itself needs none.
    */
   const recentSyncKey = (tenantId: string) => `tributary:sync-recent:${tenantId}`
   const syncNow = createSyncQueue(async (tenantId) => {

@@ -7,14 +7,15 @@ import {
   HistoricalSchema,
   isCalendarDate,
   lastDays,
-  DaysQuerySchema,
   RangeQuerySchema,
   RealtimeSchema,
+  Slots,
+  SlotsFullError,
   SyncResultSchema,
   TopEventsSchema,
+  TopListQuerySchema,
   TopPagesSchema,
 } from '@tributary/shared'
-import { Slots, SlotsFullError } from '@tributary/shared'
 import { ApiError } from '../errors.ts'
 import { createSyncQueue } from './sync-queue.ts'
 import { readRealtime } from '../event-log/realtime.ts'
@@ -23,7 +24,7 @@ const MAX_DAYS = 365
 const errors = { 400: ErrorResponseSchema, 401: ErrorResponseSchema, 403: ErrorResponseSchema, 503: ErrorResponseSchema }
 
 /** `days=N`, or `from` and `to`; in the tenant's timezone; at most 365 days. */
-export function parseRange(query: Static<typeof DaysQuerySchema>, timezone: string, now = Date.now()) {
+export function parseRange(query: Static<typeof RangeQuerySchema>, timezone: string, now = Date.now()) {
   const invalid = (message: string) => new ApiError(400, 'invalid_range', message)
   if (query.days !== undefined && (query.from !== undefined || query.to !== undefined)) throw invalid('give either days or from and to, not both')
   if (query.from !== undefined || query.to !== undefined) {
@@ -72,14 +73,14 @@ const read: FastifyPluginAsyncTypebox<{ sessionTimeoutMinutes: number; shards: n
   const onRequest = app.requireKey('read')
   const reads = new Slots('dashboard reads', MAX_CONCURRENT_READS, MAX_QUEUED_READS)
 
-  app.get('/api/v2/analytics/historical', { onRequest, schema: { summary: 'Daily metrics over a range', querystring: DaysQuerySchema, response: { 200: HistoricalSchema, ...errors } } }, async (request) => {
+  app.get('/api/v2/analytics/historical', { onRequest, schema: { summary: 'Daily metrics over a range', querystring: RangeQuerySchema, response: { 200: HistoricalSchema, ...errors } } }, async (request) => {
     const { tenantId, timezone } = request.principal!
     const range = parseRange(request.query, timezone)
     const result = await wrapDatabase(() => reads.run(() => historical(app.db, tenantId, timezone, range)))
     return { tenantId, ...range, ...result }
   })
 
-  app.get('/api/v2/analytics/historical/pages', { onRequest, schema: { summary: 'Top pages over a range', querystring: RangeQuerySchema, response: { 200: TopPagesSchema, ...errors } } }, async (request) => {
+  app.get('/api/v2/analytics/historical/pages', { onRequest, schema: { summary: 'Top pages over a range', querystring: TopListQuerySchema, response: { 200: TopPagesSchema, ...errors } } }, async (request) => {
     const { tenantId, timezone } = request.principal!
     const range = parseRange(request.query, timezone)
     const limit = parseLimit(request.query.limit)
@@ -87,7 +88,7 @@ const read: FastifyPluginAsyncTypebox<{ sessionTimeoutMinutes: number; shards: n
     return { tenantId, ...range, pages }
   })
 
-  app.get('/api/v2/analytics/historical/events', { onRequest, schema: { summary: 'Top events over a range', querystring: RangeQuerySchema, response: { 200: TopEventsSchema, ...errors } } }, async (request) => {
+  app.get('/api/v2/analytics/historical/events', { onRequest, schema: { summary: 'Top events over a range', querystring: TopListQuerySchema, response: { 200: TopEventsSchema, ...errors } } }, async (request) => {
     const { tenantId, timezone } = request.principal!
     const range = parseRange(request.query, timezone)
     const limit = parseLimit(request.query.limit)

@@ -8,10 +8,10 @@ const rangeFields = {
 }
 
 /** `historical`'s query: a range only (a `limit` there is refused, not ignored). */
-export const DaysQuerySchema = Type.Object(rangeFields, { additionalProperties: false })
+export const RangeQuerySchema = Type.Object(rangeFields, { additionalProperties: false })
 
 /** The top lists' query: a range and how many. */
-export const RangeQuerySchema = Type.Object(
+export const TopListQuerySchema = Type.Object(
   { ...rangeFields, limit: Type.Optional(Type.String({ pattern: '^\\d{1,3}$', description: 'how many (1-100, default 10)' })) },
   { additionalProperties: false },
 )

@@ -63,6 +63,9 @@ function postgresDataDir(): string {
   return join('/var/lib/tributary', tag, 'postgres')
 }
 
+/** Whether a Postgres answers at `url`. */
+const probePostgres = (url: string) => queryPostgres(url, (sql) => sql`select 1`)
+
 async function answers(record: ServerRecord | undefined, probe: (url: string) => Promise<unknown>): Promise<boolean> {
   if (!record || !isAlive(record.pid)) return false
   try {
@@ -106,7 +109,6 @@ export async function stackUp(log: (line: string) => void = console.error, which
     log(`redis-server started on 127.0.0.1:${env.TRIBUTARY_REDIS_PORT} (AOF appendfsync always, noeviction; data in .tributary/redis)`)
   }
 
-  const probePostgres = (url: string) => queryPostgres(url, (sql) => sql`select 1`)
   if (which.includes('postgres') && !(await answers(state.postgres, probePostgres))) {
     try {
       await portOrFail(env.TRIBUTARY_POSTGRES_PORT, 'Postgres', 'TRIBUTARY_POSTGRES_PORT')
@@ -161,8 +163,7 @@ export async function stackDown(which: Array<'redis' | 'postgres'> = ['redis', '
     delete state.redis
   }
   if (which.includes('postgres') && state.postgres) {
-    const probe = (url: string) => queryPostgres(url, (sql) => sql`select 1`)
-    if (await stillOurs(state.postgres, ['postgres', state.postgres.dataDir], probe)) log(`postgres: ${await stopProcess(state.postgres.pid, 'SIGINT', 30_000)}`)
+    if (await stillOurs(state.postgres, ['postgres', state.postgres.dataDir], probePostgres)) log(`postgres: ${await stopProcess(state.postgres.pid, 'SIGINT', 30_000)}`)
     else log(notOurs('postgres', state.postgres.pid))
     delete state.postgres
   }
@@ -175,7 +176,7 @@ export async function stackStatus() {
   return {
     redis: state.redis ? { ...state.redis, running: await answers(state.redis, pingRedis) } : undefined,
     postgres: state.postgres
-      ? { ...state.postgres, running: await answers(state.postgres, (url) => queryPostgres(url, (sql) => sql`select 1`)) }
+      ? { ...state.postgres, running: await answers(state.postgres, probePostgres) }
       : undefined,
   }
 }

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis'
-import { cleanupAndSync, databaseErrorCode, type Database, type SyncResult } from '@tributary/db'
+import { cleanupAndSync, databaseErrorCode, LOCK_NOT_AVAILABLE, type Database, type SyncResult } from '@tributary/db'
 import { CONSUMER_GROUP, allStreamKeys, decodeEntry, type DecodedEntry, type Logger } from '@tributary/shared'
 import type { WorkerConfig } from './config.ts'
 import { deadLetter } from './dead-letter.ts'
@@ -8,9 +8,6 @@ import { endStuckWriters } from './persist/stuck-writers.ts'
 import { writeBatch } from './persist/write-batch.ts'
 import { ensureGroups, readGroup, renewOwnClaims, type StreamEntry } from './streams.ts'
 import { trimAndTidy } from './trim.ts'
-
-/** SQLSTATE of a lock wait past lock_timeout. */
-const LOCK_NOT_AVAILABLE = '55P03'
 
 /**
  * The persistence worker: one consumer of the group on every shard stream.

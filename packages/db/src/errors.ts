@@ -7,6 +7,12 @@ export function databaseErrorCode(err: unknown): string | undefined {
   return code === undefined || code === null ? undefined : String(code)
 }
 
+/** SQLSTATE of a lock wait past lock_timeout. */
+export const LOCK_NOT_AVAILABLE = '55P03'
+
+/** Codes of a connection that failed or could not be made: postgres.js's own and Node's (ECONNREFUSED, EAI_AGAIN…). */
+const CONNECTION_FAILURE = /^(CONNECT_TIMEOUT|CONNECTION_[A-Z]+|E[A-Z_]+)$/
+
 /**
  * Whether a retry can cure the error: the server unreachable, restarting or shutting down
  * (the client's own codes and Node's, 08xxx, 57P01-57P03), out of connections or resources
@@ -17,7 +23,7 @@ export function databaseErrorCode(err: unknown): string | undefined {
 export function isTransientDatabaseError(err: unknown): boolean {
   const code = databaseErrorCode(err)
   if (code === undefined) return false
-  return /^(CONNECT_TIMEOUT|CONNECTION_[A-Z]+|E[A-Z_]+|08...|57P0[123]|53...|25006|40001|40P01|57014)$/.test(code)
+  return CONNECTION_FAILURE.test(code) || /^(08...|57P0[123]|53...|25006|40001|40P01|57014)$/.test(code)
 }
 
 /**
@@ -32,6 +38,6 @@ export function describeDatabaseFailure(err: unknown): string | undefined {
   // Node's connect fails with an AggregateError and no message when every address refused.
   const message = cause.message || (cause instanceof AggregateError ? cause.errors.map((e: Error) => e.message).join('; ') : '') || String(code)
   if (cause.name === 'PostgresError') return `Postgres refused: ${message} (${code})`
-  if (code !== undefined && /^(E[A-Z_]+|CONNECT_TIMEOUT|CONNECTION_[A-Z]+)$/.test(code)) return `${message}${code === 'CONNECT_TIMEOUT' ? ' (Postgres did not answer)' : ''}`
+  if (code !== undefined && CONNECTION_FAILURE.test(code)) return `${message}${code === 'CONNECT_TIMEOUT' ? ' (Postgres did not answer)' : ''}`
   return undefined
 }

@@ -1,5 +1,5 @@
 export { createDatabase, type Database, type DatabaseOptions } from './client.ts'
-export { databaseErrorCode, describeDatabaseFailure, isTransientDatabaseError } from './errors.ts'
+export { databaseErrorCode, describeDatabaseFailure, isTransientDatabaseError, LOCK_NOT_AVAILABLE } from './errors.ts'
 export { migrationState, runMigrations, MIGRATIONS_FOLDER, type MigrationState } from './migrate.ts'
 export { displayPrefix, generateKey, hashKey, issueKey, kindOfKey, listKeys, revokeKey, rotateKey } from './api-keys.ts'
 export { createTenant, findTenantByName, isValidTimezone, listTenants, InvalidTimezoneError, TenantExistsError, type CreatedTenant } from './tenants.ts'

@@ -320,11 +320,21 @@ export interface Range {
 /** A dashboard read longer than this is cancelled (57014, a 503): it holds a pooled connection that key checks share. */
 const READ_STATEMENT_TIMEOUT = '30s'
 
+/** A dashboard read: its statements in one read-only snapshot, each cancelled after READ_STATEMENT_TIMEOUT. */
+function readSnapshot<T>(db: Database, work: (tx: Transaction) => Promise<T>): Promise<T> {
+  return db.transaction(
+    async (tx) => {
+      await tx.execute(sql`select set_config('statement_timeout', ${READ_STATEMENT_TIMEOUT}, true)`)
+      return work(tx)
+    },
+    { isolationLevel: 'repeatable read', accessMode: 'read only' },
+  )
+}
+
 /** Daily metrics over a range (zero-filled, ascending) and the totals. */
 export async function historical(db: Database, tenantId: string, timezone: string, range: Range) {
   // One snapshot for both statements: a sync committing between them would give totals that disagree with the days.
-  const { rows, distinct } = await db.transaction(async (tx) => {
-    await tx.execute(sql`select set_config('statement_timeout', ${READ_STATEMENT_TIMEOUT}, true)`)
+  const { rows, distinct } = await readSnapshot(db, async (tx) => {
     // events and page_views are bigint, which postgres.js reads as strings: exact as numbers up to 2^53.
     const rows = await tx.execute<{ date: string; active_users: number; sessions: number; avg: number; ended: number; events: string; page_views: string }>(sql`
       select date::text as date, active_users, sessions, avg_session_duration_seconds as avg, ended_sessions as ended, events, page_views
@@ -335,7 +345,7 @@ export async function historical(db: Database, tenantId: string, timezone: strin
         where tenant_id = ${tenantId} and date between ${range.from}::date and ${range.to}::date
         group by chunk) chunks`)
     return { rows, distinct }
-  }, { isolationLevel: 'repeatable read', accessMode: 'read only' })
+  })
   const stored: StoredDay[] = rows.map((r) => ({ date: r.date, activeUsers: r.active_users, sessions: r.sessions, avgSessionDurationSeconds: r.avg, endedSessions: r.ended, events: Number(r.events), pageViews: Number(r.page_views) }))
   const days = zeroFill(range.from, range.to, stored)
   return { days: days.map(publicDay), totals: totalsOf(days, distinct?.users ?? 0) }
@@ -354,42 +364,38 @@ export async function historical(db: Database, tenantId: string, timezone: strin
  * on each call. JIT is off for the two statements.
  */
 async function topOf<Row extends Record<string, unknown>>(db: Database, tenantId: string, timezone: string, range: Range, rollup: { table: string; columns: string; count: string }, raw: SQL, limit: number, order: string): Promise<Row[]> {
-  return db.transaction(
-    async (tx) => {
-      await tx.execute(sql`set local jit = off`)
-      await tx.execute(sql`select set_config('statement_timeout', ${READ_STATEMENT_TIMEOUT}, true)`)
-      // postgres.js prepares its statements, and after five runs Postgres may plan one
-      // generically, without the bounds; these are cheap to plan each time.
-      await tx.execute(sql`set local plan_cache_mode = force_custom_plan`)
-      const days = await tx.execute<{ date: string; named: boolean }>(sql`
-        select (${range.from}::date + i)::text as date, coalesce(pm.named_events = pm.events, false) as named
-        from generate_series(0, ${range.to}::date - ${range.from}::date) i
-        left join platform_metrics pm on pm.tenant_id = ${tenantId} and pm.date = ${range.from}::date + i
-        order by i`)
-      const named = days.filter((d) => d.named).map((d) => d.date)
-      const rawDays = days.filter((d) => !d.named).map((d) => d.date)
-      const parts: SQL[] = []
-      if (named.length > 0) {
-        // Summed here, so the union carries a row per page (or name), not one per page and day.
-        parts.push(sql`select ${sql.raw(rollup.columns)}, sum(${sql.raw(rollup.count)}) as n from ${sql.raw(rollup.table)}
-          where tenant_id = ${tenantId} and date = any(${plainArray(named)}::date[]) group by ${sql.raw(rollup.columns)}`)
-      }
-      // Each run of consecutive raw days as one range with constant bounds, which the planner
-      // sees: with the bounds from a lateral join it scanned the tenant's rows by its key
-      // instead (1.3 s for one day's top pages of a tenant with 10M rows).
-      for (const [first, last] of runsOf(rawDays)) {
-        parts.push(sql`select ${sql.raw(rollup.columns)}, count(*) as n from (
-            ${raw} and a.occurred_at >= (${first}::date::timestamp at time zone ${timezone}) and a.occurred_at < ((${last}::date + 1)::timestamp at time zone ${timezone})
-          ) a group by ${sql.raw(rollup.columns)}`)
-      }
-      const rows = await tx.execute<Row>(sql`
-        select ${sql.raw(rollup.columns)}, sum(n)::bigint as n from (${sql.join(parts, sql` union all `)}) counted
-        group by ${sql.raw(rollup.columns)} order by n desc, ${sql.raw(order)} limit ${limit}`)
-      return [...rows] as Row[]
-    },
-    // One snapshot for both statements: the days the first finds built are the ones the second reads.
-    { isolationLevel: 'repeatable read', accessMode: 'read only' },
-  )
+  // One snapshot for both statements: the days the first finds built are the ones the second reads.
+  return readSnapshot(db, async (tx) => {
+    await tx.execute(sql`set local jit = off`)
+    // postgres.js prepares its statements, and after five runs Postgres may plan one
+    // generically, without the bounds; these are cheap to plan each time.
+    await tx.execute(sql`set local plan_cache_mode = force_custom_plan`)
+    const days = await tx.execute<{ date: string; named: boolean }>(sql`
+      select (${range.from}::date + i)::text as date, coalesce(pm.named_events = pm.events, false) as named
+      from generate_series(0, ${range.to}::date - ${range.from}::date) i
+      left join platform_metrics pm on pm.tenant_id = ${tenantId} and pm.date = ${range.from}::date + i
+      order by i`)
+    const named = days.filter((d) => d.named).map((d) => d.date)
+    const rawDays = days.filter((d) => !d.named).map((d) => d.date)
+    const parts: SQL[] = []
+    if (named.length > 0) {
+      // Summed here, so the union carries a row per page (or name), not one per page and day.
+      parts.push(sql`select ${sql.raw(rollup.columns)}, sum(${sql.raw(rollup.count)}) as n from ${sql.raw(rollup.table)}
+        where tenant_id = ${tenantId} and date = any(${plainArray(named)}::date[]) group by ${sql.raw(rollup.columns)}`)
+    }
+    // Each run of consecutive raw days as one range with constant bounds, which the planner
+    // sees: with the bounds from a lateral join it scanned the tenant's rows by its key
+    // instead (1.3 s for one day's top pages of a tenant with 10M rows).
+    for (const [first, last] of runsOf(rawDays)) {
+      parts.push(sql`select ${sql.raw(rollup.columns)}, count(*) as n from (
+          ${raw} and a.occurred_at >= (${first}::date::timestamp at time zone ${timezone}) and a.occurred_at < ((${last}::date + 1)::timestamp at time zone ${timezone})
+        ) a group by ${sql.raw(rollup.columns)}`)
+    }
+    const rows = await tx.execute<Row>(sql`
+      select ${sql.raw(rollup.columns)}, sum(n)::bigint as n from (${sql.join(parts, sql` union all `)}) counted
+      group by ${sql.raw(rollup.columns)} order by n desc, ${sql.raw(order)} limit ${limit}`)
+    return [...rows] as Row[]
+  })
 }
 
 export async function topPages(db: Database, tenantId: string, timezone: string, range: Range, limit: number) {

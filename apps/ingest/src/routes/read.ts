@@ -1,6 +1,6 @@
 import { type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { Static } from '@sinclair/typebox'
-import { cleanupAndSync, databaseErrorCode, historical, isTransientDatabaseError, topEvents, topPages } from '@tributary/db'
+import { cleanupAndSync, databaseErrorCode, historical, isTransientDatabaseError, LOCK_NOT_AVAILABLE, topEvents, topPages } from '@tributary/db'
 import {
   daysBetween,
   ErrorResponseSchema,
@@ -66,7 +66,6 @@ const wrapDatabase = async <T>(run: () => Promise<T>): Promise<T> => {
 
 /** How long POST /sync waits for a cleanup-and-sync running elsewhere, before a 503: its callers wait in line behind it. */
 const SYNC_LOCK_TIMEOUT_MS = 10_000
-const LOCK_NOT_AVAILABLE = '55P03'
 
 /** Dashboard reads, with a read key; the tenant comes from the key. */
 const read: FastifyPluginAsyncTypebox<{ sessionTimeoutMinutes: number; shards: number; syncMinIntervalMs: number }> = async (app, { sessionTimeoutMinutes, shards, syncMinIntervalMs }) => {

@@ -48,6 +48,13 @@ export interface ScenarioControl {
   rollIngest(): Promise<number>
   /** Restarts every worker in turn (SIGTERM, wait for exit, start under the same name). */
   rollWorkers(): Promise<number>
+  /**
+   * Waits until the worker named `name` exits by itself (not killed or stopped by the
+   * scenario), at most `withinMs`; says whether it did. A fault that must outlast a
+   * worker's own timeout waits for it this way rather than for a fixed time, which a
+   * loaded machine can overrun.
+   */
+  selfExit(name: string, withinMs: number): Promise<boolean>
 }
 
 export interface ScenarioResult {
@@ -132,6 +139,8 @@ export async function runKillScenario(s: KillScenario): Promise<ScenarioResult> 
   /** Workers the scenario stopped itself (rolling restart), and whether it is stopping everything. */
   const asked = new Set<ChildProcess>()
   let finishing = false
+  /** selfExit() calls waiting, by worker name. */
+  const exitWaiters = new Map<string, () => void>()
   /** Worker processes by consumer name; `index` picks its URLs (workerUrls), `port` its health server. */
   const workers = new Map<string, { child: ChildProcess; index: number; port: number }>()
   async function spawnWorker(name: string, index: number) {
@@ -140,7 +149,10 @@ export async function runKillScenario(s: KillScenario): Promise<ScenarioResult> 
     const child = startWorker(name, { ...workerEnv, DATABASE_URL: own.databaseUrl ?? s.databaseUrl, REDIS_URL: own.redisUrl ?? s.redisUrl, WORKER_PORT: String(port) })
     // Exits the scenario causes are signals (SIGKILL, SIGTERM); a worker giving up exits with a code.
     child.once('exit', (code, signal) => {
-      if (signal === null && !finishing && !asked.has(child)) selfExits.push({ name, code })
+      if (signal === null && !finishing && !asked.has(child)) {
+        selfExits.push({ name, code })
+        exitWaiters.get(name)?.()
+      }
     })
     workers.set(name, { child, index, port })
   }
@@ -193,6 +205,17 @@ export async function runKillScenario(s: KillScenario): Promise<ScenarioResult> 
         await sleep(500)
       }
       return workers.size
+    },
+    async selfExit(name, withinMs) {
+      if (selfExits.some((e) => e.name === name)) return true
+      let timer: NodeJS.Timeout | undefined
+      const exitedInTime = await Promise.race([
+        new Promise<boolean>((resolve) => exitWaiters.set(name, () => resolve(true))),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), withinMs))),
+      ])
+      clearTimeout(timer)
+      exitWaiters.delete(name)
+      return exitedInTime
     },
   }
 

@@ -55,6 +55,8 @@ t.test('one worker cut off from Postgres for good (a black hole): its peer takes
   const { url: redisUrl } = await testRedis(t)
   const hole = await TcpProxy.to(databaseUrl)
   t.teardown(() => hole.close())
+  let exited = false
+  let exitSeconds = 0
   const result = await runKillScenario({
     databaseUrl,
     redisUrl,
@@ -63,13 +65,19 @@ t.test('one worker cut off from Postgres for good (a black hole): its peer takes
     workerEnv: { STATEMENT_TIMEOUT_MS: '1500', TRANSACTION_IDLE_TIMEOUT_MS: '2000' },
     events: 4_000,
     ...steady,
-    fault: async () => {
+    fault: async (control) => {
       hole.freeze()
-      // Long enough for the watchdog: the load keeps flowing to the peer meanwhile.
-      await new Promise((r) => setTimeout(r, 12_000))
+      const frozenAt = performance.now()
+      // The watchdog fires ~8 s after the worker's first write into the hole began. Waiting
+      // for the exit itself, not a fixed 12 s: on a loaded CI machine the exit once came
+      // later than that, after the scenario had stopped counting exits. The load keeps
+      // flowing to the peer meanwhile.
+      exited = await control.selfExit('chaos-w0', 45_000)
+      exitSeconds = (performance.now() - frozenAt) / 1000
     },
   })
   assertLedger(t, result, { selfExits: ['chaos-w0'] })
+  t.ok(exited, `the cut-off worker exited by itself ${exitSeconds.toFixed(1)} s after the link froze (45 s allowed)`)
   t.same(result.selfExits, [{ name: 'chaos-w0', code: 1 }], 'the cut-off worker gave up on its dead connection and exited (1) for a restart')
   t.comment(`drained ${result.recoverySeconds.toFixed(1)} s after the load ended`)
 })

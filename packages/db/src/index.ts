@@ -5,4 +5,4 @@ export { displayPrefix, generateKey, hashKey, issueKey, kindOfKey, listKeys, rev
 export { createTenant, findTenantByName, isValidTimezone, listTenants, InvalidTimezoneError, TenantExistsError, type CreatedTenant } from './tenants.ts'
 export { createKeyVerifier, KeyLookupsBusyError, KeyStoreUnavailableError, type KeyCheck, type KeyVerifier, type KeyVerifierOptions } from './key-verifier.ts'
 export * from './schema/index.ts'
-export { cleanupAndSync, historical, markDaysForRecompute, NAME_ROWS_PER_RUN, topEvents, topPages, type Range, type SyncOptions, type SyncResult } from './metrics.ts'
+export { cleanupAndSync, historical, markDaysForRecompute, NAME_ROWS_PER_RUN, readSnapshot, topEvents, topPages, type Range, type SyncOptions, type SyncResult } from './metrics.ts'

@@ -16,6 +16,7 @@ import {
   type StoredDay,
 } from '@tributary/shared'
 import type { Database } from './client.ts'
+import { READ_TENANT_SETTING, TENANT_READER_ROLE } from './schema/tenant-reads.ts'
 
 /** Turns `$1`-style placeholders into Drizzle parameters (each occurrence its own). */
 function bind(text: string, values: unknown[]): SQL {
@@ -320,11 +321,17 @@ export interface Range {
 /** A dashboard read longer than this is cancelled (57014, a 503): it holds a pooled connection that key checks share. */
 const READ_STATEMENT_TIMEOUT = '30s'
 
-/** A dashboard read: its statements in one read-only snapshot, each cancelled after READ_STATEMENT_TIMEOUT. */
-function readSnapshot<T>(db: Database, work: (tx: Transaction) => Promise<T>): Promise<T> {
+/**
+ * A dashboard read of one tenant: its statements in one read-only snapshot, each cancelled
+ * after READ_STATEMENT_TIMEOUT, run as the reader role with `tenantId` as the only tenant whose
+ * rows its tables show (row-level security, schema/tenant-reads.ts). The queries filter by
+ * tenant themselves; the policies are there for the one that forgets to.
+ */
+export function readSnapshot<T>(db: Database, tenantId: string, work: (tx: Transaction) => Promise<T>): Promise<T> {
   return db.transaction(
     async (tx) => {
-      await tx.execute(sql`select set_config('statement_timeout', ${READ_STATEMENT_TIMEOUT}, true)`)
+      // All transaction-local (the `true`): the pooled connection is itself again at commit.
+      await tx.execute(sql`select set_config('statement_timeout', ${READ_STATEMENT_TIMEOUT}, true), set_config(${READ_TENANT_SETTING}, ${tenantId}, true), set_config('role', ${TENANT_READER_ROLE}, true)`)
       return work(tx)
     },
     { isolationLevel: 'repeatable read', accessMode: 'read only' },
@@ -334,7 +341,7 @@ function readSnapshot<T>(db: Database, work: (tx: Transaction) => Promise<T>): P
 /** Daily metrics over a range (zero-filled, ascending) and the totals. */
 export async function historical(db: Database, tenantId: string, timezone: string, range: Range) {
   // One snapshot for both statements: a sync committing between them would give totals that disagree with the days.
-  const { rows, distinct } = await readSnapshot(db, async (tx) => {
+  const { rows, distinct } = await readSnapshot(db, tenantId, async (tx) => {
     // events and page_views are bigint, which postgres.js reads as strings: exact as numbers up to 2^53.
     const rows = await tx.execute<{ date: string; active_users: number; sessions: number; avg: number; ended: number; events: string; page_views: string }>(sql`
       select date::text as date, active_users, sessions, avg_session_duration_seconds as avg, ended_sessions as ended, events, page_views
@@ -365,7 +372,7 @@ export async function historical(db: Database, tenantId: string, timezone: strin
  */
 async function topOf<Row extends Record<string, unknown>>(db: Database, tenantId: string, timezone: string, range: Range, rollup: { table: string; columns: string; count: string }, raw: SQL, limit: number, order: string): Promise<Row[]> {
   // One snapshot for both statements: the days the first finds built are the ones the second reads.
-  return readSnapshot(db, async (tx) => {
+  return readSnapshot(db, tenantId, async (tx) => {
     await tx.execute(sql`set local jit = off`)
     // postgres.js prepares its statements, and after five runs Postgres may plan one
     // generically, without the bounds; these are cheap to plan each time.

@@ -1,5 +1,6 @@
 import { bigint, date, pgTable, primaryKey, text, uuid } from 'drizzle-orm/pg-core'
 import { tenants } from './tenants.ts'
+import { tenantReads } from './tenant-reads.ts'
 
 /**
  * Page views per page and local day, built by cleanup-and-sync from each past day's raw rows
@@ -20,7 +21,7 @@ export const dailyPages = pgTable(
     page: text().notNull(),
     views: bigint({ mode: 'number' }).notNull(),
   },
-  (t) => [primaryKey({ name: 'daily_pages_pkey', columns: [t.tenantId, t.date, t.pageKey] })],
+  (t) => [primaryKey({ name: 'daily_pages_pkey', columns: [t.tenantId, t.date, t.pageKey] }), tenantReads('daily_pages')],
 )
 
 /**
@@ -40,5 +41,5 @@ export const dailyEventNames = pgTable(
     type: text().notNull(),
     events: bigint({ mode: 'number' }).notNull(),
   },
-  (t) => [primaryKey({ name: 'daily_event_names_pkey', columns: [t.tenantId, t.date, t.nameKey] })],
+  (t) => [primaryKey({ name: 'daily_event_names_pkey', columns: [t.tenantId, t.date, t.nameKey] }), tenantReads('daily_event_names')],
 )

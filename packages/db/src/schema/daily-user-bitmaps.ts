@@ -1,6 +1,7 @@
 import { bit, date, integer, pgTable, primaryKey, uuid } from 'drizzle-orm/pg-core'
 import { USERS_PER_BITMAP } from '@tributary/shared'
 import { tenants } from './tenants.ts'
+import { tenantReads } from './tenant-reads.ts'
 
 /**
  * Who was active on each day (tenant timezone), kept with platform_metrics by
@@ -19,5 +20,5 @@ export const dailyUserBitmaps = pgTable(
     chunk: integer().notNull(),
     users: bit({ dimensions: USERS_PER_BITMAP }).notNull(),
   },
-  (t) => [primaryKey({ name: 'daily_user_bitmaps_pkey', columns: [t.tenantId, t.date, t.chunk] })],
+  (t) => [primaryKey({ name: 'daily_user_bitmaps_pkey', columns: [t.tenantId, t.date, t.chunk] }), tenantReads('daily_user_bitmaps')],
 )

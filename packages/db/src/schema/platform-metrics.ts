@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm'
 import { bigint, date, doublePrecision, index, integer, pgTable, primaryKey, timestamp, uuid } from 'drizzle-orm/pg-core'
 import { tenants } from './tenants.ts'
+import { tenantReads } from './tenant-reads.ts'
 
 /** One row per tenant per calendar day (in the tenant's timezone), kept up by cleanup-and-sync (docs/worker.md). */
 export const platformMetrics = pgTable(
@@ -36,6 +37,7 @@ export const platformMetrics = pgTable(
     // The days whose top pages and events are not whole: each tenant's today, days with late
     // events, and days not built yet (every day before migration 0011 until built).
     index('platform_metrics_unnamed_idx').on(t.tenantId, t.date).where(sql`${t.namedEvents} <> ${t.events}`),
+    tenantReads('platform_metrics'),
   ],
 )
 

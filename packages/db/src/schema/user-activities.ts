@@ -1,4 +1,5 @@
 import { index, jsonb, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core'
+import { tenantReads } from './tenant-reads.ts'
 
 export const userActivities = pgTable(
   'user_activities',
@@ -26,6 +27,7 @@ export const userActivities = pgTable(
     // The unique (tenant_id, event_id) key is what makes redelivery harmless.
     primaryKey({ name: 'user_activities_pkey', columns: [t.tenantId, t.eventId] }),
     index('user_activities_tenant_occurred_idx').on(t.tenantId, t.occurredAt),
+    tenantReads('user_activities'),
   ],
 )
 

@@ -1,0 +1,137 @@
+import { randomBytes } from 'node:crypto'
+import t from 'tap'
+import postgres from 'postgres'
+import { emptyDatabase } from '@tributary/servers'
+import { USERS_PER_BITMAP } from '@tributary/shared'
+import { createDatabase, createTenant, historical, readSnapshot, runMigrations, topEvents, topPages, TENANT_READER_ROLE } from '../src/index.ts'
+import { testDatabase } from '../src/testing.ts'
+
+type Sql = Awaited<ReturnType<typeof testDatabase>>['sql']
+type Db = Awaited<ReturnType<typeof testDatabase>>['db']
+
+/** The five tables the read API reads, each with a row or more of `tenantId` (as the worker and the sync write them). */
+async function seed(sql: Sql, tenantId: string, rows: number) {
+  await sql`
+    insert into user_activities (tenant_id, event_id, user_key, type, page, occurred_at, received_at)
+    select ${tenantId}, 'e' || n, 'u' || n, 'pageview', '/p', '2026-11-02 12:00Z', now() from generate_series(1, ${rows}) n`
+  await sql`insert into platform_metrics (tenant_id, date, events, page_views) values (${tenantId}, '2026-11-01', ${rows}, ${rows})`
+  await sql`insert into daily_pages (tenant_id, date, page_key, page, views) select ${tenantId}, '2026-11-01', gen_random_uuid(), '/p' || n, 1 from generate_series(1, ${rows}) n`
+  await sql`insert into daily_event_names (tenant_id, date, name_key, name, type, events) select ${tenantId}, '2026-11-01', gen_random_uuid(), 'n' || n, 'action', 1 from generate_series(1, ${rows}) n`
+  await sql`insert into daily_user_bitmaps (tenant_id, date, chunk, users) select ${tenantId}, '2026-11-01', n, B'1'::bit(${sql.unsafe(String(USERS_PER_BITMAP))}) from generate_series(1, ${rows}) n`
+}
+
+const READ_TABLES = ['user_activities', 'platform_metrics', 'daily_pages', 'daily_event_names', 'daily_user_bitmaps']
+
+/** Every row of `table` a read of `tenantId` sees through a query that forgot its tenant filter, by tenant. */
+async function unfiltered(db: Db, tenantId: string, table: string): Promise<Record<string, number>> {
+  const rows = await readSnapshot(db, tenantId, (tx) => tx.execute<{ tenant_id: string; n: number }>(`select tenant_id, count(*)::int as n from ${table} group by tenant_id`))
+  return Object.fromEntries([...rows].map((r) => [r.tenant_id, r.n]))
+}
+
+/** The SQLSTATE a promise rejects with. */
+async function codeOf(work: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await work
+    return undefined
+  } catch (err) {
+    const e = err as { code?: string; cause?: { code?: string } }
+    return e.cause?.code ?? e.code
+  }
+}
+
+t.test('a dashboard read that forgets its tenant filter sees only its own tenant rows, in every table the read API reads (F21)', async (t) => {
+  const { db, sql } = await testDatabase(t)
+  const a = await createTenant(db, 'a')
+  const b = await createTenant(db, 'b')
+  await seed(sql, a.tenantId, 3)
+  await seed(sql, b.tenantId, 2)
+  for (const table of READ_TABLES) {
+    // What a query with the filter sees, as the owner: each tenant has rows in each table.
+    const own = async (tenantId: string) => (await sql.unsafe(`select count(*)::int as n from ${table} where tenant_id = $1`, [tenantId]))[0]!.n as number
+    const [ofA, ofB] = [await own(a.tenantId), await own(b.tenantId)]
+    t.ok(ofA > 0 && ofB > 0, `${table}: both tenants have rows (${ofA}, ${ofB})`)
+    t.same(await unfiltered(db, a.tenantId, table), { [a.tenantId]: ofA }, `${table}: read as tenant a, only a's rows`)
+    t.same(await unfiltered(db, b.tenantId, table), { [b.tenantId]: ofB }, `${table}: read as tenant b, only b's rows`)
+  }
+  // The tables' owner (workers, sync, migrations) is not subject to the policies.
+  t.same((await sql`select count(*)::int as n from user_activities`)[0]!.n, 5, 'the owner still sees every row')
+})
+
+t.test('a read may not touch the tables the read API does not read, nor write', async (t) => {
+  const { db } = await testDatabase(t)
+  const a = await createTenant(db, 'a')
+  for (const table of ['tenants', 'api_keys', 'user_sessions', 'tenant_users', 'activity_deltas', 'metrics_dirty_days']) {
+    t.equal(await codeOf(readSnapshot(db, a.tenantId, (tx) => tx.execute(`select 1 from ${table} limit 1`))), '42501', `${table}: permission denied`)
+  }
+  t.equal(await codeOf(readSnapshot(db, a.tenantId, (tx) => tx.execute(`delete from user_activities`))), '25006', 'a write: refused (read-only transaction)')
+})
+
+t.test('as the reader role without a tenant named, a read fails instead of seeing every tenant', async (t) => {
+  const { db, sql } = await testDatabase(t)
+  const a = await createTenant(db, 'a')
+  await seed(sql, a.tenantId, 1)
+  const reserved = await sql.reserve()
+  t.teardown(() => reserved.release())
+  // Never set in this session: current_setting() raises.
+  await reserved`begin`
+  await reserved.unsafe(`set local role ${TENANT_READER_ROLE}`)
+  t.equal(await codeOf(reserved`select count(*) from user_activities`), '42704', 'unset setting: an error, not the rows')
+  await reserved`rollback`
+  // Set earlier in the session and reset at commit, the setting reads '' (not a uuid).
+  await reserved`begin`
+  await reserved`select set_config('tributary.tenant_id', ${a.tenantId}, true)`
+  await reserved`commit`
+  await reserved`begin`
+  await reserved.unsafe(`set local role ${TENANT_READER_ROLE}`)
+  t.equal(await codeOf(reserved`select count(*) from user_activities`), '22P02', 'an emptied setting: an error, not the rows')
+  await reserved`rollback`
+})
+
+t.test('the pooled connection is its own role again after a read: the next statement (a key check, a write) is not the reader', async (t) => {
+  const { url, sql } = await testDatabase(t)
+  const { db, close } = createDatabase(url, { applicationName: 'tenant-reads-test', maxConnections: 1 })
+  t.teardown(close)
+  const a = await createTenant(db, 'a')
+  await seed(sql, a.tenantId, 1)
+  const owner = (await db.execute<{ u: string }>('select current_user as u'))[0]!.u
+  t.equal((await readSnapshot(db, a.tenantId, (tx) => tx.execute<{ u: string }>('select current_user as u')))[0]!.u, TENANT_READER_ROLE, 'inside: the reader')
+  const after = (await db.execute<{ u: string; tenant: string }>(`select current_user as u, current_setting('tributary.tenant_id', true) as tenant`))[0]!
+  t.same(after, { u: owner, tenant: '' }, 'after: the owner again, no tenant named')
+  // A failed read leaves it clean too.
+  await codeOf(readSnapshot(db, a.tenantId, (tx) => tx.execute('select 1 from tenants')))
+  t.equal((await db.execute<{ u: string }>('select current_user as u'))[0]!.u, owner, 'after a failed read: the owner again')
+})
+
+t.test('migrated by an owner that is not a superuser (as in production), the reads work and are fenced the same way', async (t) => {
+  // The test server's user is a superuser, for whom every role check passes: this one is not.
+  const admin = (await emptyDatabase(t)).sql
+  const owner = `tributary_owner_${randomBytes(4).toString('hex')}`
+  const database = `${owner}_db`
+  await admin.unsafe(`create role ${owner} login createrole`)
+  await admin.unsafe(`create database ${database} owner ${owner}`)
+  t.teardown(async () => {
+    await admin.unsafe(`drop database if exists ${database} with (force)`)
+    await admin.unsafe(`drop role if exists ${owner}`)
+  })
+  const server = new URL((await emptyDatabase(t)).url)
+  server.username = owner
+  server.pathname = `/${database}`
+  await runMigrations(server.href)
+  const own = postgres(server.href, { max: 1, onnotice: () => {} })
+  t.teardown(() => own.end({ timeout: 2 }))
+  t.same(await own`select rolsuper from pg_roles where rolname = current_user`, [{ rolsuper: false }], 'the migrations ran as a role that is no superuser')
+  t.same(await own`select pg_has_role(current_user, ${TENANT_READER_ROLE}, 'MEMBER') as member`, [{ member: true }], 'the migration made it a member of the reader role')
+  await runMigrations(server.href) // again: nothing to do, no error
+
+  const { db, close } = createDatabase(server.href, { applicationName: 'tenant-reads-test', maxConnections: 2 })
+  t.teardown(close)
+  const a = await createTenant(db, 'a')
+  const b = await createTenant(db, 'b')
+  await seed(own, a.tenantId, 3)
+  await seed(own, b.tenantId, 2)
+  for (const table of READ_TABLES) t.same(Object.keys(await unfiltered(db, a.tenantId, table)), [a.tenantId], `${table}: only a's rows`)
+  const range = { from: '2026-11-01', to: '2026-11-02' }
+  t.match(await historical(db, a.tenantId, 'UTC', range), { totals: { events: 3, activeUsers: 3 } }, 'historical answers (its distinct users from the bitmaps)')
+  t.same(await topPages(db, a.tenantId, 'UTC', range, 1), [{ page: '/p', views: 3 }], 'top pages answer (11-02 from the raw rows)')
+  t.same(await topEvents(db, a.tenantId, 'UTC', range, 10), [{ name: 'pageview', type: 'pageview', count: 3 }], 'top events answer')
+})

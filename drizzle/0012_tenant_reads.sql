@@ -1,33 +1,57 @@
--- Dashboard reads run as tributary_reader (packages/db/src/schema/tenant-reads.ts): a role
--- that may only SELECT these five tables, and through the policies below only the rows of
--- the tenant its transaction names. Roles belong to the cluster, not the database, so the
--- role may exist already (another Tributary database, an earlier run, or an administrator
--- who made it because the app's role may not create roles: see infra/README.md); two
--- databases migrating at once race to create it, and the loser takes the winner's.
-DO $$
-BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'tributary_reader') THEN
-    CREATE ROLE tributary_reader NOLOGIN;
-  END IF;
-EXCEPTION WHEN duplicate_object OR unique_violation THEN
-  NULL;
-END $$;--> statement-breakpoint
--- The app's role switches to it inside each read transaction, so it must be a member.
--- A superuser is one already (pg_has_role is true for it).
-DO $$
-BEGIN
-  IF NOT pg_has_role(current_user, 'tributary_reader', 'MEMBER') THEN
-    EXECUTE format('GRANT tributary_reader TO %I', current_user);
-  END IF;
-END $$;--> statement-breakpoint
-GRANT SELECT ON "user_activities", "platform_metrics", "daily_event_names", "daily_pages", "daily_user_bitmaps" TO tributary_reader;--> statement-breakpoint
+CREATE TABLE "reader_role" (
+	"name" text PRIMARY KEY NOT NULL
+);
+--> statement-breakpoint
 ALTER TABLE "user_activities" ENABLE ROW LEVEL SECURITY;--> statement-breakpoint
 ALTER TABLE "platform_metrics" ENABLE ROW LEVEL SECURITY;--> statement-breakpoint
 ALTER TABLE "daily_event_names" ENABLE ROW LEVEL SECURITY;--> statement-breakpoint
 ALTER TABLE "daily_pages" ENABLE ROW LEVEL SECURITY;--> statement-breakpoint
 ALTER TABLE "daily_user_bitmaps" ENABLE ROW LEVEL SECURITY;--> statement-breakpoint
-CREATE POLICY "user_activities_tenant_reads" ON "user_activities" AS PERMISSIVE FOR SELECT TO "tributary_reader" USING (tenant_id = (select current_setting('tributary.tenant_id')::uuid));--> statement-breakpoint
-CREATE POLICY "platform_metrics_tenant_reads" ON "platform_metrics" AS PERMISSIVE FOR SELECT TO "tributary_reader" USING (tenant_id = (select current_setting('tributary.tenant_id')::uuid));--> statement-breakpoint
-CREATE POLICY "daily_event_names_tenant_reads" ON "daily_event_names" AS PERMISSIVE FOR SELECT TO "tributary_reader" USING (tenant_id = (select current_setting('tributary.tenant_id')::uuid));--> statement-breakpoint
-CREATE POLICY "daily_pages_tenant_reads" ON "daily_pages" AS PERMISSIVE FOR SELECT TO "tributary_reader" USING (tenant_id = (select current_setting('tributary.tenant_id')::uuid));--> statement-breakpoint
-CREATE POLICY "daily_user_bitmaps_tenant_reads" ON "daily_user_bitmaps" AS PERMISSIVE FOR SELECT TO "tributary_reader" USING (tenant_id = (select current_setting('tributary.tenant_id')::uuid));
+CREATE POLICY "user_activities_tenant_reads" ON "user_activities" AS PERMISSIVE FOR SELECT TO public USING (tenant_id = (select current_setting('tributary.tenant_id')::uuid));--> statement-breakpoint
+CREATE POLICY "platform_metrics_tenant_reads" ON "platform_metrics" AS PERMISSIVE FOR SELECT TO public USING (tenant_id = (select current_setting('tributary.tenant_id')::uuid));--> statement-breakpoint
+CREATE POLICY "daily_event_names_tenant_reads" ON "daily_event_names" AS PERMISSIVE FOR SELECT TO public USING (tenant_id = (select current_setting('tributary.tenant_id')::uuid));--> statement-breakpoint
+CREATE POLICY "daily_pages_tenant_reads" ON "daily_pages" AS PERMISSIVE FOR SELECT TO public USING (tenant_id = (select current_setting('tributary.tenant_id')::uuid));--> statement-breakpoint
+CREATE POLICY "daily_user_bitmaps_tenant_reads" ON "daily_user_bitmaps" AS PERMISSIVE FOR SELECT TO public USING (tenant_id = (select current_setting('tributary.tenant_id')::uuid));--> statement-breakpoint
+-- Dashboard reads run as this database's reader role (packages/db/src/schema/tenant-reads.ts):
+-- it may only SELECT the five tables above, and through their policies only the rows of the
+-- tenant its transaction names. The app's role owns the tables, so the policies do not
+-- apply to it. One role per database, named after it (`tributary_read_<database>`, or an
+-- md5 of a name too long for a role name): roles belong to the cluster, and a role shared by
+-- two Tributary databases would let either's app role read the other's rows. The name is
+-- recorded in reader_role, so renaming the database later changes nothing. Creating the
+-- role needs CREATEROLE (or a superuser); where the migrating role has neither, an
+-- administrator makes it first, and this says how (infra/README.md, "Postgres roles").
+DO $$
+DECLARE
+  reader text := 'tributary_read_' || CASE WHEN octet_length(current_database()) <= 48 THEN current_database() ELSE md5(current_database()) END;
+  -- Postgres 16 split membership: switching to a role needs its SET option, and a
+  -- CREATEROLE role that creates one holds only ADMIN on it unless it grants itself more.
+  can_switch boolean;
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = reader) THEN
+    BEGIN
+      EXECUTE format('CREATE ROLE %I NOLOGIN', reader);
+    EXCEPTION WHEN insufficient_privilege THEN
+      RAISE EXCEPTION 'the reader role "%" does not exist, and "%" may not create roles', reader, current_user
+        USING HINT = format('An administrator runs, once: CREATE ROLE %I NOLOGIN; GRANT %I TO %I; then migrate again (infra/README.md, "Postgres roles").', reader, reader, current_user);
+    END;
+  END IF;
+  -- A superuser passes both checks.
+  IF current_setting('server_version_num')::int >= 160000 THEN
+    can_switch := pg_has_role(current_user, reader, 'SET');
+  ELSE
+    can_switch := pg_has_role(current_user, reader, 'MEMBER');
+  END IF;
+  IF NOT can_switch THEN
+    BEGIN
+      EXECUTE format('GRANT %I TO %I', reader, current_user);
+    EXCEPTION WHEN insufficient_privilege THEN
+      RAISE EXCEPTION '"%" may not switch to the reader role "%", nor grant it to itself', current_user, reader
+        USING HINT = format('An administrator runs, once: GRANT %I TO %I; then migrate again (infra/README.md, "Postgres roles").', reader, current_user);
+    END;
+  END IF;
+  -- A warning, not an error, where the app's role may not grant it; PUBLIC has it by default.
+  EXECUTE format('GRANT USAGE ON SCHEMA public TO %I', reader);
+  EXECUTE format('GRANT SELECT ON user_activities, platform_metrics, daily_event_names, daily_pages, daily_user_bitmaps TO %I', reader);
+  INSERT INTO reader_role (name) VALUES (reader);
+END $$;

@@ -16,7 +16,7 @@ import {
   type StoredDay,
 } from '@tributary/shared'
 import type { Database } from './client.ts'
-import { READ_TENANT_SETTING, TENANT_READER_ROLE } from './schema/tenant-reads.ts'
+import { READ_TENANT_SETTING } from './schema/tenant-reads.ts'
 
 /** Turns `$1`-style placeholders into Drizzle parameters (each occurrence its own). */
 function bind(text: string, values: unknown[]): SQL {
@@ -323,15 +323,18 @@ const READ_STATEMENT_TIMEOUT = '30s'
 
 /**
  * A dashboard read of one tenant: its statements in one read-only snapshot, each cancelled
- * after READ_STATEMENT_TIMEOUT, run as the reader role with `tenantId` as the only tenant whose
- * rows its tables show (row-level security, schema/tenant-reads.ts). The queries filter by
- * tenant themselves; the policies are there for the one that forgets to.
+ * after READ_STATEMENT_TIMEOUT, run as the database's reader role with `tenantId` as the only
+ * tenant whose rows its tables show (row-level security, schema/tenant-reads.ts). The queries
+ * filter by tenant themselves; the policies are there for the one that forgets to.
  */
 export function readSnapshot<T>(db: Database, tenantId: string, work: (tx: Transaction) => Promise<T>): Promise<T> {
   return db.transaction(
     async (tx) => {
       // All transaction-local (the `true`): the pooled connection is itself again at commit.
-      await tx.execute(sql`select set_config('statement_timeout', ${READ_STATEMENT_TIMEOUT}, true), set_config(${READ_TENANT_SETTING}, ${tenantId}, true), set_config('role', ${TENANT_READER_ROLE}, true)`)
+      // The role last, so its name is read as the owner. Should reader_role be empty, the
+      // switch to a role that does not exist fails the read: it never runs as the owner.
+      await tx.execute(sql`select set_config('statement_timeout', ${READ_STATEMENT_TIMEOUT}, true), set_config(${READ_TENANT_SETTING}, ${tenantId}, true),
+        set_config('role', coalesce((select name from reader_role), 'tributary_read_missing'), true)`)
       return work(tx)
     },
     { isolationLevel: 'repeatable read', accessMode: 'read only' },

@@ -14,7 +14,7 @@ t.test('migrations build every table and named index from an empty database', as
   const tables = await sql<{ table_name: string }[]>`select table_name from information_schema.tables where table_schema = 'public' order by 1`
   t.same(
     tables.map((r) => r.table_name),
-    ['activity_deltas', 'api_keys', 'daily_event_names', 'daily_pages', 'daily_user_bitmaps', 'metrics_dirty_days', 'metrics_syncing_days', 'platform_metrics', 'sync_runs', 'tenant_users', 'tenants', 'user_activities', 'user_sessions'],
+    ['activity_deltas', 'api_keys', 'daily_event_names', 'daily_pages', 'daily_user_bitmaps', 'metrics_dirty_days', 'metrics_syncing_days', 'platform_metrics', 'reader_role', 'sync_runs', 'tenant_users', 'tenants', 'user_activities', 'user_sessions'],
   )
   const indexes = await sql<{ indexname: string }[]>`select indexname from pg_indexes where schemaname = 'public' order by 1`
   const names = indexes.map((r) => r.indexname)

@@ -50,6 +50,8 @@ export async function emptyDatabase(t: Teardown): Promise<EmptyDatabase> {
   t.teardown(async () => {
     await sql.end({ timeout: 2 })
     await admin.unsafe(`drop database if exists ${name} with (force)`)
+    // The reader role Tributary's migration 0012 made for it (roles outlive their database).
+    await admin.unsafe(`drop role if exists tributary_read_${name}`)
     await admin.end({ timeout: 2 })
   })
   return { url, name, sql }

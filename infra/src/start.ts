@@ -89,15 +89,23 @@ async function main(): Promise<number> {
 
   let stopping = false
   let exitCode = 0
+  let signals = 0
   const stopApps = () => {
     if (stopping) return
     stopping = true
-    say('stopping the ingest API and the worker…')
+    say('stopping the ingest API and the worker… (Ctrl-C again to stop them at once)')
     for (const child of apps.values()) if (child.exitCode === null) child.kill('SIGTERM')
   }
-  process.on('SIGINT', stopApps)
-  process.on('SIGTERM', stopApps)
-  process.on('SIGHUP', stopApps)
+  const onSignal = () => {
+    if (++signals === 1 || !stopping) return stopApps()
+    // Both apps exit at once on a second signal; the worker's unwritten entries stay
+    // pending in Redis for the next start. The servers are still stopped cleanly after.
+    say('stopping the apps at once (the worker leaves its batch pending for the next start)…')
+    for (const child of apps.values()) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  process.on('SIGHUP', onSignal)
 
   await Promise.all(
     [...apps].map(

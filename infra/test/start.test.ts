@@ -46,8 +46,13 @@ t.test('pnpm start: local stack, migrations, demo keys, both apps; SIGINT leaves
   t.teardown(() => void second.child.kill('SIGKILL'))
   await second.waitFor(/Ctrl-C stops everything/)
   t.match(second.output(), new RegExp(`write key\\s+${writeKey}`), 'the same demo keys')
-  second.child.kill('SIGTERM')
+  // Ctrl-C twice: the second is passed on (the apps then exit at once), and the servers still stop cleanly.
+  second.child.kill('SIGINT')
+  await second.waitFor(/Ctrl-C again to stop them at once/)
+  second.child.kill('SIGINT')
   t.equal(await second.exited, 0)
+  t.match(second.output(), /stopping the apps at once/, 'the second Ctrl-C is heard')
+  t.match(second.output(), /stopped/)
   for (const [name, port] of Object.entries(ports)) t.ok(await isPortFree(port), `${name} port ${port} released again`)
 })
 

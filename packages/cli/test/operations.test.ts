@@ -111,3 +111,38 @@ t.test('an unreachable server is one line on stderr and exit 1, not a stack trac
   t.match(noPostgres.stderr, /^tributary: .*ECONNREFUSED.*\n$/)
   t.notMatch(noPostgres.stderr + noRedis.stderr, /\n\s+at /, 'no stack frames')
 })
+
+t.test('sync and recompute behind a run in progress elsewhere say they are waiting for it, then finish', async (t) => {
+  const { url: databaseUrl, db, sql } = await testDatabase(t)
+  const { url: redisUrl } = await testRedis(t)
+  const env = { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl }
+  await createTenant(db, 'waiting')
+  // sync with --json: the remark on stderr, stdout one JSON document; recompute in lines: the remark before the result.
+  for (const args of [['sync', '--json'], ['recompute', 'waiting', '--from', '2026-11-01', '--to', '2026-11-02']]) {
+    // Another run holds the lock (as a worker's periodic run or a recompute would) until we let go.
+    let release!: () => void
+    const released = new Promise<void>((resolve) => (release = resolve))
+    const holder = sql.begin(async (tx) => {
+      await tx`select pg_advisory_xact_lock(hashtext('tributary:cleanup-and-sync'))`
+      await released
+    })
+    const run = cli(env, ...args)
+    // The CLI's connection waiting on the advisory lock: it tried, found the lock taken, and now waits.
+    for (let i = 0; i < 300; i++) {
+      const [waiting] = await sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and wait_event = 'advisory'`
+      if (waiting!.n > 0) break
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    release()
+    await holder
+    const result = await run
+    t.equal(result.code, 0, `${args[0]}: ${result.stderr}`)
+    const waiting = /another cleanup-and-sync is running .*: waiting for it to finish…\n/
+    if (args[0] === 'sync') {
+      t.match(result.stderr, waiting, 'sync: says what it waits for')
+      t.match(JSON.parse(result.stdout), { syncedDays: 0, durationMs: Number }, 'sync: then finishes')
+    } else {
+      t.match(result.stdout, new RegExp(`${waiting.source}recomputed 2 days`), 'recompute: says what it waits for, then finishes')
+    }
+  }
+})

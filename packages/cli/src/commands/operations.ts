@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm'
 import type { Redis } from 'ioredis'
-import { cleanupAndSync, markDaysForRecompute, migrationState, NAME_ROWS_PER_RUN, type Database, type MigrationState } from '@tributary/db'
+import { cleanupAndSync, markDaysForRecompute, migrationState, NAME_ROWS_PER_RUN, type Database, type MigrationState, type SyncOptions, type SyncResult } from '@tributary/db'
 import { checkEviction, CONSUMER_GROUP, daysBetween, deadLetterKey, eachDay, fieldsToObject, groupPosition, isCalendarDate, streamKey } from '@tributary/shared'
 import { UsageError } from '../config.ts'
 import { findTenant } from './keys.ts'
@@ -111,9 +111,21 @@ export async function status(redis: Redis, db: Database, out: Output, configured
   return healthy
 }
 
+/**
+ * Cleanup-and-sync, waiting for a run in progress elsewhere (a worker's periodic run, a
+ * POST /sync, another recompute), and saying so first: that wait can last as long as a
+ * recompute of a year, and a command that prints nothing meanwhile looks hung.
+ */
+async function syncSayingWhy(db: Database, out: Output, options: Omit<SyncOptions, 'wait'>): Promise<SyncResult> {
+  const first = await cleanupAndSync(db, { ...options, wait: false })
+  if (first.ran) return first
+  out.note('another cleanup-and-sync is running (a worker\'s periodic run, a POST /sync or a recompute): waiting for it to finish…')
+  return cleanupAndSync(db, { ...options, wait: true })
+}
+
 export async function syncNow(db: Database, out: Output, sessionTimeoutMinutes: number, tenantRef?: string) {
   const tenantId = tenantRef ? (await findTenant(db, tenantRef)).id : undefined
-  const result = await cleanupAndSync(db, { sessionTimeoutMinutes, wait: true, ...(tenantId ? { tenantId } : {}) })
+  const result = await syncSayingWhy(db, out, { sessionTimeoutMinutes, ...(tenantId ? { tenantId } : {}) })
   if (result.namesError !== undefined) out.note(`top pages and events: ${result.namesError}; those days are read from their stored rows and tried again in an hour`)
   if (out.json) return out.data({ syncedDays: result.syncedDays, namedDays: result.namedDays, sessionsClosed: result.sessionsClosed, durationMs: result.durationMs })
   out.line(`synced ${result.syncedDays} days, closed ${result.sessionsClosed} sessions${result.namedDays > 0 ? `, built the top pages and events of ${result.namedDays} past days` : ''} in ${result.durationMs} ms`)
@@ -145,7 +157,7 @@ export async function recompute(db: Database, out: Output, sessionTimeoutMinutes
   const tenant = await findTenant(db, tenantRef)
   await markDaysForRecompute(db, tenant.id, eachDay(from, to))
   out.note(`${days} days of ${tenant.name} (${tenant.timezone}) marked for recompute, ${from} to ${to}; syncing the tenant…`)
-  const result = await cleanupAndSync(db, { sessionTimeoutMinutes, wait: true, tenantId: tenant.id })
+  const result = await syncSayingWhy(db, out, { sessionTimeoutMinutes, tenantId: tenant.id })
   // A worker's transaction that was writing as the recompute began had not finished: its days stay marked for the next sync.
   if (!result.writersDone) out.note('a transaction that was writing as the recompute began had not finished: its days were marked again, and the next sync (within a minute) recomputes them')
   if (out.json) return out.data({ tenantId: tenant.id, from, to, days, syncedDays: result.syncedDays, sessionsClosed: result.sessionsClosed, durationMs: result.durationMs, complete: result.writersDone })

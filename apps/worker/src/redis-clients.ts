@@ -21,7 +21,10 @@ export function createRedisClients(url: string) {
   return {
     redis: new Redis(url, options),
     // A read cut off by its deadline (streams.ts) has been given up on: sent again, it would
-    // deliver entries to no one, and they would wait pending for a claim sweep.
-    blocking: new Redis(url, { ...options, autoResendUnfulfilledCommands: false }),
+    // deliver entries to no one, and they would wait pending for a claim sweep. The same holds
+    // for a read made while the connection is down: kept in the offline queue, it would be
+    // sent on reconnection after its deadline had passed. So no queue: a read while down
+    // fails at once, and the loop tries again a second later.
+    blocking: new Redis(url, { ...options, autoResendUnfulfilledCommands: false, enableOfflineQueue: false }),
   }
 }

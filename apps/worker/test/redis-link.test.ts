@@ -4,6 +4,7 @@ import { testRedis, within } from '@tributary/servers'
 import { TcpProxy } from '../../../packages/chaos/src/tcp-proxy.ts'
 import { watchLink } from '@tributary/shared'
 import { createRedisClients } from '../src/redis-clients.ts'
+import { pageview, pipeline } from './fixtures/pipeline.ts'
 
 t.test('a command connection whose link dies silently is made again, and the command that hung on it goes through', async (t) => {
   const { url } = await testRedis(t)
@@ -34,4 +35,31 @@ t.test('the options the worker connects with: keepalive on both connections, com
     t.equal(client.options.maxRetriesPerRequest, null)
     t.equal(client.options.lazyConnect, true, 'nothing connects until asked')
   }
+  t.equal(blocking.options.enableOfflineQueue, false, 'a read while the read connection is down fails at once')
+  t.equal(blocking.options.autoResendUnfulfilledCommands, false, 'a read cut off is not sent again')
+})
+
+t.test('reads tried while the read connection is down are not sent when it comes back: what arrives meanwhile is stored at once, not after a claim sweep', async (t) => {
+  const p = await pipeline(t)
+  const proxy = await TcpProxy.to(p.redisUrl)
+  t.teardown(() => proxy.close())
+  // Claims after a minute: an entry delivered to a read nobody waits for any more would sit that long.
+  const worker = await p.startWorker({ CLAIM_IDLE_MS: '60000', READ_BLOCK_MS: '100' }, undefined, proxy.url(p.redisUrl))
+  await p.produce([pageview('before')])
+  await p.waitFor(async () => (await p.rowCount()) === 1, 'the first event')
+
+  // Silence on the link for 23 s. The read in flight passes its deadline (BLOCK + 10 s) and is
+  // given up on; the connection is remade but cannot get ready. The loop's next read, ~11 s
+  // in, would wait for it in the offline queue, pass its own deadline at ~21 s, and be sent
+  // all the same when the link comes back, taking the events sent meanwhile (after the
+  // first read was cut, so that read cannot have taken them) to a reply nobody reads.
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+  proxy.freeze()
+  await sleep(12_000)
+  await p.produce(Array.from({ length: 20 }, (_, i) => pageview(`during${i}`)))
+  await sleep(11_000)
+  proxy.thaw()
+  await p.waitFor(async () => (await p.rowCount()) === 21, 'the events sent while the link was silent, within 8 s of its return', 8_000)
+  t.equal(worker.stats.claimed, 0, 'none had to be claimed back')
+  t.equal(await p.pendingCount(), 0)
 })

@@ -195,6 +195,9 @@ export class Worker {
         break
       } catch (err) {
         if (this.closing) return
+        // The group gone while resuming (Redis lost its data as a resumed batch was written):
+        // made again, this consumer has nothing pending any more, and the loop below reads on.
+        if (await this.recreateLostGroup(err)) continue
         this.stats.transientErrors++
         this.log.warn({ err }, 'could not resume the entries this consumer had pending; retrying')
         await this.pause(1_000)
@@ -224,19 +227,7 @@ export class Worker {
         }
       } catch (err) {
         if (this.closing) break
-        if (String((err as Error).message).startsWith('NOGROUP')) {
-          // Redis lost its data (restarted without it, or flushed), and the first XADD after
-          // made the stream again without the group: every read would fail so for ever.
-          // Made again from the start of each stream, it delivers what came since.
-          this.log.error({ err }, 'the consumer group is gone (Redis lost its data?); making it again from the start of each stream')
-          try {
-            await ensureGroups(this.deps.redis, this.streams)
-            this.stats.groupsRecreated++
-            continue
-          } catch (e) {
-            this.log.warn({ err: e }, 'could not make the consumer group again; retrying')
-          }
-        }
+        if (await this.recreateLostGroup(err)) continue
         // Redis trouble (the database side retries inside process()): wait and go on.
         this.stats.transientErrors++
         this.log.warn({ err }, 'consumer loop error; retrying')
@@ -250,6 +241,25 @@ export class Worker {
     this.carried = []
     await this.processBounded(carried, this.carriedAt).catch((err: unknown) => this.log.warn({ err }, 'entries read ahead could not be written before exit; they stay pending for a restart or a peer'))
     await this.syncing?.catch(() => {})
+  }
+
+  /**
+   * For a NOGROUP error: Redis lost its data (restarted without it, or flushed), and the first
+   * XADD after made the stream again without the group, so every read would fail so for ever.
+   * Makes the group again from the start of each stream, which delivers what came since.
+   * Says whether it did (false: not that error, or Redis refused; the caller retries).
+   */
+  private async recreateLostGroup(err: unknown): Promise<boolean> {
+    if (!String((err as Error).message).startsWith('NOGROUP')) return false
+    this.log.error({ err }, 'the consumer group is gone (Redis lost its data?); making it again from the start of each stream')
+    try {
+      await ensureGroups(this.deps.redis, this.streams)
+      this.stats.groupsRecreated++
+      return true
+    } catch (e) {
+      this.log.warn({ err: e }, 'could not make the consumer group again; retrying')
+      return false
+    }
   }
 
   private async pause(ms: number) {

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { createDatabase, createTenant, runMigrations } from '@tributary/db'
 import { freePort, startPostgres } from '@tributary/servers'
-import { deadLetterKey, encodeEventLines, fieldsToObject, shardFor, streamKey } from '@tributary/shared'
+import { CONSUMER_GROUP, deadLetterKey, encodeEventLines, fieldsToObject, shardFor, streamKey } from '@tributary/shared'
 import { pageview, pipeline } from './fixtures/pipeline.ts'
 
 /**
@@ -70,6 +70,40 @@ t.test('Redis loses its data under a running worker: the group is made again and
   // The loss: the stream goes with its group; ingest's next XADD makes the stream again, without it.
   await p.redis.del(stream)
   await p.produce([pageview('after')])
+  await p.waitFor(async () => (await p.rowCount()) === 2, 'the event sent after the loss')
+  t.ok(worker.stats.groupsRecreated >= 1, `the group was made again (${worker.stats.groupsRecreated})`)
+  t.equal(await p.pendingCount(), 0)
+})
+
+t.test('Redis loses its data while a starting worker resumes the entries it had pending: the group is made again and what comes next is stored', async (t) => {
+  const p = await pipeline(t)
+  const stream = streamKey(shardFor(p.tenant.tenantId, 2))
+  await p.produce([pageview('pending')])
+  // Delivered to this consumer name in an earlier life, never acknowledged.
+  await p.redis.xgroup('CREATE', stream, CONSUMER_GROUP, '0', 'MKSTREAM')
+  await p.redis.xreadgroup('GROUP', CONSUMER_GROUP, 'w1', 'COUNT', 10, 'STREAMS', stream, '>')
+  // Its write waits on the tenant row (the batch takes it FOR KEY SHARE), held here until the loss has happened.
+  let release!: () => void
+  const released = new Promise<void>((resolve) => (release = resolve))
+  let locked!: () => void
+  const isLocked = new Promise<void>((resolve) => (locked = resolve))
+  const holder = p.database.sql.begin(async (tx) => {
+    await tx`select 1 from tenants where id = ${p.tenant.tenantId} for update`
+    locked()
+    await released
+  })
+  await isLocked
+  const worker = await p.startWorker()
+  await p.waitFor(async () => {
+    const [row] = await p.database.sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`
+    return row!.n > 0
+  }, "the resumed batch's write waiting on the tenant row")
+  // The loss: the stream goes with its group; ingest's next XADD makes the stream again, without it.
+  await p.redis.del(stream)
+  await p.produce([pageview('after')])
+  release()
+  await holder
+  // The resumed batch commits (its XACK finds no group: 0, no error); the next resume read gets NOGROUP.
   await p.waitFor(async () => (await p.rowCount()) === 2, 'the event sent after the loss')
   t.ok(worker.stats.groupsRecreated >= 1, `the group was made again (${worker.stats.groupsRecreated})`)
   t.equal(await p.pendingCount(), 0)

@@ -40,6 +40,7 @@ export interface WorkerDeps {
 
 export interface WorkerStats {
   startedAt: number
+  /** When a read from the streams last succeeded (empty or not): what /readyz checks. */
   lastLoopAt: number
   batches: number
   entries: number
@@ -205,7 +206,8 @@ export class Worker {
     }
     const writing = new Set<Promise<void>>()
     while (!this.closing) {
-      this.stats.lastLoopAt = Date.now()
+      // lastLoopAt is stamped by a read that succeeded (fill), not here: a loop whose every
+      // read fails (a Redis answering READONLY after a failover) must not look healthy.
       try {
         if (Date.now() >= this.nextClaimAt) {
           await Promise.all(writing)

@@ -58,6 +58,8 @@ t.test('reads tried while the read connection is down are not sent when it comes
   await sleep(12_000)
   await p.produce(Array.from({ length: 20 }, (_, i) => pageview(`during${i}`)))
   await sleep(11_000)
+  const sinceGoodRead = Date.now() - worker.stats.lastLoopAt
+  t.ok(sinceGoodRead >= 20_000, `while every read failed, /readyz's "last read" stayed ${Math.round(sinceGoodRead / 1000)} s old (it fails past READ_BLOCK_MS + 60 s)`)
   proxy.thaw()
   await p.waitFor(async () => (await p.rowCount()) === 21, 'the events sent while the link was silent, within 8 s of its return', 8_000)
   t.equal(worker.stats.claimed, 0, 'none had to be claimed back')

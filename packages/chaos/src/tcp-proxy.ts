@@ -41,7 +41,13 @@ export class TcpProxy {
   /** Connections accepted, and connections closed by reset(), since start. */
   readonly stats = { accepted: 0, resets: 0 }
 
-  constructor(private readonly target: { host: string; port: number }) {}
+  constructor(private target: { host: string; port: number }) {}
+
+  /** New connections go to the server `targetUrl` names; open ones stay where they are (a DNS switch after a failover). */
+  retarget(targetUrl: string) {
+    const { hostname, port } = new URL(targetUrl)
+    this.target = { host: hostname, port: Number(port) }
+  }
 
   /** A started proxy in front of the server a redis:// or postgres:// URL names. */
   static to(targetUrl: string): Promise<TcpProxy> {

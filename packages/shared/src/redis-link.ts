@@ -36,3 +36,16 @@ export function watchLink(redis: Redis, log: { warn(details: object, message: st
     clearInterval(timer)
   }
 }
+
+/**
+ * An ioredis `reconnectOnError` for a failover that leaves the connection open: the old
+ * primary, now a replica, answers every write with READONLY for as long as the connection
+ * lasts (Sentinel closes clients' connections when it demotes a server; a manual promotion,
+ * a REPLICAOF or a DNS switch does not), and a PING still succeeds there, so watchLink never
+ * notices. Reconnecting reaches whatever the URL names now. `resend`: 2 sends the failed
+ * command again on the new connection (for commands that wait out a reconnection anyway),
+ * 1 lets it fail (its caller has answered or retries by itself).
+ */
+export function reconnectOnReadOnly(resend: 1 | 2): (err: Error) => 1 | 2 | false {
+  return (err) => (err.message.startsWith('READONLY') ? resend : false)
+}

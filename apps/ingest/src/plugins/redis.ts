@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import { Redis } from 'ioredis'
-import { checkEviction, watchLink } from '@tributary/shared'
+import { checkEviction, reconnectOnReadOnly, watchLink } from '@tributary/shared'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -28,6 +28,9 @@ export default fp<{ url: string; onEvicting?: (problem: string) => void }>(
       // A command cut off with its connection fails (its request has had its 503) rather
       // than running later on the next connection, after its client has retried.
       autoResendUnfulfilledCommands: false,
+      // After a failover that left this connection on the old primary (READONLY): remake it;
+      // the failed command is not sent again (its request has had its 503).
+      reconnectOnError: reconnectOnReadOnly(1),
     })
     redis.on('error', (err) => app.log.debug({ err }, 'redis connection error'))
     // Acknowledging events that Redis may evict would break the promise of a 2xx, so ingest

@@ -15,12 +15,23 @@ export interface HealthServerOptions {
   metrics?: { contentType: string; metrics(): Promise<string> }
 }
 
+/**
+ * How long a readiness check waits for Redis or Postgres: under Kubernetes's default probe
+ * timeout (1 s), so a server that does not answer (down at start, a silent link) gives a 503
+ * that names it rather than no answer at all.
+ */
+export const PROBE_DEADLINE_MS = 900
+
 async function probe(run: () => Promise<unknown>) {
+  let timer: NodeJS.Timeout | undefined
   try {
-    await run()
+    const deadline = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${PROBE_DEADLINE_MS} ms`)), PROBE_DEADLINE_MS)))
+    await Promise.race([run(), deadline])
     return { ok: true }
   } catch (err) {
     return { ok: false, error: (err as Error).message }
+  } finally {
+    clearTimeout(timer)
   }
 }
 

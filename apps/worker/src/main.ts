@@ -35,8 +35,10 @@ const checkPolicy = async () => {
   if (problem) log.error(`${problem}. Events may be lost until it is`)
   else if (warning) log.warn(warning)
 }
-await Promise.all([redis.connect(), blocking.connect()]).then(checkPolicy, (err: unknown) => log.warn({ err }, 'redis is not reachable yet'))
-redis.on('ready', () => void checkPolicy())
+redis.on('ready', () => void checkPolicy().catch((err: unknown) => log.warn({ err }, "could not read Redis's eviction policy")))
+// Not awaited: with Redis down or silent at start, the health server must come up meanwhile
+// (below); worker.start() waits for Redis instead, and the clients keep reconnecting.
+void Promise.all([redis.connect(), blocking.connect()]).catch((err: unknown) => log.warn({ err }, 'redis is not reachable yet'))
 const { db, sql, close: closeDatabase } = createDatabase(config.DATABASE_URL, {
   applicationName: `${WORKER_APPLICATION_PREFIX}${config.WORKER_NAME}`,
   maxConnections: config.WRITE_CONCURRENCY + 2,
@@ -96,6 +98,12 @@ async function shutdown(signal: string) {
 process.on('SIGTERM', () => void shutdown('SIGTERM'))
 process.on('SIGINT', () => void shutdown('SIGINT'))
 
-await worker.start()
+// Health first: with Redis down at start, worker.start() waits for it (making the groups),
+// and a liveness probe finding no server would restart the pod again and again (its back-off
+// then delaying the start long after Redis is back). /readyz says what is missing meanwhile.
 await health.listen({ port: config.WORKER_PORT, host: config.HOST })
+// The read connection has no offline queue (redis-clients.ts): reads before it is ready would
+// fail and hold the first ones back a second.
+if (blocking.status !== 'ready') await new Promise((resolve) => blocking.once('ready', resolve))
+await worker.start()
 log.info({ consumer: config.WORKER_NAME, shards: config.STREAM_SHARDS }, 'worker consuming')

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { freePort } from '@tributary/servers'
 import { streamKey } from '@tributary/shared'
+import { TcpProxy } from '../../../packages/chaos/src/tcp-proxy.ts'
 import { pageview, pipeline } from './fixtures/pipeline.ts'
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url))
@@ -73,4 +74,28 @@ t.test('SIGTERM mid-run: the batch in hand is finished and acknowledged, then ex
   t.equal(end.code, 0, `exit 0 ${end.stderr.slice(0, 200)}`)
   t.equal(await p.pendingCount(), 0, 'nothing left pending')
   t.equal(await p.rowCount(), 50, 'the batch in hand was written')
+})
+
+t.test('Redis unreachable when the worker starts: /healthz answers at once, /readyz says not ready, and it consumes once Redis is there', async (t) => {
+  const p = await pipeline(t)
+  const link = await TcpProxy.to(p.redisUrl)
+  t.teardown(() => link.close())
+  link.freeze() // connections are accepted and hear nothing: Redis silent
+  const port = await freePort()
+  const worker = runWorker({ DATABASE_URL: p.database.url, REDIS_URL: link.url(p.redisUrl), STREAM_SHARDS: '2', LOG_LEVEL: 'silent', BATCH_MAX_WAIT_MS: '20', READ_BLOCK_MS: '100', WORKER_NAME: 'early', WORKER_PORT: String(port) })
+  t.teardown(() => void worker.child.kill('SIGKILL'))
+  const get = async (path: string) => {
+    try {
+      return (await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(5_000) })).status
+    } catch {
+      return undefined
+    }
+  }
+  await p.waitFor(async () => (await get('/healthz')) === 200, '/healthz while Redis is silent', 15_000)
+  t.equal(await get('/readyz'), 503, 'not ready: Redis does not answer')
+  link.thaw()
+  await p.produce([pageview('after-start')])
+  await p.waitFor(async () => (await p.rowCount()) === 1, 'the event, once Redis answers', 20_000)
+  await p.waitFor(async () => (await get('/readyz')) === 200, 'ready', 10_000)
+  t.pass('consumed and ready once Redis answered')
 })

@@ -7,7 +7,7 @@ export interface HealthServerOptions {
   redis: Redis
   sql: postgres.Sql
   logger: Logger
-  /** When the consumer loop last turned, and how stale that may get before the worker is not ready. */
+  /** When a read from the streams last succeeded (0: none yet), and how stale that may get before the worker is not ready. */
   loop?: { lastTurnAt(): number; maxAgeMs: number }
   /** Counters to show on /readyz. */
   stats?: () => unknown
@@ -40,9 +40,13 @@ export function buildHealthServer({ redis, sql, logger, loop, stats, metrics }: 
   const app = Fastify({ loggerInstance: logger, logController: new LogController({ disableRequestLogging: true }) })
   app.get('/healthz', async () => ({ status: 'ok' }))
   app.get('/readyz', async (_request, reply) => {
-    const [redisCheck, postgresCheck] = await Promise.all([probe(() => redis.ping()), probe(() => sql`select 1`)])
-    const age = loop ? Date.now() - loop.lastTurnAt() : 0
-    const loopCheck = loop ? (age <= loop.maxAgeMs ? { ok: true } : { ok: false, error: `the consumer loop last turned ${age} ms ago` }) : { ok: true }
+    // A PING while not connected would wait in the offline queue past the deadline, and stay
+    // there: answered at once instead.
+    const ping = () => (redis.status === 'ready' ? redis.ping() : Promise.reject(new Error(`not connected (${redis.status})`)))
+    const [redisCheck, postgresCheck] = await Promise.all([probe(ping), probe(() => sql`select 1`)])
+    const lastRead = loop?.lastTurnAt() ?? 0
+    const age = Date.now() - lastRead
+    const loopCheck = !loop || age <= loop.maxAgeMs ? { ok: true } : { ok: false, error: lastRead === 0 ? 'no read from the streams has succeeded yet' : `the last read from the streams succeeded ${age} ms ago` }
     const ready = redisCheck.ok && postgresCheck.ok && loopCheck.ok
     return reply.code(ready ? 200 : 503).send({ ready, checks: { redis: redisCheck, postgres: postgresCheck, loop: loopCheck }, ...(stats ? { stats: stats() } : {}) })
   })

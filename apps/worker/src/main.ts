@@ -8,7 +8,8 @@ import { createRedisClients, LINK_CHECK } from './redis-clients.ts'
 import { Worker } from './worker.ts'
 
 /**
- * Process entry. Start: config → connections → consumer → health server.
+ * Process entry. Start: config → connections (not awaited) → health server → consumer, once
+ * Redis answers.
  * SIGTERM/SIGINT: stop reading, finish and acknowledge the batch in hand, stop serving
  * health, close Redis and Postgres, exit 0. A second signal, or SHUTDOWN_TIMEOUT_MS without
  * finishing (Postgres down, say), exits at once: unacknowledged entries stay pending and
@@ -89,7 +90,10 @@ async function shutdown(signal: string) {
   await worker.stop()
   await health.close()
   stopWatchingLink()
-  await redis.quit().catch(() => redis.disconnect())
+  // QUIT on a connection that is not up would wait in the offline queue (behind whatever
+  // waits there) until the force timer.
+  if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect())
+  else redis.disconnect()
   blocking.disconnect()
   await closeDatabase()
   log.info({ stats: worker.stats }, 'stopped')
@@ -104,6 +108,16 @@ process.on('SIGINT', () => void shutdown('SIGINT'))
 await health.listen({ port: config.WORKER_PORT, host: config.HOST })
 // The read connection has no offline queue (redis-clients.ts): reads before it is ready would
 // fail and hold the first ones back a second.
-if (blocking.status !== 'ready') await new Promise((resolve) => blocking.once('ready', resolve))
-await worker.start()
-log.info({ consumer: config.WORKER_NAME, shards: config.STREAM_SHARDS }, 'worker consuming')
+if (blocking.status !== 'ready') {
+  const waitingSince = Date.now()
+  const saying = setInterval(() => log.warn({ waitedMs: Date.now() - waitingSince, read: blocking.status, commands: redis.status }, 'waiting for Redis before consuming'), 30_000)
+  await new Promise((resolve) => blocking.once('ready', resolve))
+  clearInterval(saying)
+}
+try {
+  await worker.start()
+} catch (err) {
+  // Shutting down while it made the groups (its connection closed under it): shutdown() exits.
+  if (!stopping) throw err
+}
+if (!stopping) log.info({ consumer: config.WORKER_NAME, shards: config.STREAM_SHARDS }, 'worker consuming')

@@ -58,6 +58,9 @@ export function createWorkerMetrics(redis: Redis, streams: string[]) {
 
   async function refreshStreams() {
     try {
+      // Not connected (down at start, reconnecting): commands would wait in the offline queue,
+      // and the scrape with them.
+      if (redis.status !== 'ready') throw new Error(`redis is ${redis.status}`)
       for (const stream of streams) {
         const shard = /\{(\d+)\}/.exec(stream)?.[1] ?? '0'
         const [position, dlqLength] = await Promise.all([groupPosition(redis, stream), redis.xlen(deadLetterKey(Number(shard)))])

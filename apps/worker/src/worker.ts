@@ -40,7 +40,7 @@ export interface WorkerDeps {
 
 export interface WorkerStats {
   startedAt: number
-  /** When a read from the streams last succeeded (empty or not): what /readyz checks. */
+  /** When a read from the streams last succeeded (empty or not; 0: none yet): what /readyz checks. */
   lastLoopAt: number
   batches: number
   entries: number
@@ -80,7 +80,7 @@ interface Batch {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 export class Worker {
-  readonly stats: WorkerStats = { startedAt: Date.now(), lastLoopAt: Date.now(), batches: 0, entries: 0, eventsInserted: 0, deadLettered: 0, lostEntries: 0, claimed: 0, transientErrors: 0, groupsRecreated: 0, stuckWritersEnded: 0, mergedBatches: 0, lag: {}, syncFailures: 0 }
+  readonly stats: WorkerStats = { startedAt: Date.now(), lastLoopAt: 0, batches: 0, entries: 0, eventsInserted: 0, deadLettered: 0, lostEntries: 0, claimed: 0, transientErrors: 0, groupsRecreated: 0, stuckWritersEnded: 0, mergedBatches: 0, lag: {}, syncFailures: 0 }
   private closing = false
   private running: Promise<void> | undefined
   private readonly streams: string[]

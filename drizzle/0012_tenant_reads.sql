@@ -1,3 +1,7 @@
+-- The ALTERs and policies below lock these busy tables exclusively, until the migration
+-- commits: behind a long transaction (a recompute, say) they would hold up every worker
+-- write meanwhile. Given up after 10 s instead (55P03: nothing is applied; run it again).
+SET LOCAL lock_timeout = '10s';--> statement-breakpoint
 CREATE TABLE "reader_role" (
 	"name" text PRIMARY KEY NOT NULL
 );
@@ -24,6 +28,9 @@ CREATE POLICY "daily_user_bitmaps_tenant_reads" ON "daily_user_bitmaps" AS PERMI
 DO $$
 DECLARE
   reader text := 'tributary_read_' || CASE WHEN octet_length(current_database()) <= 48 THEN current_database() ELSE md5(current_database()) END;
+  -- The role the apps connect as, which switches to the reader role: the tables' owner
+  -- (infra/README.md), not necessarily the role running this (an administrator, say).
+  app_role text := (SELECT tableowner FROM pg_tables WHERE schemaname = 'public' AND tablename = 'user_activities');
   -- Postgres 16 split membership: switching to a role needs its SET option, and a
   -- CREATEROLE role that creates one holds only ADMIN on it unless it grants itself more.
   can_switch boolean;
@@ -33,25 +40,28 @@ BEGIN
       EXECUTE format('CREATE ROLE %I NOLOGIN', reader);
     EXCEPTION WHEN insufficient_privilege THEN
       RAISE EXCEPTION 'the reader role "%" does not exist, and "%" may not create roles', reader, current_user
-        USING HINT = format('An administrator runs, once: CREATE ROLE %I NOLOGIN; GRANT %I TO %I; then migrate again (infra/README.md, "Postgres roles").', reader, reader, current_user);
+        USING HINT = format('An administrator runs, once: CREATE ROLE %I NOLOGIN; GRANT %I TO %I; then migrate again (infra/README.md, "Postgres roles").', reader, reader, app_role);
     END;
   END IF;
   -- A superuser passes both checks.
   IF current_setting('server_version_num')::int >= 160000 THEN
-    can_switch := pg_has_role(current_user, reader, 'SET');
+    can_switch := pg_has_role(app_role, reader, 'SET');
   ELSE
-    can_switch := pg_has_role(current_user, reader, 'MEMBER');
+    can_switch := pg_has_role(app_role, reader, 'MEMBER');
   END IF;
   IF NOT can_switch THEN
     BEGIN
-      EXECUTE format('GRANT %I TO %I', reader, current_user);
+      EXECUTE format('GRANT %I TO %I', reader, app_role);
     EXCEPTION WHEN insufficient_privilege THEN
-      RAISE EXCEPTION '"%" may not switch to the reader role "%", nor grant it to itself', current_user, reader
-        USING HINT = format('An administrator runs, once: GRANT %I TO %I; then migrate again (infra/README.md, "Postgres roles").', reader, current_user);
+      RAISE EXCEPTION 'the apps'' role "%" may not switch to the reader role "%", and "%" may not grant it', app_role, reader, current_user
+        USING HINT = format('An administrator runs, once: GRANT %I TO %I; then migrate again (infra/README.md, "Postgres roles").', reader, app_role);
     END;
   END IF;
   -- A warning, not an error, where the app's role may not grant it; PUBLIC has it by default.
   EXECUTE format('GRANT USAGE ON SCHEMA public TO %I', reader);
   EXECUTE format('GRANT SELECT ON user_activities, platform_metrics, daily_event_names, daily_pages, daily_user_bitmaps TO %I', reader);
   INSERT INTO reader_role (name) VALUES (reader);
-END $$;
+  -- Read by the apps' role as it switches (packages/db/src/metrics.ts), like every other table its own.
+  EXECUTE format('ALTER TABLE reader_role OWNER TO %I', app_role);
+END $$;--> statement-breakpoint
+SET LOCAL lock_timeout TO DEFAULT;

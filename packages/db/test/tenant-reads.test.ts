@@ -1,9 +1,12 @@
 import { randomBytes } from 'node:crypto'
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import postgres from 'postgres'
 import { emptyDatabase } from '@tributary/servers'
 import { USERS_PER_BITMAP } from '@tributary/shared'
-import { cleanupAndSync, createDatabase, createTenant, historical, markDaysForRecompute, readSnapshot, runMigrations, topEvents, topPages } from '../src/index.ts'
+import { cleanupAndSync, createDatabase, createTenant, historical, markDaysForRecompute, MIGRATIONS_FOLDER, readSnapshot, runMigrations, topEvents, topPages } from '../src/index.ts'
 import { testDatabase } from '../src/testing.ts'
 
 type Sql = Awaited<ReturnType<typeof testDatabase>>['sql']
@@ -205,5 +208,55 @@ t.test('migrated by an owner that may not create roles: the migration stops and 
   await admin.unsafe(`grant ${reader} to ${owner}`)
   await runMigrations(url)
   t.equal(await readerOf(own), reader, 'migrated, with the role the administrator made')
+  await assertFenced(t, url, own)
+})
+
+/** A copy of this build's migrations without 0012 and later: a database as the version before left it. */
+function migrationsBefore0012(t: Test): string {
+  const folder = mkdtempSync(join(tmpdir(), 'tributary-migrations-'))
+  t.teardown(() => rmSync(folder, { recursive: true, force: true }))
+  cpSync(MIGRATIONS_FOLDER, folder, { recursive: true })
+  const journalPath = join(folder, 'meta', '_journal.json')
+  const journal = JSON.parse(readFileSync(journalPath, 'utf8')) as { entries: Array<{ tag: string }> }
+  journal.entries = journal.entries.filter((e) => e.tag < '0012')
+  writeFileSync(journalPath, JSON.stringify(journal))
+  return folder
+}
+
+t.test('migration 0012 behind a long transaction on user_activities gives up after 10 s and applies nothing, instead of holding up every write queued behind it', async (t) => {
+  const { url, sql } = await testDatabase(t, { migrate: false })
+  await runMigrations(url, migrationsBefore0012(t))
+  let release!: () => void
+  const released = new Promise<void>((resolve) => (release = resolve))
+  let holding!: () => void
+  const held = new Promise<void>((resolve) => (holding = resolve))
+  // A reader's lock, as a recompute's scan holds it: the migration's ALTER needs the table to itself.
+  const holder = sql.begin(async (tx) => {
+    await tx`lock table user_activities in access share mode`
+    holding()
+    await released
+  })
+  await held
+  const started = Date.now()
+  const refusal = await runMigrations(url).then(() => undefined, (err: unknown) => err as { cause?: { code?: string } })
+  const waited = Date.now() - started
+  release()
+  await holder
+  t.equal(refusal?.cause?.code, '55P03', 'lock_not_available')
+  t.ok(waited >= 9_000 && waited < 20_000, `gave up after ${waited} ms`)
+  t.same(await sql`select count(*)::int as n from pg_tables where tablename = 'reader_role'`, [{ n: 0 }], 'nothing of 0012 applied')
+  t.match((await runMigrations(url)).applied, ['0012_tenant_reads'], 'applied once the transaction is gone')
+})
+
+t.test('an existing database its owner migrated, upgraded by an administrator running the migration as a superuser: the owner, not the administrator, may switch to the reader role', async (t) => {
+  const { url, owner, database, reader, own } = await ownedByNonSuperuser(t, false)
+  // This build's migrations up to 0011, run by the owner: the tables are its own.
+  await runMigrations(url, migrationsBefore0012(t))
+  t.same(await own`select tableowner from pg_tables where tablename = 'user_activities'`, [{ tableowner: owner }])
+
+  const administrator = new URL((await emptyDatabase(t)).url)
+  administrator.pathname = `/${database}`
+  t.match((await runMigrations(administrator.href)).applied, ['0012_tenant_reads'], 'the administrator applies 0012')
+  t.same(await own`select pg_has_role(${owner}, ${reader}, 'MEMBER') as member`, [{ member: true }], 'granted to the owner')
   await assertFenced(t, url, own)
 })

@@ -128,11 +128,13 @@ t.test('sync and recompute behind a run in progress elsewhere say they are waiti
     })
     const run = cli(env, ...args)
     // The CLI's connection waiting on the advisory lock: it tried, found the lock taken, and now waits.
-    for (let i = 0; i < 300; i++) {
+    let seen = false
+    for (let i = 0; i < 600 && !seen; i++) {
       const [waiting] = await sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and wait_event = 'advisory'`
-      if (waiting!.n > 0) break
-      await new Promise((r) => setTimeout(r, 50))
+      seen = waiting!.n > 0
+      if (!seen) await new Promise((r) => setTimeout(r, 50))
     }
+    t.ok(seen, `${args[0]}: its connection waited on the lock`)
     release()
     await holder
     const result = await run

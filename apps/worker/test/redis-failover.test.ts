@@ -4,10 +4,9 @@ import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { Redis } from 'ioredis'
 import { freePort, startRedis } from '@tributary/servers'
-import { allStreamKeys, CONSUMER_GROUP, encodeEventJson, normalizeNative, shardFor, streamKey } from '@tributary/shared'
+import { allStreamKeys, CONSUMER_GROUP, shardFor, streamKey } from '@tributary/shared'
 import { TcpProxy } from '../../../packages/chaos/src/tcp-proxy.ts'
-import { createEventLog } from '../../ingest/src/event-log/event-log.ts'
-import { pageview, pipeline, SHARDS } from './fixtures/pipeline.ts'
+import { pageview, pipeline, producerOn, SHARDS } from './fixtures/pipeline.ts'
 
 /** Two throwaway redis-servers, and a client to each. */
 async function primaryAndReplica(t: Test) {
@@ -38,18 +37,6 @@ async function pendingOn(redis: Redis): Promise<number> {
   return pending
 }
 
-/** Sends events through the real ingest append path, to whichever server `redis` is. */
-async function produce(redis: Redis, tenantId: string, events: ReturnType<typeof pageview>[]) {
-  const log = createEventLog(redis, { shards: SHARDS, sessionTimeoutMs: 30 * 60_000, dedupWindowSeconds: 3600, sessionStateTtlSeconds: 86_400, rateLimitPerSecond: 0, backlogCap: 0 })
-  const receivedAt = Date.now()
-  const prepared = events.map((input) => {
-    const n = normalizeNative(input, receivedAt, undefined)
-    if (!n.ok) throw new Error(n.message)
-    return { event: n.event, json: encodeEventJson(n.event) }
-  })
-  return log.appendEvents(tenantId, 'test-key', prepared, receivedAt)
-}
-
 t.test('a failover that leaves the worker connected to the old primary (now a replica answering READONLY): it reconnects to the new one and goes on', async (t) => {
   const p = await pipeline(t)
   const { a, b, clientA, clientB } = await primaryAndReplica(t)
@@ -59,7 +46,7 @@ t.test('a failover that leaves the worker connected to the old primary (now a re
   const name = await TcpProxy.to(a.url)
   t.teardown(() => name.close())
   const worker = await p.startWorker({}, undefined, name.url(a.url))
-  await produce(clientA, p.tenant.tenantId, [pageview('before')])
+  await producerOn(clientA)(p.tenant.tenantId, [pageview('before')])
   await p.waitFor(async () => (await p.rowCount()) === 1, 'the event sent before the failover')
   // Its XACK follows the COMMIT: wait until the replica has it (WAIT would cover only this client's writes).
   await p.waitFor(async () => (await pendingOn(clientB)) === 0 && (await clientB.xlen(streamKey(shardFor(p.tenant.tenantId, SHARDS)))) === 1, 'the entry and its acknowledgement on the replica')
@@ -72,7 +59,7 @@ t.test('a failover that leaves the worker connected to the old primary (now a re
   await clientA.replicaof('127.0.0.1', Number(new URL(b.url).port))
   await p.waitFor(async () => (await clientA.info('replication')).includes('master_link_status:up'), 'A a replica of B')
   const errorsBefore = worker.stats.transientErrors
-  await produce(clientB, p.tenant.tenantId, [pageview('after')])
+  await producerOn(clientB)(p.tenant.tenantId, [pageview('after')])
   await p.waitFor(async () => (await p.rowCount()) === 2, 'the event sent to the new primary', 15_000)
   await p.waitFor(async () => (await pendingOn(clientB)) === 0, 'its acknowledgement on the new primary', 15_000)
   t.equal(await pendingOn(clientB), 0, 'acknowledged on the new primary')

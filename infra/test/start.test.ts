@@ -9,6 +9,13 @@ async function get(url: string) {
   return { status: res.status, body: (await res.json()) as unknown }
 }
 
+/** A readiness answer once it is 200 (throws before, for retry()). */
+async function ready(url: string) {
+  const answer = await get(url)
+  if (answer.status !== 200) throw new Error(`${url}: ${answer.status}`)
+  return answer
+}
+
 t.test('pnpm start: local stack, migrations, demo keys, both apps; SIGINT leaves nothing running', async (t) => {
   const stateDir = scratchStateDir(t)
   const ports = { redis: await freePort(), postgres: await freePort(), ingest: await freePort(), worker: await freePort() }
@@ -30,8 +37,9 @@ t.test('pnpm start: local stack, migrations, demo keys, both apps; SIGINT leaves
   t.ok(writeKey && readKey, 'prints the demo write and read keys')
   t.match(first.output(), new RegExp(`curl -sS -X POST http://127.0.0.1:${ports.ingest}/api/v2/analytics/events`), 'with a curl to paste')
 
-  await t.resolveMatch(retry(() => get(`http://127.0.0.1:${ports.ingest}/readyz`)), { status: 200, body: { ready: true } })
-  await t.resolveMatch(retry(() => get(`http://127.0.0.1:${ports.worker}/readyz`)), { status: 200, body: { ready: true } })
+  // Polled until ready: the worker answers 503 until its first read from the streams.
+  await t.resolveMatch(retry(() => ready(`http://127.0.0.1:${ports.ingest}/readyz`)), { status: 200, body: { ready: true } })
+  await t.resolveMatch(retry(() => ready(`http://127.0.0.1:${ports.worker}/readyz`)), { status: 200, body: { ready: true } })
 
   const state = JSON.parse(readFileSync(join(stateDir, 'stack.json'), 'utf8')) as { redis: { pid: number }; postgres: { pid: number } }
   first.child.kill('SIGINT')

@@ -100,6 +100,12 @@ export class Worker {
    */
   private carried: BatchEntry[] = []
   private carriedAt = 0
+  /**
+   * A read failed (cut off by its deadline, or its connection lost): Redis may have delivered
+   * entries to it that nobody will see. They are pending on this consumer; re-read from its
+   * pending list once the link is back, rather than left for a claim sweep CLAIM_IDLE_MS later.
+   */
+  private ownPendingUnread = false
   private wake: (() => void) | undefined
   /** Start times of the write attempts in flight, for the hung-write watchdog (main.ts). */
   private readonly attempts = new Set<{ startedAt: number }>()
@@ -209,6 +215,15 @@ export class Worker {
       // lastLoopAt is stamped by a read that succeeded (fill), not here: a loop whose every
       // read fails (a Redis answering READONLY after a failover) must not look healthy.
       try {
+        if (this.ownPendingUnread) {
+          // Every write settled first, what is pending on us is exactly what nobody is writing:
+          // the read-ahead entries and whatever the failed read was given. Re-read from the
+          // pending list (as at start), the read-ahead ones are not kept twice.
+          await Promise.all(writing)
+          this.carried = []
+          await this.drainOwnPending()
+          this.ownPendingUnread = false
+        }
         if (Date.now() >= this.nextClaimAt) {
           await Promise.all(writing)
           // Renewed first, entries read ahead are not taken back by our own sweep and written twice.
@@ -380,7 +395,9 @@ export class Worker {
         entries = await readGroup(this.deps.blocking, this.name, this.streams, this.streams.map(() => '>'), count, Math.max(1, wait))
       } catch (err) {
         // Shutting down interrupts the read: finish the batch in hand.
-        if (this.closing || batch.entries.length > 0) break
+        if (this.closing) break
+        this.ownPendingUnread = true
+        if (batch.entries.length > 0) break
         throw err
       }
       this.stats.lastLoopAt = Date.now()

@@ -65,3 +65,24 @@ t.test('reads tried while the read connection is down are not sent when it comes
   t.equal(worker.stats.claimed, 0, 'none had to be claimed back')
   t.equal(await p.pendingCount(), 0)
 })
+
+t.test('entries given to a read that was in flight when the link went silent are re-read from the pending list once it is back, not left for a claim sweep', async (t) => {
+  const p = await pipeline(t)
+  const proxy = await TcpProxy.to(p.redisUrl)
+  t.teardown(() => proxy.close())
+  // Reads block 2 s in Redis (so one is there when the link goes silent), cut off after 12 s; claims after a minute.
+  const worker = await p.startWorker({ CLAIM_IDLE_MS: '60000', READ_BLOCK_MS: '2000' }, undefined, proxy.url(p.redisUrl))
+  await p.produce([pageview('before')])
+  await p.waitFor(async () => (await p.rowCount()) === 1, 'the first event')
+  await new Promise((r) => setTimeout(r, 300)) // its XACK answered, the next read blocked in Redis
+
+  proxy.freeze()
+  await p.produce(Array.from({ length: 20 }, (_, i) => pageview(`during${i}`)))
+  // Redis gave them to the blocked read; its answer waits in the silent link.
+  await p.waitFor(async () => (await p.pendingCount()) === 1, 'the entry delivered to the read in flight')
+  await new Promise((r) => setTimeout(r, 14_000)) // past the read's deadline: given up on
+  proxy.thaw()
+  await p.waitFor(async () => (await p.rowCount()) === 21, 'the events the lost answer carried, within 8 s of the link coming back', 8_000)
+  t.equal(worker.stats.claimed, 0, 'none had to be claimed back')
+  t.equal(await p.pendingCount(), 0)
+})

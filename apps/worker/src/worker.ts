@@ -38,6 +38,9 @@ export interface WorkerDeps {
   observeBatch?: (events: number, seconds: number) => void
 }
 
+/** How long stop() waits for a periodic sync in progress (see run()). */
+export const SYNC_AT_SHUTDOWN_MS = 10_000
+
 export interface WorkerStats {
   startedAt: number
   /** When a read from the streams last succeeded (empty or not; 0: none yet): what /readyz checks. */
@@ -257,7 +260,15 @@ export class Worker {
     const carried = this.carried
     this.carried = []
     await this.processBounded(carried, this.carriedAt).catch((err: unknown) => this.log.warn({ err }, 'entries read ahead could not be written before exit; they stay pending for a restart or a peer'))
-    await this.syncing?.catch(() => {})
+    // A periodic sync may be waiting for the lock (up to SYNC_INTERVAL_MS, behind a recompute):
+    // waited for a while, not for as long as that, which would outlast main.ts's shutdown
+    // timeout. Still running after, it ends with the pool (main.ts closes it next): its
+    // transaction rolls back and the next run does the work (cleanupAndSync, metrics.ts).
+    if (this.syncing) {
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([this.syncing.catch(() => {}), new Promise((resolve) => (timer = setTimeout(resolve, SYNC_AT_SHUTDOWN_MS)))])
+      clearTimeout(timer)
+    }
   }
 
   /**

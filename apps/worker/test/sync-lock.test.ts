@@ -1,6 +1,7 @@
 import t from 'tap'
 import postgres from 'postgres'
-import { cleanupAndSync } from '@tributary/db'
+import { cleanupAndSync, createDatabase } from '@tributary/db'
+import { SYNC_AT_SHUTDOWN_MS } from '../src/worker.ts'
 import { pipeline } from './fixtures/pipeline.ts'
 
 t.test('cleanup-and-sync runs on one replica at a time; a replica dying mid-run frees the lock', async (t) => {
@@ -176,4 +177,38 @@ t.test("the periodic run waits behind an on-demand sync holding the lock instead
   const replica = await holdLock(500, true)
   t.match(await worker.sync(), { ran: false }, 'once that run is over, this one skips: one run per interval')
   await replica.released
+})
+
+t.test('stopping while the periodic run waits for the lock behind a long recompute: stop() returns after a bounded wait, not when the lock is free', async (t) => {
+  const p = await pipeline(t)
+  // Its own pool, which the test closes after stop(), as main.ts does: the waiting sync ends with it.
+  const own = createDatabase(p.database.url, { applicationName: 'sync-at-shutdown', maxConnections: 3 })
+  const worker = await p.startWorker({ SYNC_INTERVAL_MS: '600000' }, own.db)
+  const holder = postgres(p.database.url, { max: 1, onnotice: () => {} })
+  t.teardown(() => holder.end({ timeout: 1 }).catch(() => {}))
+  let release!: () => void
+  const released = new Promise<void>((resolve) => (release = resolve))
+  let taken!: () => void
+  const tookIt = new Promise<void>((resolve) => (taken = resolve))
+  // A recompute holding the lock for 25 s (released sooner once the test has its answer).
+  const recompute = holder.begin(async (tx) => {
+    await tx`select pg_advisory_xact_lock(hashtext('tributary:cleanup-and-sync'))`
+    taken()
+    await Promise.race([released, new Promise((r) => setTimeout(r, 25_000))])
+  })
+  await tookIt
+  const sync = worker.sync()
+  await p.waitFor(async () => {
+    const [row] = await p.database.sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and application_name = 'sync-at-shutdown' and wait_event = 'advisory'`
+    return row!.n > 0
+  }, 'the periodic run waiting for the lock')
+  const stopping = Date.now()
+  await worker.stop()
+  const took = Date.now() - stopping
+  t.ok(took >= SYNC_AT_SHUTDOWN_MS - 500 && took < SYNC_AT_SHUTDOWN_MS + 5_000, `stop() returned after ${took} ms, with the lock still held`)
+  await own.close() // main.ts's next step: the wait ends with the pool
+  t.equal(await sync, undefined, 'the cut-off wait is no failure')
+  t.equal(worker.stats.syncFailures, 0)
+  release()
+  await recompute
 })

@@ -104,11 +104,12 @@ export class Worker {
   private carried: BatchEntry[] = []
   private carriedAt = 0
   /**
-   * A read failed (cut off by its deadline, or its connection lost): Redis may have delivered
-   * entries to it that nobody will see. They are pending on this consumer; re-read from its
-   * pending list once the link is back, rather than left for a claim sweep CLAIM_IDLE_MS later.
+   * Entries pending on this consumer that nobody is writing: at start, what the name left in
+   * an earlier life; after a failed read (cut off by its deadline, or its connection lost),
+   * whatever Redis delivered to it. Re-read from the pending list by the loop, once the link
+   * is back, rather than left for a claim sweep CLAIM_IDLE_MS later.
    */
-  private ownPendingUnread = false
+  private ownPendingUnread = true
   private wake: (() => void) | undefined
   /** Start times of the write attempts in flight, for the hung-write watchdog (main.ts). */
   private readonly attempts = new Set<{ startedAt: number }>()
@@ -197,22 +198,6 @@ export class Worker {
    * error like any other.
    */
   private async run() {
-    // Redis trouble while resuming (a failed read or XACK) is retried like the loop's, not
-    // left to reject run() and take the process down; the entries stay pending meanwhile.
-    for (;;) {
-      try {
-        await this.drainOwnPending()
-        break
-      } catch (err) {
-        if (this.closing) return
-        // The group gone while resuming (Redis lost its data as a resumed batch was written):
-        // made again, this consumer has nothing pending any more, and the loop below reads on.
-        if (await this.recreateLostGroup(err)) continue
-        this.stats.transientErrors++
-        this.log.warn({ err }, 'could not resume the entries this consumer had pending; retrying')
-        await this.pause(1_000)
-      }
-    }
     const writing = new Set<Promise<void>>()
     while (!this.closing) {
       // lastLoopAt is stamped by a read that succeeded (fill), not here: a loop whose every
@@ -220,8 +205,10 @@ export class Worker {
       try {
         if (this.ownPendingUnread) {
           // Every write settled first, what is pending on us is exactly what nobody is writing:
-          // the read-ahead entries and whatever the failed read was given. Re-read from the
-          // pending list (as at start), the read-ahead ones are not kept twice.
+          // what this name left in an earlier life (at start), the read-ahead entries and
+          // whatever a failed read was given. Re-read from the pending list, the read-ahead
+          // ones are not kept twice. Redis trouble meanwhile (a lost group included) is the
+          // loop's, below; the flag stays until a drain succeeds.
           await Promise.all(writing)
           this.carried = []
           await this.drainOwnPending()

@@ -326,14 +326,16 @@ const READ_STATEMENT_TIMEOUT = '30s'
  * after READ_STATEMENT_TIMEOUT, run as the database's reader role with `tenantId` as the only
  * tenant whose rows its tables show (row-level security, schema/tenant-reads.ts). The queries
  * filter by tenant themselves; the policies are there for the one that forgets to.
+ * `settings`: more of the transaction's settings (planner ones, say), made in the same statement.
  */
-export function readSnapshot<T>(db: Database, tenantId: string, work: (tx: Transaction) => Promise<T>): Promise<T> {
+export function readSnapshot<T>(db: Database, tenantId: string, work: (tx: Transaction) => Promise<T>, settings: Record<string, string> = {}): Promise<T> {
+  const more = Object.entries(settings).map(([name, value]) => sql`set_config(${name}, ${value}, true), `)
   return db.transaction(
     async (tx) => {
       // All transaction-local (the `true`): the pooled connection is itself again at commit.
       // The role last, so its name is read as the owner. Should reader_role be empty, the
       // switch to a role that does not exist fails the read: it never runs as the owner.
-      await tx.execute(sql`select set_config('statement_timeout', ${READ_STATEMENT_TIMEOUT}, true), set_config(${READ_TENANT_SETTING}, ${tenantId}, true),
+      await tx.execute(sql`select set_config('statement_timeout', ${READ_STATEMENT_TIMEOUT}, true), set_config(${READ_TENANT_SETTING}, ${tenantId}, true), ${sql.join(more)}
         set_config('role', coalesce((select name from reader_role), 'tributary_read_missing'), true)`)
       return work(tx)
     },
@@ -375,11 +377,10 @@ export async function historical(db: Database, tenantId: string, timezone: strin
  */
 async function topOf<Row extends Record<string, unknown>>(db: Database, tenantId: string, timezone: string, range: Range, rollup: { table: string; columns: string; count: string }, raw: SQL, limit: number, order: string): Promise<Row[]> {
   // One snapshot for both statements: the days the first finds built are the ones the second reads.
+  // JIT off (above), and custom plans: postgres.js prepares its statements, and after five runs
+  // Postgres may plan one generically, without the bounds; these are cheap to plan each time.
+  const settings = { jit: 'off', plan_cache_mode: 'force_custom_plan' }
   return readSnapshot(db, tenantId, async (tx) => {
-    await tx.execute(sql`set local jit = off`)
-    // postgres.js prepares its statements, and after five runs Postgres may plan one
-    // generically, without the bounds; these are cheap to plan each time.
-    await tx.execute(sql`set local plan_cache_mode = force_custom_plan`)
     const days = await tx.execute<{ date: string; named: boolean }>(sql`
       select (${range.from}::date + i)::text as date, coalesce(pm.named_events = pm.events, false) as named
       from generate_series(0, ${range.to}::date - ${range.from}::date) i
@@ -405,7 +406,7 @@ async function topOf<Row extends Record<string, unknown>>(db: Database, tenantId
       select ${sql.raw(rollup.columns)}, sum(n)::bigint as n from (${sql.join(parts, sql` union all `)}) counted
       group by ${sql.raw(rollup.columns)} order by n desc, ${sql.raw(order)} limit ${limit}`)
     return [...rows] as Row[]
-  })
+  }, settings)
 }
 
 export async function topPages(db: Database, tenantId: string, timezone: string, range: Range, limit: number) {

@@ -111,8 +111,10 @@ t.test('the pooled connection is its own role again after a read: the next state
   await seed(sql, a.tenantId, 1)
   const owner = (await db.execute<{ u: string }>('select current_user as u'))[0]!.u
   t.equal((await readSnapshot(db, a.tenantId, (tx) => tx.execute<{ u: string }>('select current_user as u')))[0]!.u, await readerOf(sql), 'inside: the reader')
-  const after = (await db.execute<{ u: string; tenant: string }>(`select current_user as u, current_setting('tributary.tenant_id', true) as tenant`))[0]!
-  t.same(after, { u: owner, tenant: '' }, 'after: the owner again, no tenant named')
+  const planner = (tx: Parameters<Parameters<typeof readSnapshot>[2]>[0]) => tx.execute<{ jit: string; mode: string }>(`select current_setting('jit') as jit, current_setting('plan_cache_mode') as mode`)
+  t.same([...(await readSnapshot(db, a.tenantId, planner, { jit: 'off', plan_cache_mode: 'force_custom_plan' }))], [{ jit: 'off', mode: 'force_custom_plan' }], 'with the settings asked for (the top lists\')')
+  const after = (await db.execute<{ u: string; tenant: string; mode: string }>(`select current_user as u, current_setting('tributary.tenant_id', true) as tenant, current_setting('plan_cache_mode') as mode`))[0]!
+  t.same(after, { u: owner, tenant: '', mode: 'auto' }, 'after: the owner again, no tenant named, the planner as it was')
   // A failed read leaves it clean too.
   await codeOf(readSnapshot(db, a.tenantId, (tx) => tx.execute('select 1 from tenants')))
   t.equal((await db.execute<{ u: string }>('select current_user as u'))[0]!.u, owner, 'after a failed read: the owner again')

@@ -1,9 +1,10 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { pino } from 'pino'
 import { testRedis, within } from '@tributary/servers'
 import { TcpProxy } from '../../../packages/chaos/src/tcp-proxy.ts'
 import { watchLink } from '@tributary/shared'
 import { createRedisClients } from '../src/redis-clients.ts'
+import type { Worker } from '../src/worker.ts'
 import { pageview, pipeline } from './fixtures/pipeline.ts'
 
 t.test('a command connection whose link dies silently is made again, and the command that hung on it goes through', async (t) => {
@@ -39,14 +40,30 @@ t.test('the options the worker connects with: keepalive on both connections, com
   t.equal(blocking.options.autoResendUnfulfilledCommands, false, 'a read cut off is not sent again')
 })
 
-t.test('reads tried while the read connection is down are not sent when it comes back: what arrives meanwhile is stored at once, not after a claim sweep', async (t) => {
+/**
+ * A worker reading through a proxy (to silence its link), its reads blocking `readBlockMs`, its
+ * claims after a minute (an entry delivered to a read nobody waits for would sit that long),
+ * once it has stored a first event.
+ */
+async function consumingThroughProxy(t: Test, readBlockMs: number) {
   const p = await pipeline(t)
   const proxy = await TcpProxy.to(p.redisUrl)
   t.teardown(() => proxy.close())
-  // Claims after a minute: an entry delivered to a read nobody waits for any more would sit that long.
-  const worker = await p.startWorker({ CLAIM_IDLE_MS: '60000', READ_BLOCK_MS: '100' }, undefined, proxy.url(p.redisUrl))
+  const worker = await p.startWorker({ CLAIM_IDLE_MS: '60000', READ_BLOCK_MS: String(readBlockMs) }, undefined, proxy.url(p.redisUrl))
   await p.produce([pageview('before')])
   await p.waitFor(async () => (await p.rowCount()) === 1, 'the first event')
+  return { p, proxy, worker }
+}
+
+/** The first event and the 20 sent while the link was silent are stored within 8 s, none claimed back, nothing pending. */
+async function assertStoredWithoutClaims(t: Test, p: Awaited<ReturnType<typeof pipeline>>, worker: Worker, what: string) {
+  await p.waitFor(async () => (await p.rowCount()) === 21, what, 8_000)
+  t.equal(worker.stats.claimed, 0, 'none had to be claimed back')
+  t.equal(await p.pendingCount(), 0)
+}
+
+t.test('reads tried while the read connection is down are not sent when it comes back: what arrives meanwhile is stored at once, not after a claim sweep', async (t) => {
+  const { p, proxy, worker } = await consumingThroughProxy(t, 100)
 
   // Silence on the link for 23 s. The read in flight passes its deadline (BLOCK + 10 s) and is
   // given up on; the connection is remade but cannot get ready. The loop's next read, ~11 s
@@ -61,19 +78,12 @@ t.test('reads tried while the read connection is down are not sent when it comes
   const sinceGoodRead = Date.now() - worker.stats.lastLoopAt
   t.ok(sinceGoodRead >= 20_000, `while every read failed, /readyz's "last read" stayed ${Math.round(sinceGoodRead / 1000)} s old (it fails past READ_BLOCK_MS + 60 s)`)
   proxy.thaw()
-  await p.waitFor(async () => (await p.rowCount()) === 21, 'the events sent while the link was silent, within 8 s of its return', 8_000)
-  t.equal(worker.stats.claimed, 0, 'none had to be claimed back')
-  t.equal(await p.pendingCount(), 0)
+  await assertStoredWithoutClaims(t, p, worker, 'the events sent while the link was silent, within 8 s of its return')
 })
 
 t.test('entries given to a read that was in flight when the link went silent are re-read from the pending list once it is back, not left for a claim sweep', async (t) => {
-  const p = await pipeline(t)
-  const proxy = await TcpProxy.to(p.redisUrl)
-  t.teardown(() => proxy.close())
-  // Reads block 2 s in Redis (so one is there when the link goes silent), cut off after 12 s; claims after a minute.
-  const worker = await p.startWorker({ CLAIM_IDLE_MS: '60000', READ_BLOCK_MS: '2000' }, undefined, proxy.url(p.redisUrl))
-  await p.produce([pageview('before')])
-  await p.waitFor(async () => (await p.rowCount()) === 1, 'the first event')
+  // Reads block 2 s in Redis (so one is there when the link goes silent), cut off after 12 s.
+  const { p, proxy, worker } = await consumingThroughProxy(t, 2_000)
   await new Promise((r) => setTimeout(r, 300)) // its XACK answered, the next read blocked in Redis
 
   proxy.freeze()
@@ -82,7 +92,5 @@ t.test('entries given to a read that was in flight when the link went silent are
   await p.waitFor(async () => (await p.pendingCount()) === 1, 'the entry delivered to the read in flight')
   await new Promise((r) => setTimeout(r, 14_000)) // past the read's deadline: given up on
   proxy.thaw()
-  await p.waitFor(async () => (await p.rowCount()) === 21, 'the events the lost answer carried, within 8 s of the link coming back', 8_000)
-  t.equal(worker.stats.claimed, 0, 'none had to be claimed back')
-  t.equal(await p.pendingCount(), 0)
+  await assertStoredWithoutClaims(t, p, worker, 'the events the lost answer carried, within 8 s of the link coming back')
 })

@@ -196,7 +196,6 @@ export function buildRows(entries: DecodedEntry[], isStored?: (tenantId: string,
   return { activities, sessions: [...sessions.values()] }
 }
 
-
 const noGroups = (): ActivityGroups => ({ tenantId: [], second: [], userKey: [], pageView: [], events: [] })
 
 /** Appends a group to the columns; returns its index. */
